@@ -1,0 +1,46 @@
+/**
+ * preprocess-images throughput against sharp's own decode+resize rate, on the same images and
+ * machine, at several concurrencies. Prints a table; nothing here is a test.
+ *   pnpm tsx bench/preprocess-images.ts [--data DIR] [--limit N]
+ */
+import { listImages, mapOrdered, openDataset, resolveDatasetDir } from '@t2i/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { preprocessImages } from 'preprocess-images';
+import sharp from 'sharp';
+
+const { values } = parseArgs({ options: { data: { type: 'string' }, limit: { type: 'string', default: '800' }, concurrency: { type: 'string', default: '1,2,4,8' } } });
+const dataDir = resolveDatasetDir(values.data);
+const limit = Number(values.limit);
+const levels = values.concurrency!.split(',').map(Number);
+const { images } = await listImages(await openDataset(dataDir));
+const files = images.slice(0, limit).map((i) => i.file);
+const sizes = [76, 304];
+
+/** sharp alone: decode, cover-crop and resize to both sides, raw pixels out; no Arrow, no checks. */
+async function sharpOnly(concurrency: number): Promise<number> {
+  const t = performance.now();
+  for await (const _ of mapOrdered(files, concurrency, (f) => Promise.all(sizes.map((s) => sharp(f).resize(s, s, { fit: 'cover' }).raw().toBuffer())))) void _;
+  return files.length / ((performance.now() - t) / 1000);
+}
+
+async function stage(concurrency: number): Promise<number> {
+  const out = mkdtempSync(path.join(os.tmpdir(), 't2i-bench-'));
+  try {
+    const r = await preprocessImages({ dataDir, outDir: out, sizes, concurrency, batchRows: 64, skipBad: true, limit });
+    return r.images / r.seconds;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+console.log(`${files.length} images from ${dataDir}; ${os.cpus().length} cores; libvips threads ${sharp.concurrency()}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 4}`);
+await sharpOnly(2); // warm the page cache and libvips
+console.log('concurrency | sharp decode+resize img/s | preprocess-images img/s | ratio');
+for (const c of levels) {
+  const base = await sharpOnly(c);
+  const ours = await stage(c);
+  console.log(`${String(c).padStart(11)} | ${base.toFixed(1).padStart(25)} | ${ours.toFixed(1).padStart(23)} | ${(ours / base).toFixed(2)}`);
+}

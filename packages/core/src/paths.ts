@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRepoRoot(from: string): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`t2i: no pnpm-workspace.yaml above ${from}; run t2i from inside its repository`);
+    dir = parent;
+  }
+}
+
+/** Stages run with their package as cwd (pnpm, turbo), yet all artifacts live under one root data/. */
+export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The embedded sample: a slice of the real dataset in its official layout, committed with the repo. */
+export const sampleDatasetDir = path.join(repoRoot, 'data', 'sample');
+
+/**
+ * Relative paths in flags and environment variables are taken from the repository root: pnpm and
+ * turbo run each stage inside its own package folder, so the caller's cwd is not the stage's.
+ */
+export function fromRoot(p: string): string {
+  return path.resolve(repoRoot, p);
+}
+
+/** Where stages write; T2I_ARTIFACTS moves it (the tests use a temporary folder). */
+export function artifactsDir(): string {
+  return fromRoot(process.env.T2I_ARTIFACTS ?? 'data');
+}
+
+export function stageDir(stage: string): string {
+  return path.join(artifactsDir(), stage);
+}
+
+/** The raw dataset: --data wins over T2I_DATA, which wins over the embedded sample. */
+export function resolveDatasetDir(flag?: string): string {
+  return fromRoot(flag ?? process.env.T2I_DATA ?? sampleDatasetDir);
+}
+
+export class ArtifactError extends Error {
+  override name = 'ArtifactError';
+}
+
+/** Fails with the command that makes a missing upstream artifact, instead of a bare ENOENT. */
+export function requireArtifact(file: string, makeWith: string): string {
+  if (!existsSync(file)) throw new ArtifactError(`${file}: missing. It is made by \`${makeWith}\`; run that first.`);
+  return file;
+}

@@ -1,0 +1,41 @@
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  /** Advance by n items; payload values show up after the bar (a loss, a file name). */
+  tick(n?: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+/**
+ * A bar with rate and ETA on stderr. Where stderr is no terminal (turbo's log, CI) it prints a
+ * plain line every few seconds instead of redrawing, so logs stay readable.
+ */
+export function progressBar(label: string, total: number, unit = 'items'): Progress {
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}{extra}`,
+      stream: process.stderr,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      etaBuffer: 50,
+      hideCursor: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const started = performance.now();
+  let done = 0;
+  bar.start(total, 0, { rate: '0.0', extra: '' });
+  return {
+    tick(n = 1, payload) {
+      done += n;
+      const seconds = (performance.now() - started) / 1000;
+      const extra = payload
+        ? ' | ' + Object.entries(payload).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(' ')
+        : '';
+      bar.update(done, { rate: (done / Math.max(seconds, 1e-9)).toFixed(1), extra });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { centerCropResize } from './resize.ts';
+export { imagesFile, imagesSchema, preprocessImages, type PreprocessOptions, type PreprocessResult } from './preprocess.ts';

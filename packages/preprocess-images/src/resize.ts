@@ -1,0 +1,32 @@
+import sharp from 'sharp';
+
+/**
+ * The seed report's image preprocessing: centre-crop to a square of the shorter side, then
+ * resize to each requested side (76 = 64 x 76/64 for Stage I, 304 = 256 x 76/64 for Stage II).
+ * The crop comes first, as in the seed: sharp's 'cover' fit would resize first and let the cut-off
+ * margins bleed into the edge pixels. Returns HWC uint8 RGB per size. A truncated or corrupt JPEG
+ * throws: sharp is told to fail on libjpeg's warnings, which is where truncation shows up.
+ */
+export async function centerCropResize(file: string, sizes: readonly number[]): Promise<Uint8Array[]> {
+  const image = sharp(file, { failOn: 'warning' });
+  const { width, height } = await image.metadata();
+  if (!width || !height) throw new Error('has no readable image size');
+  const side = Math.min(width, height);
+  const square = image
+    .extract({ left: (width - side) >> 1, top: (height - side) >> 1, width: side, height: side })
+    .removeAlpha()
+    .toColourspace('srgb');
+  return Promise.all(
+    sizes.map(async (size) => {
+      const { data, info } = await square
+        .clone()
+        .resize(size, size, { kernel: 'lanczos3' })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3 || info.width !== size || info.height !== size) {
+        throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
+      }
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    }),
+  );
+}

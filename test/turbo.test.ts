@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '@t2i/core';
+import { makeDataset, removeDir } from './helpers/dataset.ts';
+
+/** The hash turbo gives each task, from a dry run (nothing executes, nothing is written). */
+function taskHashes(dataDir: string): Record<string, string> {
+  const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/turbo'), ['run', 'preprocess-images', 'captions', '--dry=json'], {
+    cwd: repoRoot,
+    env: { ...process.env, T2I_DATA: dataDir, TURBO_TELEMETRY_DISABLED: '1' },
+    encoding: 'utf8',
+  });
+  expect(run.status, run.stderr).toBe(0);
+  const tasks: { taskId: string; hash: string }[] = JSON.parse(run.stdout).tasks;
+  return Object.fromEntries(tasks.map((t) => [t.taskId.split('#')[0], t.hash]));
+}
+
+/**
+ * Turbo keys each stage on the dataset files that stage reads. Datasets under data/raw/ (and the
+ * embedded sample) are hashed file by file; this copies a small one there.
+ */
+describe('turbo inputs', () => {
+  const data = makeDataset({ classes: [1, 26], perClass: 2, dir: path.join(repoRoot, 'data/raw', `turbo-test-${process.pid}`) });
+  const elsewhere = makeDataset({ classes: [1, 26], perClass: 2, dir: path.join(repoRoot, 'data/raw', `turbo-test-${process.pid}-b`) });
+  afterAll(() => [data, elsewhere].forEach(removeDir));
+
+  it('reruns captions alone after a caption edit, preprocess-images alone after an image edit, both for another T2I_DATA', () => {
+    const before = taskHashes(data);
+    expect(taskHashes(data)).toEqual(before);
+
+    appendFileSync(path.join(data, 'text_c10/class_00001/image_06734.txt'), ' ');
+    const captionEdit = taskHashes(data);
+    expect(captionEdit.captions).not.toBe(before.captions);
+    expect(captionEdit['preprocess-images']).toBe(before['preprocess-images']);
+
+    writeFileSync(path.join(data, 'jpg/image_06734.jpg'), 'changed');
+    const imageEdit = taskHashes(data);
+    expect(imageEdit['preprocess-images']).not.toBe(captionEdit['preprocess-images']);
+
+    const moved = taskHashes(elsewhere);
+    expect(moved['preprocess-images']).not.toBe(imageEdit['preprocess-images']);
+    expect(moved.captions).not.toBe(imageEdit.captions);
+  });
+});
