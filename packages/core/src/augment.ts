@@ -49,3 +49,11 @@ export function augmentBatch(batch: ImageBatch, options: AugmentOptions, rng: Rn
   }
   return out;
 }
+
+/** augmentBatch over chosen rows of a larger set of images (the rows of a training batch). */
+export function augmentRows(images: { pixels: Uint8Array; size: number }, rows: readonly number[], options: AugmentOptions, rng: Rng): Float32Array {
+  const stride = images.size * images.size * 3;
+  const pixels = new Uint8Array(rows.length * stride);
+  rows.forEach((r, i) => pixels.set(images.pixels.subarray(r * stride, (r + 1) * stride), i * stride));
+  return augmentBatch({ pixels, count: rows.length, size: images.size }, options, rng);
+}

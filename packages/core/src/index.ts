@@ -10,3 +10,5 @@ export * from './problems.ts';
 export * from './progress.ts';
 export * from './rng.ts';
 export * from "./mat5.ts";
+export * from './config.ts';
+export * from './images.ts';

@@ -1,2 +1,3 @@
 export { centerCropResize } from './resize.ts';
 export { imagesFile, imagesSchema, preprocessImages, type PreprocessOptions, type PreprocessResult } from './preprocess.ts';
+export { loadImageSet, type ImageSet } from './read.ts';

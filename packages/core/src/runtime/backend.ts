@@ -1,0 +1,101 @@
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { log } from '../log.ts';
+
+export { tf };
+
+/** In the order they are tried: the fastest that loads wins. */
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Loads one backend and makes it tfjs's current one; throws with the reason when it cannot. */
+export type BackendLoader = () => Promise<void>;
+
+const require = createRequire(import.meta.url);
+
+async function use(name: string): Promise<void> {
+  // setBackend answers false (and tfjs prints a warning) when the backend's init fails.
+  if (!(await tf.setBackend(name))) throw new Error(`tfjs could not initialise the ${name} backend`);
+  await tf.ready();
+}
+
+function moduleMissing(err: unknown, pkg: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') {
+    return new Error(`${pkg} is not installed (or its native library was not built: see the README, "Backends")`);
+  }
+  return new Error(`${pkg} failed to load: ${e.message.split('\n')[0]}`);
+}
+
+export const LOADERS: Record<BackendName, BackendLoader> = {
+  'tensorflow-gpu': async () => {
+    // Needs CUDA 11.2 + cuDNN 8.1 and the package's install script (libtensorflow download).
+    try {
+      await import('@tensorflow/tfjs-node-gpu');
+    } catch (err) {
+      throw moduleMissing(err, '@tensorflow/tfjs-node-gpu');
+    }
+    await use('tensorflow');
+  },
+  tensorflow: async () => {
+    try {
+      await import(/* optional, not a dependency */ '@tensorflow/tfjs-node' as string);
+    } catch (err) {
+      throw moduleMissing(err, '@tensorflow/tfjs-node');
+    }
+    await use('tensorflow');
+  },
+  webgpu: async () => {
+    // Dawn through the `webgpu` package; tfjs-backend-webgpu looks for navigator.gpu.
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals);
+    const gpu = create([]);
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan loader: libvulkan.so.1)');
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+    await use('webgpu');
+  },
+  wasm: async () => {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
+    const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
+    registerWasmTrainingKernels();
+    await use('wasm');
+  },
+  cpu: async () => {
+    await use('cpu');
+    // The cpu backend greets Node users with advice to install tfjs-node; ours is logged below.
+    (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  },
+};
+
+export interface BackendChoice {
+  name: BackendName;
+  skipped: { name: BackendName; reason: string }[];
+}
+
+/**
+ * Picks the backend: the one named by `requested` (--backend or T2I_BACKEND), else the first of
+ * BACKENDS that loads. Logs the choice and why each earlier one was skipped.
+ */
+export async function initBackend(requested?: string, loaders: Record<BackendName, BackendLoader> = LOADERS): Promise<BackendChoice> {
+  const wanted = requested ?? process.env.T2I_BACKEND;
+  if (wanted && !(BACKENDS as readonly string[]).includes(wanted)) {
+    throw new Error(`unknown backend "${wanted}" (from ${requested ? '--backend' : 'T2I_BACKEND'}); choose one of ${BACKENDS.join(', ')}`);
+  }
+  const order = wanted ? [wanted as BackendName] : [...BACKENDS];
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of order) {
+    try {
+      await loaders[name]();
+      const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+      log(`backend: ${name}${why ? ` (skipped ${why})` : ''}`);
+      return { name, skipped };
+    } catch (err) {
+      skipped.push({ name, reason: (err as Error).message });
+    }
+  }
+  throw new Error(`no tfjs backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}

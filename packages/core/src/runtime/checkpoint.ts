@@ -1,0 +1,116 @@
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { tempPathFor } from '../atomic.ts';
+import { tf } from './backend.ts';
+
+/**
+ * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,
+ * and any JSON state: epoch, RNG state, config) and `tensors.bin` (float32/int32, concatenated).
+ * It is written to a temp folder and renamed into place, so a killed run leaves either the
+ * previous checkpoint or the new one, never half of one.
+ */
+export interface CheckpointState {
+  step: number;
+  /** Model weights, by name. */
+  weights: Record<string, tf.Tensor>;
+  /** Optimizer slots (Adam's moments and iteration count), by name. */
+  optimizer: Record<string, tf.Tensor>;
+  /** Anything else a resumed run needs, as plain JSON. */
+  meta: Record<string, unknown>;
+}
+
+interface TensorEntry {
+  group: string;
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  offset: number;
+  length: number;
+}
+
+const DIR_RE = /^step-(\d+)$/;
+
+export const checkpointDirName = (step: number) => `step-${String(step).padStart(8, '0')}`;
+
+/**
+ * Writes named tensor groups and JSON metadata as one folder, atomically: a temp folder renamed
+ * into place. Checkpoints and exported models share this format.
+ */
+export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>): Promise<void> {
+  const entries: TensorEntry[] = [];
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [group, tensors] of Object.entries(groups)) {
+    for (const [name, tensor] of Object.entries(tensors)) {
+      if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
+      const values = (await tensor.data()) as Float32Array | Int32Array;
+      chunks.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      entries.push({ group, name, shape: tensor.shape, dtype: tensor.dtype, offset, length: values.length });
+      offset += values.byteLength;
+    }
+  }
+  await fs.mkdir(path.dirname(folder), { recursive: true });
+  const tmp = tempPathFor(folder);
+  await fs.mkdir(tmp);
+  try {
+    for (const [file, data] of [
+      ['tensors.bin', Buffer.concat(chunks)],
+      ['tensors.json', JSON.stringify({ format: 't2i-tensors-1', tensors: entries, meta }, null, 1)],
+    ] as const) {
+      const handle = await fs.open(path.join(tmp, file), 'w');
+      await handle.writeFile(data);
+      await handle.sync();
+      await handle.close();
+    }
+    await fs.rm(folder, { recursive: true, force: true });
+    await fs.rename(tmp, folder);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export async function loadTensors(folder: string): Promise<{ groups: Record<string, Record<string, tf.Tensor>>; meta: Record<string, unknown> }> {
+  const json = JSON.parse(await fs.readFile(path.join(folder, 'tensors.json'), 'utf8')) as { tensors: TensorEntry[]; meta: Record<string, unknown> };
+  const bin = await fs.readFile(path.join(folder, 'tensors.bin'));
+  const groups: Record<string, Record<string, tf.Tensor>> = {};
+  for (const e of json.tensors) {
+    const bytes = bin.buffer.slice(bin.byteOffset + e.offset, bin.byteOffset + e.offset + e.length * 4);
+    (groups[e.group] ??= {})[e.name] = tf.tensor(e.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), e.shape, e.dtype);
+  }
+  return { groups, meta: json.meta };
+}
+
+export async function saveCheckpoint(dir: string, state: CheckpointState, keep = 3): Promise<string> {
+  const folder = path.join(dir, checkpointDirName(state.step));
+  await saveTensors(folder, { weights: state.weights, optimizer: state.optimizer }, { step: state.step, ...state.meta });
+  // Optimizer state may hold fresh tensors (Adam's iteration count) beside its slot variables.
+  tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
+  const all = await listCheckpoints(dir);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) await fs.rm(path.join(dir, checkpointDirName(old)), { recursive: true, force: true });
+  return folder;
+}
+
+/** Steps of the complete checkpoints in `dir`, oldest first. */
+export async function listCheckpoints(dir: string): Promise<number[]> {
+  if (!existsSync(dir)) return [];
+  const names = await fs.readdir(dir);
+  return names
+    .map((n) => DIR_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(path.join(dir, m[0], 'tensors.json')))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+export async function loadCheckpoint(dir: string, step?: number): Promise<CheckpointState | undefined> {
+  const steps = await listCheckpoints(dir);
+  const chosen = step ?? steps[steps.length - 1];
+  if (chosen === undefined) return undefined;
+  const { groups, meta } = await loadTensors(path.join(dir, checkpointDirName(chosen)));
+  return { step: chosen, weights: groups.weights ?? {}, optimizer: groups.optimizer ?? {}, meta };
+}
+
+/** Frees the tensors a loaded checkpoint holds, once they are copied into variables. */
+export function disposeCheckpoint(state: CheckpointState): void {
+  tf.dispose([...Object.values(state.weights), ...Object.values(state.optimizer)]);
+}

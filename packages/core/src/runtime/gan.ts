@@ -1,0 +1,148 @@
+import { log } from '../log.ts';
+import { progressBar } from '../progress.ts';
+import type { Rng } from '../rng.ts';
+import { tf } from './backend.ts';
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { BatchNormUpdates, type Mode } from './layers.ts';
+import type { ParamStore } from './params.ts';
+import { assertFinite, MetricsLog, StepRunner } from './training.ts';
+
+export interface GanSchedule {
+  epochs: number;
+  learningRate: number;
+  /** The learning rate halves every this many epochs (StackGAN's schedule). */
+  lrDecayEpochs: number;
+  beta1: number;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+}
+
+export interface Losses {
+  total: tf.Scalar;
+  /** Logged beside the total: the loss's terms. */
+  parts: Record<string, tf.Scalar>;
+}
+
+export interface GanLoop<B> {
+  /** For messages and the progress bar: "stage1". */
+  name: string;
+  store: ParamStore;
+  gVars: tf.Variable[];
+  dVars: tf.Variable[];
+  schedule: GanSchedule;
+  /** Everything a checkpoint must agree with to be resumed (config, data), as a string. */
+  identity: string;
+  /** Data randomness: its state is checkpointed so a resumed run draws what an unbroken one would. */
+  rng: Rng;
+  /** One epoch's batches, as row lists (a fresh shuffle each epoch). */
+  epochBatches(rng: Rng): number[][];
+  /** Tensors of one batch; the loop disposes them after the step. */
+  batch(rows: number[], rng: Rng): B;
+  discriminatorLoss(batch: B, rng: Rng): Losses;
+  generatorLoss(batch: B, mode: Mode, rng: Rng): Losses;
+  checkpointDir: string;
+  metrics: MetricsLog;
+  restart: boolean;
+  /** After every checkpoint (grids, exports). */
+  onCheckpoint?(epoch: number): Promise<void>;
+}
+
+export const learningRateAt = (s: GanSchedule, epoch: number) => s.learningRate * 0.5 ** Math.floor(epoch / s.lrDecayEpochs);
+
+const prefixed = (prefix: string, o: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [`${prefix}:${k}`, v]));
+const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
+  Object.fromEntries(Object.entries(o).flatMap(([k, v]) => (k.startsWith(`${prefix}:`) ? [[k.slice(prefix.length + 1), v]] : [])));
+
+/**
+ * The GAN training loop both stages share: per step one discriminator update, then one generator
+ * update (batch-norm statistics folded in after it), each inside tf.tidy with the live tensor
+ * count checked; the learning rate halves on schedule; every `checkpointEvery` epochs an atomic
+ * checkpoint of weights, both optimizers and the data RNG, from which a later run resumes.
+ */
+export async function trainGan<B extends tf.TensorContainer>(loop: GanLoop<B>): Promise<{ epoch: number; step: number }> {
+  const { schedule, store } = loop;
+  const gOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
+  const dOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
+  let epoch = 0;
+  let step = 0;
+  let saved = loop.restart ? undefined : await loadCheckpoint(loop.checkpointDir);
+  if (saved && saved.meta.identity !== loop.identity) {
+    log(`${loop.name}: the checkpoint in ${loop.checkpointDir} is of another config or dataset; training from scratch (pass --restart to say so)`);
+    disposeCheckpoint(saved);
+    saved = undefined;
+  }
+  if (saved) {
+    store.load(saved.weights);
+    await store.restoreOptimizer(gOpt, unprefixed('g', saved.optimizer));
+    await store.restoreOptimizer(dOpt, unprefixed('d', saved.optimizer));
+    epoch = saved.meta.epoch as number;
+    step = saved.step;
+    loop.rng.seedState = saved.meta.rng as number;
+    disposeCheckpoint(saved);
+    await loop.metrics.resumeAt(step);
+    log(`${loop.name}: resuming after epoch ${epoch} (step ${step}) from ${loop.checkpointDir}`);
+  } else {
+    await loop.metrics.reset();
+  }
+
+  // Adam creates its slots on its first update: the discriminator's count settles only after the
+  // generator's first update too, one step later.
+  const dRunner = new StepRunner(2);
+  const gRunner = new StepRunner(1);
+  const updates = new BatchNormUpdates();
+  const read = async (parts: Record<string, tf.Scalar>) => {
+    const values = Object.fromEntries(await Promise.all(Object.entries(parts).map(async ([k, t]) => [k, (await t.data())[0]] as const)));
+    tf.dispose(Object.values(parts));
+    return values;
+  };
+
+  for (; epoch < schedule.epochs; ) {
+    const lr = learningRateAt(schedule, epoch);
+    for (const opt of [gOpt, dOpt]) (opt as unknown as { learningRate: number }).learningRate = lr;
+    const batches = loop.epochBatches(loop.rng);
+    const bar = progressBar(`${loop.name} epoch ${epoch + 1}/${schedule.epochs}`, batches.length, 'steps');
+    const sums: Record<string, number> = {};
+    const started = performance.now();
+    for (const rows of batches) {
+      const batch = loop.batch(rows, loop.rng);
+      const update = (runner: StepRunner, opt: tf.Optimizer, vars: tf.Variable[], prefix: string, losses: () => Losses) =>
+        runner.run(() => {
+          let parts: Record<string, tf.Scalar> = {};
+          const cost = opt.minimize(
+            () => {
+              const l = losses();
+              // The terms outlive the gradient tape's tidy so that they can be logged.
+              parts = Object.fromEntries(Object.entries(l.parts).map(([k, v]) => [`${prefix}_${k}`, tf.keep(v)]));
+              return l.total;
+            },
+            true,
+            vars,
+          )!;
+          return { [`${prefix}_loss`]: cost, ...parts };
+        });
+      const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, loop.rng));
+      const g = update(gRunner, gOpt, loop.gVars, 'g', () => loop.generatorLoss(batch, { training: true, updates }, loop.rng));
+      updates.apply();
+      tf.dispose(batch);
+      step++;
+      const values = await read({ ...d, ...g });
+      assertFinite(values, step);
+      for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
+      bar.tick(1, { d: values.d_loss, g: values.g_loss });
+    }
+    bar.stop();
+    epoch++;
+    const seconds = (performance.now() - started) / 1000;
+    const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches.length]));
+    loop.metrics.append({ step, epoch, lr, seconds, ...means });
+    log(`${loop.name} epoch ${epoch}/${schedule.epochs}: ${Object.entries(means).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; ${seconds.toFixed(1)} s`);
+    if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs) {
+      const optimizer = { ...prefixed('g', await store.optimizerState(gOpt)), ...prefixed('d', await store.optimizerState(dOpt)) };
+      await saveCheckpoint(loop.checkpointDir, { step, weights: store.snapshot(), optimizer, meta: { epoch, rng: loop.rng.seedState, identity: loop.identity } }, schedule.keepCheckpoints);
+      await loop.onCheckpoint?.(epoch);
+    }
+  }
+  gOpt.dispose();
+  dOpt.dispose();
+  return { epoch, step };
+}

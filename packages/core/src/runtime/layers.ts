@@ -1,0 +1,120 @@
+import { tf } from './backend.ts';
+import type { Init, ParamStore } from './params.ts';
+
+/** What a layer needs to create its parameters: a ParamStore or one of its scopes. */
+export type Scope = Pick<ParamStore, 'add'>;
+
+/** StackGAN's initialisers (the seed report's table): conv clip(N(0, 0.02)), FC N(0, 0.02), BN gamma N(1, 0.02). */
+export const CONV_INIT: Init = { kind: 'normal', std: 0.02, clip: 2 };
+export const FC_INIT: Init = { kind: 'normal', std: 0.02 };
+export const GAMMA_INIT: Init = { kind: 'normal', mean: 1, std: 0.02 };
+
+/**
+ * Batch statistics to fold into the moving averages after a training step. The forward pass
+ * runs inside the optimizer's tidy, so the statistics are kept for the caller to apply.
+ */
+export class BatchNormUpdates {
+  readonly pending: { layer: BatchNorm; mean: tf.Tensor; variance: tf.Tensor }[] = [];
+
+  apply(momentum = 0.9): void {
+    tf.tidy(() => {
+      for (const { layer, mean, variance } of this.pending) {
+        layer.movingMean.assign(layer.movingMean.mul(momentum).add(mean.mul(1 - momentum)));
+        layer.movingVariance.assign(layer.movingVariance.mul(momentum).add(variance.mul(1 - momentum)));
+      }
+    });
+    this.discard();
+  }
+
+  discard(): void {
+    tf.dispose(this.pending.flatMap((p) => [p.mean, p.variance]));
+    this.pending.length = 0;
+  }
+}
+
+/** Training mode: the forward pass uses batch statistics and records them in `updates` (if given). */
+export interface Mode {
+  training: boolean;
+  updates?: BatchNormUpdates;
+}
+
+/**
+ * Batch normalisation over all axes but the last, as tf.layers.batch_normalization: batch
+ * statistics in training, moving averages (non-trainable, checkpointed) in inference.
+ */
+export class BatchNorm {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly movingMean: tf.Variable;
+  readonly movingVariance: tf.Variable;
+
+  constructor(s: Scope, name: string, channels: number) {
+    this.gamma = s.add(`${name}/gamma`, [channels], GAMMA_INIT);
+    this.beta = s.add(`${name}/beta`, [channels], { kind: 'zeros' });
+    this.movingMean = s.add(`${name}/moving_mean`, [channels], { kind: 'zeros' }, false);
+    this.movingVariance = s.add(`${name}/moving_variance`, [channels], { kind: 'ones' }, false);
+  }
+
+  apply<T extends tf.Tensor>(x: T, mode: Mode): T {
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    if (!mode.training) return tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, 1e-5) as T;
+    const { mean, variance } = tf.moments(x, axes);
+    if (mode.updates) mode.updates.pending.push({ layer: this, mean: tf.keep(mean), variance: tf.keep(variance) });
+    return tf.batchNorm(x, mean, variance, this.beta, this.gamma, 1e-5) as T;
+  }
+}
+
+/** A bias-free convolution (StackGAN's convs have none; batch norm follows). */
+export class Conv2d {
+  readonly w: tf.Variable;
+
+  constructor(
+    s: Scope,
+    name: string,
+    inChannels: number,
+    outChannels: number,
+    readonly kernel: number,
+    readonly stride = 1,
+    readonly padding: 'same' | 'valid' = 'same',
+  ) {
+    this.w = s.add(`${name}/w`, [kernel, kernel, inChannels, outChannels], CONV_INIT);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, this.w as tf.Tensor4D, this.stride, this.padding);
+  }
+}
+
+/** A 4x4 stride-2 transposed convolution that doubles height and width (the seed's simple generator). */
+export class Deconv2d {
+  readonly w: tf.Variable;
+
+  constructor(s: Scope, name: string, inChannels: number, readonly outChannels: number) {
+    this.w = s.add(`${name}/w`, [4, 4, outChannels, inChannels], FC_INIT);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const [n, h, w] = x.shape;
+    return tf.conv2dTranspose(x, this.w as tf.Tensor4D, [n, h * 2, w * 2, this.outChannels], 2, 'same');
+  }
+}
+
+export class Dense {
+  readonly w: tf.Variable;
+  readonly b: tf.Variable;
+
+  constructor(s: Scope, name: string, inputs: number, outputs: number) {
+    this.w = s.add(`${name}/w`, [inputs, outputs], FC_INIT);
+    this.b = s.add(`${name}/b`, [outputs], { kind: 'zeros' });
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return x.matMul(this.w as tf.Tensor2D).add(this.b);
+  }
+}
+
+export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
+}
+
+export const leakyRelu = <T extends tf.Tensor>(x: T): T => tf.leakyRelu(x, 0.2) as T;

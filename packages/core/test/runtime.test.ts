@@ -1,0 +1,142 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { Rng } from '../src/index.ts';
+import {
+  assertFinite,
+  BACKENDS,
+  initBackend,
+  listCheckpoints,
+  loadCheckpoint,
+  MetricsLog,
+  ParamStore,
+  saveCheckpoint,
+  StepRunner,
+  tf,
+  type BackendLoader,
+  type BackendName,
+} from '../src/runtime/index.ts';
+
+const dirs: string[] = [];
+const dir = () => (dirs.push(tempDir()), dirs[dirs.length - 1]);
+afterAll(() => dirs.forEach(removeDir));
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('initBackend', () => {
+  const failing = (reason: string): BackendLoader => async () => {
+    throw new Error(reason);
+  };
+  const loaders = (overrides: Partial<Record<BackendName, BackendLoader>>) =>
+    Object.fromEntries(BACKENDS.map((b) => [b, overrides[b] ?? failing(`${b} unavailable`)])) as Record<BackendName, BackendLoader>;
+
+  it('falls through to the first backend that loads and logs why the others were skipped', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const loaded: string[] = [];
+    const choice = await initBackend(undefined, loaders({ wasm: async () => void loaded.push('wasm'), cpu: async () => void loaded.push('cpu') }));
+    const logged = stderr.mock.calls.map((c) => String(c[0])).join('');
+    stderr.mockRestore();
+    expect(choice.name).toBe('wasm');
+    expect(loaded).toEqual(['wasm']);
+    expect(choice.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'webgpu']);
+    expect(logged).toMatch(/backend: wasm \(skipped tensorflow-gpu: tensorflow-gpu unavailable; tensorflow: tensorflow unavailable; webgpu: webgpu unavailable\)/);
+  });
+
+  it('uses only the backend asked for, and names an unknown one', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await expect(initBackend('webgpu', loaders({ cpu: async () => undefined }))).rejects.toThrow(/no tfjs backend could be loaded: webgpu: webgpu unavailable/);
+    await expect(initBackend('tpu', loaders({}))).rejects.toThrow(/unknown backend "tpu"/);
+    stderr.mockRestore();
+  });
+
+  it('really loads cpu', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect((await initBackend('cpu')).name).toBe('cpu');
+    stderr.mockRestore();
+    expect(tf.getBackend()).toBe('cpu');
+  });
+});
+
+function tinyModel(seed: number) {
+  const store = new ParamStore(new Rng(seed));
+  const w = store.add('dense/w', [3, 2], { kind: 'glorot' });
+  const b = store.add('dense/b', [2], { kind: 'zeros' });
+  const x = tf.tensor2d([[1, 2, 3], [0, -1, 1]]);
+  const loss = () => x.matMul(w).add(b).square().mean() as tf.Scalar;
+  return { store, loss, x };
+}
+
+describe('checkpoints', () => {
+  it('resuming from a checkpoint gives the same next step as continuing', async () => {
+    const d = dir();
+    const a = tinyModel(1);
+    const optA = tf.train.adam(0.1);
+    for (let i = 0; i < 3; i++) optA.minimize(a.loss);
+    await saveCheckpoint(d, { step: 3, weights: a.store.snapshot(), optimizer: await a.store.optimizerState(optA), meta: { note: 'x' } });
+    optA.minimize(a.loss);
+    const continued = Array.from(a.store.variables.get('dense/w')!.dataSync());
+
+    const b = tinyModel(99);
+    const optB = tf.train.adam(0.1);
+    const saved = (await loadCheckpoint(d))!;
+    expect(saved.step).toBe(3);
+    expect(saved.meta.note).toBe('x');
+    b.store.load(saved.weights);
+    await b.store.restoreOptimizer(optB, saved.optimizer);
+    optB.minimize(b.loss);
+    expect(Array.from(b.store.variables.get('dense/w')!.dataSync())).toEqual(continued);
+  });
+
+  it('keeps the last k, and ignores a folder left half-written', async () => {
+    const d = dir();
+    const m = tinyModel(1);
+    for (const step of [1, 2, 3, 4]) await saveCheckpoint(d, { step, weights: m.store.snapshot(), optimizer: {}, meta: {} }, 2);
+    expect(await listCheckpoints(d)).toEqual([3, 4]);
+    expect(readdirSync(d).filter((n) => n.includes('tmp'))).toEqual([]);
+    // A run killed mid-write leaves a temp folder (never a step- folder without tensors.json).
+    writeFileSync(path.join(d, '.step-00000005.123.tmp'), '');
+    expect(await listCheckpoints(d)).toEqual([3, 4]);
+  });
+
+  it('refuses weights of another shape, naming the weight', () => {
+    const m = tinyModel(1);
+    expect(() => m.store.load({ 'dense/w': tf.zeros([2, 2]), 'dense/b': tf.zeros([2]) })).toThrow(/dense\/w has shape \[2,2\], the model expects \[3,2\]/);
+    expect(() => m.store.load({})).toThrow(/checkpoint has no weight dense\/w/);
+  });
+});
+
+describe('StepRunner', () => {
+  it('lets steps run inside tidy and catches a tensor that escapes', () => {
+    const runner = new StepRunner();
+    const v = tf.variable(tf.scalar(1));
+    for (let i = 0; i < 3; i++) runner.run(() => void v.assign(v.add(1)));
+    let leaked: tf.Tensor[] = [];
+    const leaky = new StepRunner();
+    leaky.run(() => undefined);
+    expect(() =>
+      leaky.run(() => {
+        leaked.push(tf.keep(tf.scalar(2)));
+      }),
+    ).toThrow(/tensor leak: 1 more live tensors after step 2/);
+    tf.dispose(leaked);
+    leaked = [];
+  });
+
+  it('stops on a NaN loss', () => {
+    expect(() => assertFinite({ d: 0.5, g: NaN }, 12)).toThrow(/g is NaN at step 12/);
+  });
+});
+
+describe('MetricsLog', () => {
+  it('drops the lines a killed run wrote after the checkpoint it resumes from', async () => {
+    const file = path.join(dir(), 'm.jsonl');
+    const log = new MetricsLog(file);
+    await log.reset();
+    for (const step of [10, 20, 30]) log.append({ step, loss: step / 10 });
+    await log.resumeAt(20);
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([10, 20]);
+    expect(existsSync(file)).toBe(true);
+  });
+});

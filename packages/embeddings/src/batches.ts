@@ -1,0 +1,101 @@
+import { augmentRows, type Rng } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
+import { UNK } from 'captions';
+import { decoderTensors, IMAGE_SIZE, padTokens, type EmbeddingData } from './data.ts';
+
+export const CROP = 64;
+
+/** Training-split indices: image rows by class, and caption rows by image. */
+export interface TrainIndex {
+  classes: number[];
+  imagesByClass: Map<number, number[]>;
+  captionsByImage: Map<number, number[]>;
+  trainImages: number;
+}
+
+export function indexTraining(data: EmbeddingData): TrainIndex {
+  const imagesByClass = new Map<number, number[]>();
+  data.images.splits.forEach((split, i) => {
+    if (split !== 'train') return;
+    const c = data.images.classIds[i];
+    if (!imagesByClass.has(c)) imagesByClass.set(c, []);
+    imagesByClass.get(c)!.push(i);
+  });
+  const captionsByImage = new Map<number, number[]>();
+  data.captions.image.forEach((img, row) => {
+    if (!captionsByImage.has(img)) captionsByImage.set(img, []);
+    captionsByImage.get(img)!.push(row);
+  });
+  const classes = [...imagesByClass.keys()].sort((a, b) => a - b);
+  if (classes.length < 2) throw new Error(`embeddings: training needs images of at least 2 training classes, found ${classes.length}`);
+  return { classes, imagesByClass, captionsByImage, trainImages: [...imagesByClass.values()].reduce((n, l) => n + l.length, 0) };
+}
+
+/** Replaces tokens by <unk> with probability p, so that <unk> learns a meaning. */
+export function dropWords(tokens: Int32Array, p: number, unk: number, rng: Rng): Int32Array {
+  if (p === 0) return tokens;
+  return tokens.map((t) => (rng.next() < p ? unk : t));
+}
+
+/**
+ * One contrastive batch: `size` distinct training classes (no false negatives), a random image
+ * of each, randomly cropped and flipped, and a random one of its captions.
+ */
+export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng) {
+  const classes = rng.sample(index.classes.length, Math.min(size, index.classes.length)).map((i) => index.classes[i]);
+  const images = classes.map((c) => {
+    const list = index.imagesByClass.get(c)!;
+    return list[rng.int(list.length)];
+  });
+  const unk = data.vocab.id(UNK);
+  const captionRows = images.map((img) => {
+    const rows = index.captionsByImage.get(img)!;
+    return rows[rng.int(rows.length)];
+  });
+  const tokens = tokenTensor(captionRows.map((r) => dropWords(data.captions.tokens[r], wordDropout, unk, rng)));
+  return { captionRows, tokens, pixels: imageTensor(data, images, 'random', rng) };
+}
+
+function randomTrainImage(index: TrainIndex, rng: Rng): number {
+  const list = index.imagesByClass.get(index.classes[rng.int(index.classes.length)])!;
+  return list[rng.int(list.length)];
+}
+
+/**
+ * One autoencoder batch: random training captions; the encoder reads them with word dropout,
+ * the decoder must reproduce the clean caption.
+ */
+export function autoencoderBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng) {
+  const rows = Array.from({ length: size }, () => {
+    const captions = index.captionsByImage.get(randomTrainImage(index, rng))!;
+    return data.captions.tokens[captions[rng.int(captions.length)]];
+  }).filter((r) => r.length > 0);
+  const unk = data.vocab.id(UNK);
+  const dec = decoderTensors(rows, data.vocab);
+  const shape: [number, number] = [rows.length, dec.length];
+  return {
+    tokens: tokenTensor(rows.map((r) => dropWords(r, wordDropout, unk, rng))),
+    decoderInput: tf.tensor2d(dec.input, shape, 'int32'),
+    target: tf.tensor2d(dec.target, shape, 'int32'),
+    mask: tf.tensor2d(dec.mask, shape),
+  };
+}
+
+/** The imported vectors of the given caption rows, [n, dim]. */
+export function importedTensor(data: EmbeddingData, rows: number[]): tf.Tensor2D {
+  const { vectors, dim } = data.captions.imported!;
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(vectors.subarray(r * dim, (r + 1) * dim), i * dim));
+  return tf.tensor2d(out, [rows.length, dim]);
+}
+
+export function tokenTensor(rows: Int32Array[]): tf.Tensor2D {
+  const { data, length } = padTokens(rows);
+  return tf.tensor2d(data, [rows.length, length], 'int32');
+}
+
+/** [n, 64, 64, 3] in [-1, 1]: random crops and flips for training, centre crops for evaluation. */
+export function imageTensor(data: EmbeddingData, rows: number[], mode: 'random' | 'center', rng: Rng): tf.Tensor4D {
+  const out = augmentRows({ pixels: data.images.pixels, size: IMAGE_SIZE }, rows, { crop: CROP, mode, flip: mode === 'random' }, rng);
+  return tf.tensor4d(out, [rows.length, CROP, CROP, 3]);
+}

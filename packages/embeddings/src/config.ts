@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+export const EmbeddingsConfig = z.object({
+  /** joint: text CNN trained with an image CNN; seq2seq: the seed's caption autoencoder; import: vectors from a file. */
+  encoder: z.enum(['joint', 'seq2seq', 'import']),
+  /** Size of the sentence vector (joint); seq2seq's is seq2seqHidden. */
+  dim: z.number().int().min(2),
+  wordDim: z.number().int().min(2),
+  textChannels: z.number().int().min(2),
+  /** Width of the image CNN's first layer; each later layer doubles it. */
+  imageChannels: z.number().int().min(1),
+  seq2seqHidden: z.number().int().min(2),
+  /** Longer captions are cut (99% of Reed's captions have at most 28 tokens). */
+  maxTokens: z.number().int().min(4),
+  epochs: z.number().int().min(0),
+  batchSize: z.number().int().min(2),
+  learningRate: z.number().positive(),
+  /** Softmax temperature of the contrastive loss. */
+  temperature: z.number().positive(),
+  /** Share of training tokens replaced by <unk>, so that unknown words at test time have a learnt meaning. */
+  wordDropout: z.number().min(0).max(0.5),
+  /** seq2seq only: epochs of the image encoder fitted to the frozen sentence space, for the quality figures. */
+  imageEpochs: z.number().int().min(0),
+  seed: z.number().int(),
+  /** import only: an Arrow or .npy file of vectors, images x 10 captions x D. */
+  importFile: z.string().optional(),
+});
+export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig> & { name: string };

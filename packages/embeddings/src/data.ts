@@ -1,0 +1,89 @@
+import { readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { captionsFile, referenceFile, vocabFile, Vocabulary, BOS, EOS } from 'captions';
+import { loadImageSet } from 'preprocess-images';
+import { readFileSync } from 'node:fs';
+
+export const IMAGE_SIZE = 76;
+
+/** Every caption and every 76x76 image, in memory (the 76 set of the full dataset is 142 MB). */
+export interface EmbeddingData {
+  vocab: Vocabulary;
+  images: {
+    ids: string[];
+    classIds: Int16Array;
+    splits: Split[];
+    /** [n, 76, 76, 3] uint8 */
+    pixels: Uint8Array;
+  };
+  captions: {
+    /** Row in `images` of each caption's image. */
+    image: Int32Array;
+    index: Int8Array;
+    tokens: Int32Array[];
+    /** --encoder import: the imported sentence vector of each caption, [captions, dim], unit length. */
+    imported?: { vectors: Float32Array; dim: number };
+  };
+  reference: { text: string[]; tokens: Int32Array[] };
+}
+
+export async function loadEmbeddingData(maxTokens: number): Promise<EmbeddingData> {
+  const capDir = stageDir('captions');
+  const vocab = new Vocabulary(JSON.parse(readFileSync(requireArtifact(vocabFile(capDir), 'pnpm turbo run captions'), 'utf8')));
+  const { ids, classIds, splits, pixels } = await loadImageSet(IMAGE_SIZE);
+  const row = new Map(ids.map((id, i) => [id, i]));
+  const table = await readTable(requireArtifact(captionsFile(capDir), 'pnpm turbo run captions'));
+  const capImage: number[] = [];
+  const capIndex: number[] = [];
+  const tokens: Int32Array[] = [];
+  const idCol = table.getChild('image_id')!;
+  const indexCol = table.getChild('caption_index')!;
+  const tokenCol = table.getChild('token_ids')!;
+  for (let i = 0; i < table.numRows; i++) {
+    // Images that preprocess-images skipped (--skip-bad) have captions but no pixels.
+    const r = row.get(idCol.get(i));
+    if (r === undefined) continue;
+    capImage.push(r);
+    capIndex.push(indexCol.get(i));
+    tokens.push((tokenCol.get(i) as { toArray(): Int32Array }).toArray().slice(0, maxTokens));
+  }
+  const ref = await readTable(requireArtifact(referenceFile(capDir), 'pnpm turbo run captions'));
+  return {
+    vocab,
+    images: { ids, classIds, splits, pixels },
+    captions: { image: Int32Array.from(capImage), index: Int8Array.from(capIndex), tokens },
+    reference: {
+      text: ref.getChild('text')!.toArray() as string[],
+      tokens: Array.from({ length: ref.numRows }, (_, i) => (ref.getChild('token_ids')!.get(i) as { toArray(): Int32Array }).toArray().slice(0, maxTokens)),
+    },
+  };
+}
+
+/** 0-padded [batch, length] token matrix, length = the longest row. */
+export function padTokens(rows: Int32Array[]): { data: Int32Array; length: number } {
+  const length = Math.max(1, ...rows.map((r) => r.length));
+  const data = new Int32Array(rows.length * length);
+  rows.forEach((r, i) => data.set(r, i * length));
+  return { data, length };
+}
+
+/**
+ * Teacher forcing for the autoencoder: decoder input <bos> w1 .. wn, target w1 .. wn <eos>, and a
+ * mask over the real positions, all [batch, length + 1].
+ */
+export function decoderTensors(rows: Int32Array[], vocab: Vocabulary) {
+  const length = Math.max(...rows.map((r) => r.length)) + 1;
+  const input = new Int32Array(rows.length * length);
+  const target = new Int32Array(rows.length * length);
+  const mask = new Float32Array(rows.length * length);
+  const bos = vocab.id(BOS);
+  const eos = vocab.id(EOS);
+  rows.forEach((r, i) => {
+    const o = i * length;
+    input[o] = bos;
+    input.set(r, o + 1);
+    target.set(r, o);
+    target[o + r.length] = eos;
+    mask.fill(1, o, o + r.length + 1);
+  });
+  return { input, target, mask, length };
+}

@@ -1,0 +1,52 @@
+import { requireArtifact, Rng, stageDir } from '@t2i/core';
+import { loadTensors, ParamStore, saveTensors, tf } from '@t2i/core/runtime';
+import { Vocabulary, type VocabJson } from 'captions';
+import path from 'node:path';
+import type { EmbeddingsConfig } from './config.ts';
+import { buildTextModel, type EncoderModels, type SentenceModel } from './models.ts';
+import { encodeCaptions } from './quality.ts';
+
+export const encoderDir = (outDir = stageDir('embeddings')) => path.join(outDir, 'encoder');
+
+/** Saves what encoding a new sentence needs: the config, the vocabulary and the weights (text and image side). */
+export async function saveEncoder(dir: string, models: EncoderModels, config: EmbeddingsConfig, vocab: Vocabulary): Promise<void> {
+  await saveTensors(dir, { weights: models.store.snapshot() }, { config, vocab: vocab.json, dim: models.dim });
+}
+
+/**
+ * Any sentence to a vector, with the trained text encoder. Words the vocabulary does not know
+ * become <unk>, whose embedding word dropout trained; they are reported, never fatal.
+ */
+export class SentenceEncoder {
+  private constructor(
+    readonly config: EmbeddingsConfig,
+    readonly vocab: Vocabulary,
+    private readonly model: SentenceModel,
+    private readonly store: ParamStore,
+    readonly dim: number,
+  ) {}
+
+  static async load(dir = encoderDir()): Promise<SentenceEncoder> {
+    requireArtifact(path.join(dir, 'tensors.json'), 'pnpm turbo run embeddings');
+    const { groups, meta } = await loadTensors(dir);
+    const config = meta.config as EmbeddingsConfig;
+    const vocab = new Vocabulary(meta.vocab as VocabJson);
+    const store = new ParamStore(new Rng(0));
+    const { text, dim } = buildTextModel(store, config, vocab.size);
+    store.load(groups.weights);
+    tf.dispose(Object.values(groups.weights));
+    return new SentenceEncoder(config, vocab, text, store, dim);
+  }
+
+  async encode(sentences: string[]): Promise<{ vectors: Float32Array; unknownWords: string[][] }> {
+    const tokens = sentences.map((s) => {
+      const ids = this.vocab.encode(s).slice(0, this.config.maxTokens);
+      return ids.length > 0 ? ids : Int32Array.of(this.vocab.id('<unk>'));
+    });
+    return { vectors: await encodeCaptions(this.model, tokens), unknownWords: sentences.map((s) => this.vocab.unknownWords(s)) };
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}

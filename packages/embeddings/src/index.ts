@@ -1,0 +1,8 @@
+export { EmbeddingsConfig } from './config.ts';
+export { SentenceEncoder, encoderDir } from './encoder.ts';
+export { embeddingsFile, referenceEmbeddingsFile, runEmbeddings } from './stage.ts';
+export { loadEmbeddingData, type EmbeddingData } from './data.ts';
+export { buildModels } from './models.ts';
+export { contrastiveLoss, maskedTokenLoss } from './losses.ts';
+export { measureQuality } from './quality.ts';
+export { loadCaptionVectors, type CaptionVectors } from './vectors.ts';

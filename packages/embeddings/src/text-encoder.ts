@@ -1,0 +1,54 @@
+import type { ParamStore } from '@t2i/core/runtime';
+import { tf } from '@t2i/core/runtime';
+
+export interface TextEncoderShape {
+  vocabSize: number;
+  wordDim: number;
+  channels: number;
+  dim: number;
+}
+
+/**
+ * The joint model's text side: word embeddings, two width-3 1-D convolutions with ReLU, a max
+ * over the caption's real tokens (padding masked out) and a linear map to the sentence space.
+ * Vectors are L2-normalised: the contrastive loss compares directions, and the GANs then see
+ * inputs of one scale.
+ */
+export class TextEncoder {
+  private readonly p: Record<string, tf.Variable>;
+
+  constructor(store: ParamStore, readonly shape: TextEncoderShape) {
+    const s = store.scope('text');
+    const { vocabSize, wordDim, channels, dim } = shape;
+    this.p = {
+      words: s.add('words', [vocabSize, wordDim], { kind: 'normal', std: 0.1 }),
+      conv1: s.add('conv1', [3, wordDim, channels], { kind: 'glorot' }),
+      bias1: s.add('bias1', [channels], { kind: 'zeros' }),
+      conv2: s.add('conv2', [3, channels, channels], { kind: 'glorot' }),
+      bias2: s.add('bias2', [channels], { kind: 'zeros' }),
+      out: s.add('out', [channels, dim], { kind: 'glorot' }),
+      outBias: s.add('outBias', [dim], { kind: 'zeros' }),
+    };
+  }
+
+  /** tokens: [batch, length] int32, 0-padded. Returns [batch, dim], unit length. */
+  encode(tokens: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const { p } = this;
+      const mask = tokens.notEqual(0).cast('float32').expandDims(2) as tf.Tensor3D;
+      // Padding is zeroed before each convolution, so a padded caption reads exactly like the
+      // same caption unpadded (the convolutions' own 'same' padding is zeros too).
+      const words = tf.gather(p.words, tokens).mul(mask) as tf.Tensor3D;
+      const h1 = tf.relu(tf.conv1d(words, p.conv1 as tf.Tensor3D, 1, 'same').add(p.bias1)).mul(mask) as tf.Tensor3D;
+      const h2 = tf.relu(tf.conv1d(h1, p.conv2 as tf.Tensor3D, 1, 'same').add(p.bias2));
+      // Padding gets a large negative value, so the max over time ignores it.
+      const pooled = h2.mul(mask).add(mask.sub(1).mul(1e4)).max(1) as tf.Tensor2D;
+      const v = pooled.matMul(p.out as tf.Tensor2D).add(p.outBias) as tf.Tensor2D;
+      return l2normalize(v);
+    });
+  }
+}
+
+export function l2normalize<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => x.div(x.square().sum(-1, true).add(1e-12).sqrt()) as T);
+}

@@ -1,0 +1,62 @@
+import { Rng } from '@t2i/core';
+import { ParamStore, tf } from '@t2i/core/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { contrastiveLoss, maskedTokenLoss } from '../src/losses.ts';
+import { ImageEncoder } from '../src/image-encoder.ts';
+import { Seq2Seq } from '../src/seq2seq.ts';
+import { TextEncoder } from '../src/text-encoder.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const norms = (x: tf.Tensor2D) => Array.from(x.norm('euclidean', 1).dataSync());
+
+describe('encoders', () => {
+  it('text encoder: [batch, length] tokens -> unit vectors, padding ignored', () => {
+    const store = new ParamStore(new Rng(1));
+    const enc = new TextEncoder(store, { vocabSize: 20, wordDim: 4, channels: 6, dim: 5 });
+    const a = enc.encode(tf.tensor2d([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]], [2, 5], 'int32'));
+    expect(a.shape).toEqual([2, 5]);
+    norms(a).forEach((n) => expect(n).toBeCloseTo(1, 5));
+    // The same caption without trailing padding gives the same vector.
+    const b = enc.encode(tf.tensor2d([[5, 6, 7]], [1, 3], 'int32'));
+    Array.from(b.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(a.dataSync()[i], 5));
+  });
+
+  it('image encoder: [batch, 64, 64, 3] -> unit vectors', () => {
+    const enc = new ImageEncoder(new ParamStore(new Rng(1)), 2, 7);
+    const v = enc.encode(tf.zeros([3, 64, 64, 3]).add(0.5) as tf.Tensor4D);
+    expect(v.shape).toEqual([3, 7]);
+    norms(v).forEach((n) => expect(n).toBeCloseTo(1, 5));
+  });
+
+  it('seq2seq: sentence vector [batch, hidden], next-token logits [batch, length, vocab]', () => {
+    const s = new Seq2Seq(new ParamStore(new Rng(1)), { vocabSize: 12, wordDim: 4, hidden: 6 });
+    const tokens = tf.tensor2d([[5, 6, 7], [8, 0, 0]], [2, 3], 'int32');
+    expect(s.encode(tokens).shape).toEqual([2, 6]);
+    expect(s.reconstruct(tokens, tf.tensor2d([[2, 5, 6, 7], [2, 8, 0, 0]], [2, 4], 'int32')).shape).toEqual([2, 4, 12]);
+    // Padding after the last real token leaves the final state unchanged.
+    const short = s.encode(tf.tensor2d([[8]], [1, 1], 'int32'));
+    Array.from(short.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(s.encode(tokens).dataSync()[6 + i], 5));
+  });
+});
+
+describe('losses', () => {
+  it('contrastive loss matches a hand computation', () => {
+    const t = tf.tensor2d([[1, 0], [0, 1]]);
+    const i = tf.tensor2d([[1, 0], [0.6, 0.8]]);
+    // logits = t i^T / 0.5 = [[2, 1.2], [0, 1.6]]
+    const ce = (row: number[], k: number) => Math.log(row.reduce((s, x) => s + Math.exp(x), 0)) - row[k];
+    const t2i = (ce([2, 1.2], 0) + ce([0, 1.6], 1)) / 2;
+    const i2t = (ce([2, 0], 0) + ce([1.2, 1.6], 1)) / 2;
+    expect(contrastiveLoss(t, i, 0.5).dataSync()[0]).toBeCloseTo((t2i + i2t) / 2, 5);
+  });
+
+  it('masked token loss averages -log p(target) over unmasked positions only', () => {
+    const logits = tf.tensor3d([[[0, Math.log(3)], [5, 5]]]); // p = [1/4, 3/4], [1/2, 1/2]
+    const targets = tf.tensor2d([[1, 0]], [1, 2], 'int32');
+    expect(maskedTokenLoss(logits, targets, tf.tensor2d([[1, 0]])).dataSync()[0]).toBeCloseTo(-Math.log(0.75), 5);
+    expect(maskedTokenLoss(logits, targets, tf.tensor2d([[1, 1]])).dataSync()[0]).toBeCloseTo((-Math.log(0.75) - Math.log(0.5)) / 2, 5);
+  });
+});

@@ -1,0 +1,65 @@
+import { MetricsLog, tf } from '@t2i/core/runtime';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
+import { buildModels } from '../src/models.ts';
+import { trainEncoders } from '../src/train.ts';
+import { syntheticData, tinyConfig } from './fixtures.ts';
+import type { EmbeddingsConfig } from '../src/config.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+async function train(config: EmbeddingsConfig, dir = tempDir(), restart = true) {
+  dirs.push(dir);
+  const data = syntheticData();
+  const models = buildModels(config, data.vocab.size);
+  await trainEncoders(models, data, config, { checkpointDir: path.join(dir, 'checkpoints'), metrics: new MetricsLog(path.join(dir, 'metrics.jsonl')), restart });
+  const weights = Object.fromEntries([...models.store.variables].map(([name, v]) => [name, Array.from(v.dataSync())]));
+  return { models, data, weights, dir };
+}
+
+describe('training the encoders', () => {
+  it('is deterministic for a seed, and resuming from a checkpoint equals training straight through', async () => {
+    const straight = await train(tinyConfig({ epochs: 2 }));
+    const again = await train(tinyConfig({ epochs: 2 }));
+    expect(again.weights).toEqual(straight.weights);
+
+    const half = await train(tinyConfig({ epochs: 1 }));
+    const resumed = await train(tinyConfig({ epochs: 2 }), half.dir, false);
+    expect(resumed.weights).toEqual(straight.weights);
+    const lines = readFileSync(path.join(half.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
+    [straight, again, half, resumed].forEach((r) => r.models.store.dispose());
+  });
+
+  it('seq2seq trains the autoencoder, then an image encoder on its frozen space', async () => {
+    const before = tf.memory().numTensors;
+    const run = await train(tinyConfig({ encoder: 'seq2seq', epochs: 1, imageEpochs: 1 }));
+    const lines = readFileSync(path.join(run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.phase)).toEqual(['autoencoder', 'image']);
+    for (const l of lines) expect(Number.isFinite(l.loss)).toBe(true);
+    run.models.store.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('encodes any sentence after training; unknown words are reported, never fatal', async () => {
+    const run = await train(tinyConfig());
+    await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab);
+    const encoder = await SentenceEncoder.load(encoderDir(run.dir));
+    const { vectors, unknownWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '']);
+    expect(vectors.length).toBe(4 * 8);
+    expect(unknownWords[1]).toEqual(['a', 'zebra']);
+    for (let i = 0; i < 4; i++) {
+      const v = vectors.subarray(i * 8, i * 8 + 8);
+      expect(Math.hypot(...v)).toBeCloseTo(1, 4);
+    }
+    encoder.dispose();
+    run.models.store.dispose();
+  });
+});

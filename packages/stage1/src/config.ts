@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+export const Stage1Config = z.object({
+  /** simple: FC + 4 transposed convs (the seed's); complex: the official StackGAN's (upsample + conv, residual blocks). */
+  generator: z.enum(['simple', 'complex']),
+  discriminator: z.enum(['simple', 'complex']),
+  /** Generator width: its 4x4 map has 8 x ngf channels. */
+  ngf: z.number().int().min(1),
+  /** Discriminator width: its first conv has ndf channels. */
+  ndf: z.number().int().min(1),
+  zDim: z.number().int().min(1),
+  /** Size of the conditioning-augmented text code c. */
+  conditionDim: z.number().int().min(1),
+  batchSize: z.number().int().min(2),
+  epochs: z.number().int().min(0),
+  learningRate: z.number().positive(),
+  /** The learning rate halves every this many epochs. */
+  lrDecayEpochs: z.number().int().min(1),
+  beta1: z.number().min(0).max(1),
+  /** Weight of the conditioning augmentation's KL term in the generator loss. */
+  klWeight: z.number().min(0),
+  /** Each training example's text vector is the mean of this many of its image's captions, drawn afresh. */
+  captionsPerExample: z.number().int().min(1).max(10),
+  checkpointEvery: z.number().int().min(1),
+  keepCheckpoints: z.number().int().min(1),
+  seed: z.number().int(),
+});
+export type Stage1Config = z.infer<typeof Stage1Config> & { name: string };

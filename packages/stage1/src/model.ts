@@ -1,0 +1,164 @@
+import { BatchNorm, Conv2d, Deconv2d, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import type { Stage1Config } from './config.ts';
+
+/**
+ * Conditioning augmentation (StackGAN section 3.1): the text vector phi goes through a fully
+ * connected layer with leaky ReLU to (mu, log sigma) of a Gaussian; the condition is
+ * c = mu + sigma * eps, eps ~ N(0, I). Sampling c, rather than using phi itself, gives the
+ * generator many codes per caption and a smoother conditioning manifold.
+ */
+export class ConditioningAugmentation {
+  private readonly fc: Dense;
+
+  constructor(s: Scope, textDim: number, readonly conditionDim: number) {
+    this.fc = new Dense(s, 'ca/fc', textDim, conditionDim * 2);
+  }
+
+  apply(text: tf.Tensor2D, eps: tf.Tensor2D): { c: tf.Tensor2D; mu: tf.Tensor2D; logSigma: tf.Tensor2D } {
+    const h = leakyRelu(this.fc.apply(text));
+    const mu = h.slice([0, 0], [-1, this.conditionDim]);
+    const logSigma = h.slice([0, this.conditionDim], [-1, this.conditionDim]);
+    return { c: mu.add(logSigma.exp().mul(eps)), mu, logSigma };
+  }
+}
+
+/** conv -> BN (-> ReLU), the unit both generators and discriminators are built from. */
+class ConvBn {
+  private readonly conv: Conv2d;
+  private readonly bn: BatchNorm;
+
+  constructor(s: Scope, name: string, inC: number, outC: number, kernel: number, stride = 1) {
+    this.conv = new Conv2d(s, `${name}/conv`, inC, outC, kernel, stride);
+    this.bn = new BatchNorm(s, `${name}/bn`, outC);
+  }
+
+  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    return this.bn.apply(this.conv.apply(x), mode);
+  }
+}
+
+/**
+ * The official StackGAN's residual unit: 1x1 conv to a quarter of the width, 3x3 conv, 3x3 conv
+ * back to the full width, each with batch norm (activation between), added to the input.
+ * The activation after the sum is the caller's (ReLU in G, leaky ReLU in D).
+ */
+class Bottleneck {
+  private readonly a: ConvBn;
+  private readonly b: ConvBn;
+  private readonly c: ConvBn;
+
+  constructor(s: Scope, name: string, channels: number, private readonly act: (x: tf.Tensor4D) => tf.Tensor4D) {
+    const inner = Math.max(1, channels / 4);
+    this.a = new ConvBn(s, `${name}/a`, channels, inner, 1);
+    this.b = new ConvBn(s, `${name}/b`, inner, inner, 3);
+    this.c = new ConvBn(s, `${name}/c`, inner, channels, 3);
+  }
+
+  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    const h = this.c.apply(this.act(this.b.apply(this.act(this.a.apply(x, mode)), mode)), mode);
+    return x.add(h);
+  }
+}
+
+const relu = (x: tf.Tensor4D) => tf.relu(x);
+
+/** Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. */
+export class Generator {
+  readonly ca: ConditioningAugmentation;
+  private readonly fc: Dense;
+  private readonly fcBn: BatchNorm;
+  private readonly ngf: number;
+  private readonly kind: Stage1Config['generator'];
+  private readonly deconvs: { up: Deconv2d; bn?: BatchNorm }[] = [];
+  private readonly res4?: Bottleneck;
+  private readonly res8?: Bottleneck;
+  private readonly ups: ConvBn[] = [];
+  private readonly toRgb?: Conv2d;
+
+  constructor(s: Scope, config: Pick<Stage1Config, 'generator' | 'ngf' | 'zDim' | 'conditionDim'>, textDim: number) {
+    const { ngf, zDim, conditionDim } = config;
+    this.ngf = ngf;
+    this.kind = config.generator;
+    this.ca = new ConditioningAugmentation(s, textDim, conditionDim);
+    this.fc = new Dense(s, 'g/fc', conditionDim + zDim, 4 * 4 * ngf * 8);
+    // complex: batch norm over the FC's features before the reshape (official fc_batch_norm);
+    // simple: over the channels of the reshaped 4x4 map (the seed's).
+    this.fcBn = new BatchNorm(s, 'g/fc_bn', config.generator === 'complex' ? 4 * 4 * ngf * 8 : ngf * 8);
+    if (this.kind === 'simple') {
+      // The seed's simple version: four transposed convs, each doubling the size and halving the depth.
+      const widths = [ngf * 8, ngf * 4, ngf * 2, ngf, 3];
+      for (let i = 0; i < 4; i++) {
+        this.deconvs.push({ up: new Deconv2d(s, `g/deconv${i + 1}`, widths[i], widths[i + 1]), bn: i < 3 ? new BatchNorm(s, `g/deconv${i + 1}_bn`, widths[i + 1]) : undefined });
+      }
+    } else {
+      this.res4 = new Bottleneck(s, 'g/res4', ngf * 8, relu);
+      this.ups.push(new ConvBn(s, 'g/up8', ngf * 8, ngf * 4, 3));
+      this.res8 = new Bottleneck(s, 'g/res8', ngf * 4, relu);
+      this.ups.push(new ConvBn(s, 'g/up16', ngf * 4, ngf * 2, 3));
+      this.ups.push(new ConvBn(s, 'g/up32', ngf * 2, ngf, 3));
+      this.toRgb = new Conv2d(s, 'g/up64/conv', ngf, 3, 3);
+    }
+  }
+
+  /** From the conditioning code and the noise: [n, 64, 64, 3]. */
+  generate(c: tf.Tensor2D, z: tf.Tensor2D, mode: Mode): tf.Tensor4D {
+    const n = c.shape[0];
+    const x = this.fc.apply(tf.concat([c, z], 1));
+    if (this.kind === 'simple') {
+      let h = tf.relu(this.fcBn.apply(x.reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D, mode));
+      for (const { up, bn } of this.deconvs) h = bn ? tf.relu(bn.apply(up.apply(h), mode)) : tf.tanh(up.apply(h));
+      return h;
+    }
+    // FC + BN (no activation before the residual sum), as the official code does.
+    const h4 = this.fcBn.apply(x, mode).reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D;
+    const r4 = tf.relu(this.res4!.apply(h4, mode));
+    const h8 = this.ups[0].apply(upsample2x(r4), mode);
+    const r8 = tf.relu(this.res8!.apply(h8, mode));
+    const h16 = tf.relu(this.ups[1].apply(upsample2x(r8), mode));
+    const h32 = tf.relu(this.ups[2].apply(upsample2x(h16), mode));
+    return tf.tanh(this.toRgb!.apply(upsample2x(h32)));
+  }
+}
+
+/**
+ * Stage I discriminator: stride-2 4x4 convs from 64x64 down to 4x4 (complex: plus a residual
+ * unit at 4x4); the text vector compressed to conditionDim with leaky ReLU and tiled over the
+ * 4x4 map; concatenated; a 1x1 conv with BN and leaky ReLU; a 4x4 conv to one logit.
+ */
+export class Discriminator {
+  private readonly first: Conv2d;
+  private readonly downs: ConvBn[] = [];
+  private readonly res?: Bottleneck;
+  private readonly text: Dense;
+  private readonly joint: ConvBn;
+  private readonly logit: Conv2d;
+  private readonly kind: Stage1Config['discriminator'];
+
+  constructor(s: Scope, config: Pick<Stage1Config, 'discriminator' | 'ndf' | 'conditionDim'>, textDim: number) {
+    const { ndf, conditionDim } = config;
+    this.kind = config.discriminator;
+    this.first = new Conv2d(s, 'd/down1', 3, ndf, 4, 2);
+    this.downs = [new ConvBn(s, 'd/down2', ndf, ndf * 2, 4, 2), new ConvBn(s, 'd/down3', ndf * 2, ndf * 4, 4, 2), new ConvBn(s, 'd/down4', ndf * 4, ndf * 8, 4, 2)];
+    if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, leakyRelu);
+    this.text = new Dense(s, 'd/text', textDim, conditionDim);
+    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1);
+    this.logit = new Conv2d(s, 'd/logit', ndf * 8, 1, 4, 4, 'valid');
+  }
+
+  /** [n, 64, 64, 3] images and [n, textDim] text vectors -> [n] logits. */
+  logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
+    let h = leakyRelu(this.first.apply(images));
+    if (this.kind === 'simple') {
+      for (const down of this.downs) h = leakyRelu(down.apply(h, mode));
+    } else {
+      // The official code leaves the 3rd and 4th convs without activation before the residual unit.
+      h = leakyRelu(this.downs[0].apply(h, mode));
+      h = this.downs[2].apply(this.downs[1].apply(h, mode), mode);
+      h = leakyRelu(this.res!.apply(h, mode));
+    }
+    const [n, hh, ww] = h.shape;
+    const code = leakyRelu(this.text.apply(text)).reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
+    return this.logit.apply(joint).reshape([n]);
+  }
+}

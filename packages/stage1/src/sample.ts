@@ -1,0 +1,66 @@
+import { requireArtifact, Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { loadTensors, ParamStore, tf } from '@t2i/core/runtime';
+import { SentenceEncoder } from 'embeddings';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Stage1Config } from './config.ts';
+import { Generator } from './model.ts';
+import { generateStage1, generatorDir, IMAGE_SIZE } from './train.ts';
+
+export interface LoadedGenerator {
+  generator: Generator;
+  config: Stage1Config;
+  textDim: number;
+  store: ParamStore;
+  epoch: number;
+}
+
+/** The exported Stage I generator (data/stage1/generator), ready for inference. */
+export async function loadStage1Generator(dir = generatorDir(stageDir('stage1'))): Promise<LoadedGenerator> {
+  requireArtifact(path.join(dir, 'tensors.json'), 'pnpm --filter stage1 train');
+  const { groups, meta } = await loadTensors(dir);
+  const config = meta.config as Stage1Config;
+  const textDim = meta.textDim as number;
+  const store = new ParamStore(new Rng(0));
+  const generator = new Generator(store, config, textDim);
+  store.load(groups.weights);
+  tf.dispose(Object.values(groups.weights));
+  return { generator, config, textDim, store, epoch: meta.epoch as number };
+}
+
+/** Noise for n images from a seed: the same seed gives the same pictures. */
+export function sampleNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim'>, n: number, seed: number) {
+  const rng = new Rng(seed);
+  return {
+    z: Float32Array.from({ length: n * config.zDim }, () => rng.normal()),
+    eps: Float32Array.from({ length: n * config.conditionDim }, () => rng.normal()),
+  };
+}
+
+/** Any sentence to n 64x64 PNGs (image-1.png ...) and a strip of all of them (all.png). */
+export async function sampleStage1(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[] }> {
+  const encoder = await SentenceEncoder.load();
+  const g = await loadStage1Generator();
+  try {
+    if (encoder.dim !== g.textDim) throw new Error(`the generator was trained on ${g.textDim}-d sentence vectors but the encoder makes ${encoder.dim}-d ones; retrain stage1 after embeddings`);
+    const { vectors, unknownWords } = await encoder.encode([text]);
+    const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
+    const noise = sampleNoise(g.config, n, seed);
+    const images = generateStage1(g.generator, repeated, encoder.dim, noise.z, noise.eps, g.config);
+    const bytes = toBytes((await images.data()) as Float32Array);
+    images.dispose();
+    await mkdir(outDir, { recursive: true });
+    const stride = IMAGE_SIZE * IMAGE_SIZE * 3;
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const file = path.join(outDir, `image-${i + 1}.png`);
+      await writePng(file, bytes.subarray(i * stride, (i + 1) * stride), IMAGE_SIZE, IMAGE_SIZE);
+      files.push(file);
+    }
+    await writeImageGrid(path.join(outDir, 'all.png'), bytes, n, IMAGE_SIZE, { cols: n, cell: 128 });
+    return { files, unknownWords: unknownWords[0] };
+  } finally {
+    encoder.dispose();
+    g.store.dispose();
+  }
+}

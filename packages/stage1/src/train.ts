@@ -1,0 +1,111 @@
+import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
+import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Losses, type Mode } from '@t2i/core/runtime';
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Stage1Config } from './config.ts';
+import { ganBatch, normalTensor, type GanBatch, type GanData } from './data.ts';
+import { discriminatorLoss, generatorLoss, klLoss } from './losses.ts';
+import { Discriminator, Generator } from './model.ts';
+
+export const IMAGE_SIZE = 64;
+export const GRID_NOISE = 8;
+
+export interface Stage1Models {
+  store: ParamStore;
+  generator: Generator;
+  discriminator: Discriminator;
+}
+
+export function buildStage1(config: Stage1Config, textDim: number): Stage1Models {
+  const store = new ParamStore(new Rng(config.seed));
+  return {
+    store,
+    generator: new Generator(store, config, textDim),
+    discriminator: new Discriminator(store, config, textDim),
+  };
+}
+
+/** Fixed noise and CA noise for the reference grids, so that grids of different epochs compare. */
+export function fixedGridNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim' | 'seed'>, rows: number) {
+  const rng = new Rng(config.seed + 7919);
+  const n = rows * GRID_NOISE;
+  const z = Float32Array.from({ length: GRID_NOISE * config.zDim }, () => rng.normal());
+  const eps = Float32Array.from({ length: GRID_NOISE * config.conditionDim }, () => rng.normal());
+  const tileRows = (v: Float32Array, d: number) => Float32Array.from({ length: n * d }, (_, i) => v[(Math.floor(i / d) % GRID_NOISE) * d + (i % d)]);
+  return { z: tileRows(z, config.zDim), eps: tileRows(eps, config.conditionDim), n };
+}
+
+/** Generator output for text vectors [n, dim] with given noise, in inference mode: [n, 64, 64, 3]. */
+export function generateStage1(g: Generator, text: Float32Array, dim: number, z: Float32Array, eps: Float32Array, config: Pick<Stage1Config, 'zDim' | 'conditionDim'>): tf.Tensor4D {
+  const n = text.length / dim;
+  return tf.tidy(() => {
+    const { c } = g.ca.apply(tf.tensor2d(text, [n, dim]), tf.tensor2d(eps, [n, config.conditionDim]));
+    return g.generate(c, tf.tensor2d(z, [n, config.zDim]), { training: false });
+  });
+}
+
+export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
+
+export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {
+  const { store, generator: G, discriminator: D } = models;
+  const dim = data.vectors.dim;
+  const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
+  const gridText = Float32Array.from({ length: grid.n * dim }, (_, i) => data.vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
+
+  const fakes = (batch: GanBatch, mode: Mode, rng: Rng) => {
+    const n = batch.text.shape[0];
+    const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, n, config.conditionDim));
+    return { fake: G.generate(c, normalTensor(rng, n, config.zDim), mode), mu, logSigma };
+  };
+
+  const onCheckpoint = async (epoch: number) => {
+    const images = generateStage1(G, gridText, dim, grid.z, grid.eps, config);
+    const bytes = toBytes((await images.data()) as Float32Array);
+    images.dispose();
+    const file = path.join(options.outDir, 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`);
+    await writeImageGrid(file, bytes, grid.n, IMAGE_SIZE, { cols: GRID_NOISE });
+    await copyFile(file, path.join(options.outDir, 'grid-latest.png'));
+    await exportGenerator(options.outDir, models, config, dim, epoch);
+  };
+
+  const steps = Math.floor(data.rows.length / config.batchSize);
+  if (steps === 0) throw new Error(`stage1: ${data.rows.length} training images is fewer than one batch of ${config.batchSize}; lower --batch-size`);
+  log(`stage1: ${config.generator} G, ${config.discriminator} D, config ${config.name}, ${store.count().toLocaleString()} parameters, ${data.rows.length} training images, ${steps} steps per epoch, backend ${options.backend}`);
+  await trainGan({
+    name: 'stage1',
+    store,
+    gVars: store.trainable('g').concat(store.trainable('ca')),
+    dVars: store.trainable('d'),
+    schedule: config,
+    identity: JSON.stringify({ ...config, epochs: 0, name: '', dim, images: data.rows.length }),
+    rng: new Rng(config.seed ^ 0x51a6e1),
+    epochBatches: (rng) => {
+      const order = rng.shuffle([...data.rows]);
+      return Array.from({ length: steps }, (_, i) => order.slice(i * config.batchSize, (i + 1) * config.batchSize));
+    },
+    batch: (rows, rng) => ganBatch(data, rows, IMAGE_SIZE, config.captionsPerExample, rng),
+    discriminatorLoss: (batch, rng): Losses => {
+      const { fake } = fakes(batch, { training: true }, rng);
+      const mode = { training: true };
+      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
+      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
+    },
+    generatorLoss: (batch, mode, rng): Losses => {
+      const { fake, mu, logSigma } = fakes(batch, mode, rng);
+      const kl = klLoss(mu, logSigma);
+      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, config.klWeight);
+      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
+    },
+    checkpointDir: path.join(options.outDir, 'checkpoints'),
+    metrics: new MetricsLog(path.join(options.outDir, 'metrics.jsonl')),
+    restart: options.restart,
+    onCheckpoint,
+  });
+}
+
+/** The generator alone (with its conditioning augmentation), for sampling and for Stage II. */
+export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, textDim: number, epoch: number): Promise<void> {
+  const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
+  await saveTensors(generatorDir(outDir), { weights }, { config, textDim, epoch });
+  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage1', config, textDim, epoch });
+}
