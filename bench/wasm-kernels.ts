@@ -4,14 +4,9 @@
  * Conv2DBackpropInput on two shapes. Prints tables; nothing here is a test.
  *   cd bench && pnpm tsx wasm-kernels.ts
  */
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import type * as TF from '../packages/core/node_modules/@tensorflow/tfjs/dist/index.js';
-import { registerWasmTrainingKernels } from '../packages/core/src/runtime/wasm-kernels.ts';
-
-// bench/ does not depend on tfjs itself: load the copy @t2i/core resolves, whose kernel registry
-// the import above fills.
-const tf = createRequire(new URL('../packages/core/package.json', import.meta.url))('@tensorflow/tfjs') as typeof TF;
+import { registerWasmTrainingKernels, tf } from '@t2i/core/runtime';
+import '@tensorflow/tfjs-backend-wasm';
 
 const BATCH = 16;
 
@@ -39,7 +34,7 @@ const layers: Layer[] = [
  * Fastest seconds per call over at least `minReps` calls and about `budget` seconds, after one
  * warm-up: on a shared machine the minimum is the figure least disturbed by other work.
  */
-function seconds(f: () => TF.TensorContainer, minReps = 3, budget = 1): number {
+function seconds(f: () => tf.TensorContainer, minReps = 3, budget = 1): number {
   tf.dispose(f());
   let best = Infinity;
   const start = performance.now();
@@ -66,9 +61,9 @@ tf.dispose([a, b]);
 
 function setup(l: Layer) {
   const ho = l.h / l.stride;
-  const x = tf.randomNormal([BATCH, l.h, l.h, l.ci]) as TF.Tensor4D;
-  const w = tf.randomNormal([l.k, l.k, l.ci, l.co]) as TF.Tensor4D;
-  const dy = tf.randomNormal([BATCH, ho, ho, l.co]) as TF.Tensor4D;
+  const x = tf.randomNormal([BATCH, l.h, l.h, l.ci]) as tf.Tensor4D;
+  const w = tf.randomNormal([l.k, l.k, l.ci, l.co]) as tf.Tensor4D;
+  const dy = tf.randomNormal([BATCH, ho, ho, l.co]) as tf.Tensor4D;
   const flop = 2 * BATCH * ho * ho * l.k * l.k * l.ci * l.co;
   const attrs = { strides: l.stride, pad: 'same' as const, dataFormat: 'NHWC' as const };
   return { x, w, dy, flop, attrs };
@@ -80,8 +75,8 @@ console.log(`${'layer'.padEnd(28)} ${'GFLOP'.padStart(6)} ${'fwd GF/s'.padStart(
 for (const l of layers) {
   const { x, w, dy, flop, attrs } = setup(l);
   const fwd = seconds(() => tf.conv2d(x, w, l.stride, 'same'));
-  const dW = seconds(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as TF.Tensor);
-  const dX = seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as TF.Tensor);
+  const dW = seconds(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor);
+  const dX = seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
   console.log(`${l.name.padEnd(28)} ${(flop / 1e9).toFixed(2).padStart(6)} ${gflops(flop, fwd).padStart(9)} ${gflops(flop, dW).padStart(9)} ${gflops(flop, dX).padStart(9)}`);
   tf.dispose([x, w, dy]);
 }
@@ -92,11 +87,11 @@ for (const l of [layers[0], layers[4]]) {
   const { x, w, dy, flop, attrs } = setup(l);
   const backend = tf.backend();
   const stock = seconds(() => {
-    const info = stockInputGrad.kernelFunc({ inputs: { dy, filter: w }, backend, attrs: { ...attrs, inputShape: x.shape } }) as TF.TensorInfo;
+    const info = stockInputGrad.kernelFunc({ inputs: { dy, filter: w }, backend, attrs: { ...attrs, inputShape: x.shape } }) as tf.TensorInfo;
     backend.disposeData(info.dataId);
     return [];
   }, 1, 0);
-  const ours = seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as TF.Tensor);
+  const ours = seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
   console.log(`${l.name.padEnd(28)} ${gflops(flop, stock).padStart(11)} ${gflops(flop, ours).padStart(10)} ${(stock / ours).toFixed(1).padStart(7)}x`);
   tf.dispose([x, w, dy]);
 }

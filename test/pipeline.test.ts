@@ -8,7 +8,8 @@ import { runCli } from './helpers/run.ts';
 describe('pipeline end to end', () => {
   const data = makeDataset({ classes: [1, 5, 26, 54], perClass: 3 });
   const artifacts = tempDir();
-  const env = { T2I_DATA: data, T2I_ARTIFACTS: artifacts };
+  // wasm: the cpu backend's conv gradients are far too slow even for a tiny GAN.
+  const env = { T2I_DATA: data, T2I_ARTIFACTS: artifacts, T2I_BACKEND: 'wasm' };
   afterAll(() => [data, artifacts].forEach(removeDir));
 
   it('preprocess-images then captions', () => {
@@ -23,6 +24,29 @@ describe('pipeline end to end', () => {
     expect(manifest.vocabSize).toBeGreaterThan(50);
   });
 
+  it('embeddings, stage1 and sampling a new sentence, with tiny configs', () => {
+    const emb = runCli('embeddings', ['--epochs', '2', '--batch-size', '2'], env);
+    expect(emb.code, emb.stderr).toBe(0);
+    expect(emb.stderr).toMatch(/backend: wasm/);
+    expect(emb.stderr).toMatch(/embeddings test \(2 classes, 6 images\): zero-shot top-1/);
+    const scores = JSON.parse(readFileSync(path.join(artifacts, 'embeddings', 'scores.json'), 'utf8'));
+    expect(scores.quality[0].split).toBe('test');
+
+    const s1 = runCli('stage1', ['train', '--epochs', '2', '--batch-size', '2', '--ngf', '4', '--ndf', '2', '--checkpoint-every', '1'], env);
+    expect(s1.code, s1.stderr).toBe(0);
+    for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json', 'metrics.jsonl']) expect(existsSync(path.join(artifacts, 'stage1', f)), f).toBe(true);
+    // A second run with more epochs resumes instead of starting over.
+    const more = runCli('stage1', ['train', '--epochs', '3', '--batch-size', '2', '--ngf', '4', '--ndf', '2', '--checkpoint-every', '1'], env);
+    expect(more.stderr).toMatch(/resuming after epoch 2/);
+
+    const out = path.join(artifacts, 'samples');
+    const sample = runCli('stage1', ['sample', '--text', 'a zorblax flower with blue petals', '--n', '3', '--out', out], env);
+    expect(sample.code, sample.stderr).toBe(0);
+    expect(sample.stderr).toMatch(/unknown words \(read as <unk>\): zorblax/);
+    expect(sample.stdout.trim().split('\n')).toHaveLength(3);
+    expect(existsSync(path.join(out, 'all.png'))).toBe(true);
+  });
+
   it('explains bad input and a wrong dataset folder, exiting 1', () => {
     writeFileSync(path.join(data, 'text_c10/class_00005/image_05147.txt'), 'one\ntwo\n');
     const bad = runCli('captions', [], env);
@@ -35,11 +59,12 @@ describe('pipeline end to end', () => {
   });
 
   it('prints --help for every stage', () => {
-    for (const pkg of ['preprocess-images', 'captions']) {
+    for (const pkg of ['preprocess-images', 'captions', 'embeddings']) {
       const help = runCli(pkg, ['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Usage: /);
       expect(help.stdout).toMatch(/--data <dir>/);
     }
+    for (const sub of ['train', 'sample']) expect(runCli('stage1', [sub, '--help']).stdout).toMatch(/Usage: stage1 /);
   });
 });

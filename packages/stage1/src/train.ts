@@ -46,17 +46,35 @@ export function generateStage1(g: Generator, text: Float32Array, dim: number, z:
 
 export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
 
-export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {
-  const { store, generator: G, discriminator: D } = models;
-  const dim = data.vectors.dim;
-  const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
-  const gridText = Float32Array.from({ length: grid.n * dim }, (_, i) => data.vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
-
+/** The two sides of a Stage I training step, as the GAN loop (and the benchmark) call them. */
+export function stage1Losses(models: Stage1Models, config: Stage1Config) {
+  const { generator: G, discriminator: D } = models;
   const fakes = (batch: GanBatch, mode: Mode, rng: Rng) => {
     const n = batch.text.shape[0];
     const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, n, config.conditionDim));
     return { fake: G.generate(c, normalTensor(rng, n, config.zDim), mode), mu, logSigma };
   };
+  return {
+    discriminatorLoss: (batch: GanBatch, rng: Rng): Losses => {
+      const { fake } = fakes(batch, { training: true }, rng);
+      const mode = { training: true };
+      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
+      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
+    },
+    generatorLoss: (batch: GanBatch, mode: Mode, rng: Rng): Losses => {
+      const { fake, mu, logSigma } = fakes(batch, mode, rng);
+      const kl = klLoss(mu, logSigma);
+      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, config.klWeight);
+      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
+    },
+  };
+}
+
+export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {
+  const { store, generator: G } = models;
+  const dim = data.vectors.dim;
+  const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
+  const gridText = Float32Array.from({ length: grid.n * dim }, (_, i) => data.vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
 
   const onCheckpoint = async (epoch: number) => {
     const images = generateStage1(G, gridText, dim, grid.z, grid.eps, config);
@@ -84,18 +102,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
       return Array.from({ length: steps }, (_, i) => order.slice(i * config.batchSize, (i + 1) * config.batchSize));
     },
     batch: (rows, rng) => ganBatch(data, rows, IMAGE_SIZE, config.captionsPerExample, rng),
-    discriminatorLoss: (batch, rng): Losses => {
-      const { fake } = fakes(batch, { training: true }, rng);
-      const mode = { training: true };
-      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
-      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
-    },
-    generatorLoss: (batch, mode, rng): Losses => {
-      const { fake, mu, logSigma } = fakes(batch, mode, rng);
-      const kl = klLoss(mu, logSigma);
-      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, config.klWeight);
-      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
-    },
+    ...stage1Losses(models, config),
     checkpointDir: path.join(options.outDir, 'checkpoints'),
     metrics: new MetricsLog(path.join(options.outDir, 'metrics.jsonl')),
     restart: options.restart,

@@ -4,3 +4,4 @@ export * from './params.ts';
 export * from './training.ts';
 export * from './layers.ts';
 export * from './gan.ts';
+export { registerWasmTrainingKernels } from './wasm-kernels.ts';

@@ -1,0 +1,150 @@
+/**
+ * One Stage I training step (a D update and a G update) on the chosen backend, through the real
+ * training loop on synthetic data: ms/step, images/s and achieved GFLOP/s, beside the same
+ * backend's 1024^3 matmul rate measured in the same run. FLOPs are counted from the shapes of
+ * every Conv2D, conv gradient and matmul kernel of one step's forward and backward passes
+ * (tf.profile of both losses' gradients; Adam's element-wise updates add none). Nothing here is a test.
+ *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4]
+ */
+import { Rng, loadConfig } from '@t2i/core';
+import { initBackend, tf } from '@t2i/core/runtime';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildStage1, ganBatch, ganData, Stage1Config, stage1Losses, trainStage1 } from 'stage1';
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    variants: { type: 'string', default: 'tiny,ngf32,ngf64,full' },
+    batch: { type: 'string', default: '16' },
+    steps: { type: 'string', default: '4' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const backend = (await initBackend(values.backend)).name;
+const batch = Number(values.batch);
+const steps = Number(values.steps);
+const configsDir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages', 'stage1', 'configs');
+const TEXT_DIM = 256;
+
+const variants: Record<string, Partial<Stage1Config>> = {
+  tiny: {},
+  ngf32: { generator: 'complex', discriminator: 'complex', ngf: 32, ndf: 16 },
+  ngf64: { generator: 'complex', discriminator: 'complex', ngf: 64, ndf: 32 },
+  full: {},
+};
+
+/** FLOPs of one kernel call from its shapes: convs (and their gradients) and matmuls only. */
+function kernelFlops(k: { name: string; inputShapes: number[][]; outputShapes: number[][] }): number {
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  switch (k.name) {
+    case 'Conv2D':
+    case 'FusedConv2D': {
+      const [kh, kw, ci] = k.inputShapes[1];
+      return 2 * size(k.outputShapes[0]) * kh * kw * ci;
+    }
+    case 'Conv2DBackpropInput': {
+      const [kh, kw, , co] = k.inputShapes[1];
+      return 2 * size(k.outputShapes[0]) * kh * kw * co;
+    }
+    case 'Conv2DBackpropFilter': {
+      const [n, ho, wo] = k.inputShapes[1];
+      return 2 * n * ho * wo * size(k.outputShapes[0]);
+    }
+    case 'BatchMatMul':
+    case '_FusedMatMul':
+    case 'MatMul': {
+      // [.., M, N] = [.., M, K] x [.., K, N] (either side possibly transposed): K from a's size.
+      const out = k.outputShapes[0];
+      const m = out[out.length - 2];
+      const batches = size(out) / (m * out[out.length - 1]);
+      return 2 * size(out) * (size(k.inputShapes[0]) / (batches * m));
+    }
+    default:
+      return 0;
+  }
+}
+
+function syntheticData(images: number) {
+  const rng = new Rng(1);
+  const size = 76;
+  const ids = Array.from({ length: images }, (_, i) => `image_${String(i + 1).padStart(5, '0')}`);
+  return ganData(
+    { size, ids, classIds: Int16Array.from(ids, (_, i) => 1 + (i % 8)), splits: ids.map(() => 'train' as const), pixels: Uint8Array.from({ length: images * size * size * 3 }, () => rng.int(256)) },
+    { dim: TEXT_DIM, byImage: new Map(ids.map((id) => [id, Float32Array.from({ length: 10 * TEXT_DIM }, () => rng.normal() / 16)])), reference: new Float32Array(8 * TEXT_DIM), referenceText: [] },
+  );
+}
+
+async function run(config: Stage1Config, epochs: number, stepsPerEpoch: number) {
+  const out = mkdtempSync(path.join(os.tmpdir(), 't2i-bench-'));
+  const models = buildStage1(config, TEXT_DIM);
+  try {
+    await trainStage1(models, syntheticData(stepsPerEpoch * config.batchSize), { ...config, epochs, checkpointEvery: 1000 }, { outDir: out, restart: true, backend });
+    return readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number });
+  } finally {
+    models.store.dispose();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** One step's forward and backward passes, synchronously (tf.profile loses kernels across awaits). */
+async function profileStep(config: Stage1Config) {
+  const models = buildStage1(config, TEXT_DIM);
+  const data = syntheticData(config.batchSize);
+  const losses = stage1Losses(models, config);
+  const rng = new Rng(2);
+  const batch = ganBatch(data, data.rows.slice(0, config.batchSize), 64, config.captionsPerExample, rng);
+  const d = models.store.trainable('d');
+  const g = models.store.trainable('g').concat(models.store.trainable('ca'));
+  // Once unprofiled, so that one-time kernel set-up is not counted.
+  const step = () => {
+    tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(batch, rng).total, d).grads);
+    tf.dispose(tf.variableGrads(() => losses.generatorLoss(batch, { training: true }, rng).total, g).grads);
+  };
+  tf.tidy(step);
+  const profile = await tf.profile(() => tf.tidy(step));
+  tf.dispose(batch);
+  models.store.dispose();
+  return profile;
+}
+
+const quiet = process.stderr.write.bind(process.stderr);
+const mute = () => (process.stderr.write = (() => true) as typeof process.stderr.write);
+const unmute = () => (process.stderr.write = quiet);
+
+const a = tf.randomNormal([1024, 1024]);
+const b = tf.randomNormal([1024, 1024]);
+tf.dispose(tf.matMul(a, b));
+let best = Infinity;
+for (let i = 0; i < 5; i++) {
+  const t = performance.now();
+  const c = tf.matMul(a, b);
+  await c.data();
+  c.dispose();
+  best = Math.min(best, performance.now() - t);
+}
+tf.dispose([a, b]);
+const matmul = (2 * 1024 ** 3) / (best / 1000) / 1e9;
+console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
+console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
+for (const name of values.variants!.split(',')) {
+  const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
+  mute();
+  const profile = await profileStep(base);
+  const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
+  const byKernel = new Map<string, number>();
+  for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+  // Epoch 1 warms up (Adam slots, kernel set-up); epoch 2 is timed.
+  const metrics = await run(base, 2, steps);
+  unmute();
+  const ms = (metrics[1].seconds * 1000) / steps;
+  const gflops = flops / 1e9 / (ms / 1000);
+  console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${((batch * 1000) / ms).toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}`);
+  if (values.profile) {
+    const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
+    const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 10);
+    console.log('   kernel time of one forward+backward (profiled): ' + top.map(([k, t]) => `${k} ${((100 * t) / sum).toFixed(0)}%`).join(', '));
+  }
+}
