@@ -226,6 +226,12 @@ describe('wasm training kernels against the cpu backend', () => {
     ]);
   });
 
+  it('Sum and Mean over rows wider than the average pool takes (a 16384-wide FC output, a prime width)', async () => {
+    const wide = normal([3, 16384], 4);
+    const prime = normal([2, 8209], 5);
+    await expectWasmMatchesCpu(() => [tf.sum(tensor(wide), 0), tf.mean(tensor(wide), 0), tf.mean(tensor(prime), 0, true)]);
+  });
+
   it('Tanh, LeakyRelu and FusedBatchNorm', async () => {
     const x = normal([2, 7, 9, 5], 3);
     const mean = normal([5]), variance = { values: normal([5]).values.map(Math.abs), shape: [5] };

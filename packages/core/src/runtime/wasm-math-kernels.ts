@@ -121,6 +121,8 @@ const batchMatMul = wasmKernel<'a' | 'b', BatchMatMulAttrs>(BatchMatMul, (args) 
  * gradient, reduce the leading (batch, row, column) axes. (A ones·X matmul is slower: XNNPACK
  * repacks X as weights on every call.)
  */
+const MAX_POOL_CHANNELS = 8192;
+
 function leadingReduce(args: WasmArgs<'x', SumAttrs | MeanAttrs>, sum: boolean): TensorInfo | null {
   const { backend } = args;
   const { x } = args.inputs;
@@ -130,7 +132,12 @@ function leadingReduce(args: WasmArgs<'x', SumAttrs | MeanAttrs>, sum: boolean):
   if (x.dtype !== 'float32' || !leading || axes.length === 0 || axes.length === rank || util.sizeFromShape(x.shape) === 0) return null;
   const rows = util.sizeFromShape(x.shape.slice(0, axes.length));
   const cols = util.sizeFromShape(x.shape.slice(axes.length));
-  const out = call(backend, AvgPool, { x: reshaped(x, [1, rows, 1, cols]) }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid' });
+  // XNNPACK's average pool fails (out-of-bounds) past 8192 channels, so wide rows (a 16384-wide
+  // FC output under batch norm) are spread over the pool's width as well.
+  let channels = Math.min(cols, MAX_POOL_CHANNELS);
+  while (cols % channels !== 0) channels--;
+  const view = [1, rows, cols / channels, channels];
+  const out = call(backend, AvgPool, { x: reshaped(x, view) }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid' });
   if (sum) {
     const s = heap(backend, out);
     for (let i = 0; i < cols; i++) s[i] *= rows;
