@@ -1,7 +1,7 @@
-import { MetricsLog, tf } from '@t2i/core/runtime';
+import { initBackend, MetricsLog, tf } from '@t2i/core/runtime';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
 import { buildModels } from '../src/models.ts';
@@ -13,6 +13,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
 
 async function train(config: EmbeddingsConfig, dir = tempDir(), restart = true) {
@@ -36,6 +37,22 @@ describe('training the encoders', () => {
     const lines = readFileSync(path.join(half.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
     [straight, again, half, resumed].forEach((r) => r.models.store.dispose());
+  });
+
+  it('gives the same numbers on the cpu and wasm backends for the same seed', async () => {
+    const cpu = await train(tinyConfig({ epochs: 1 }));
+    cpu.models.store.dispose();
+    await initBackend('wasm');
+    try {
+      const wasm = await train(tinyConfig({ epochs: 1 }));
+      wasm.models.store.dispose();
+      for (const [name, values] of Object.entries(cpu.weights)) {
+        const diff = Math.max(...values.map((v, i) => Math.abs(v - wasm.weights[name][i])));
+        expect(diff, name).toBeLessThan(1e-4);
+      }
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 
   it('seq2seq trains the autoencoder, then an image encoder on its frozen space', async () => {
