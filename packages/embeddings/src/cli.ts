@@ -14,6 +14,7 @@ const Options = z.object({
   config: z.string(),
   encoder: z.enum(['joint', 'seq2seq', 'import']).optional(),
   epochs: z.coerce.number().int().optional(),
+  imageEpochs: z.coerce.number().int().optional(),
   batchSize: z.coerce.number().int().optional(),
   learningRate: num,
   seed: z.coerce.number().int().optional(),
@@ -27,6 +28,7 @@ const command = stageCommand('embeddings', 'Train the sentence encoder (joint te
   .option('--config <name|file>', 'tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
   .option('--encoder <kind>', 'joint | seq2seq | import (overrides the config)')
   .option('--epochs <n>', 'training epochs (overrides the config)')
+  .option('--image-epochs <n>', 'seq2seq and import: epochs of the image encoder fitted afterwards (overrides the config)')
   .option('--batch-size <n>', 'batch size (overrides the config)')
   .option('--learning-rate <x>', 'Adam learning rate (overrides the config)')
   .option('--seed <n>', 'random seed (overrides the config)')
@@ -39,6 +41,7 @@ const command = stageCommand('embeddings', 'Train the sentence encoder (joint te
     const config = loadConfig(EmbeddingsConfig, configsDir, o.config, {
       encoder: o.encoder,
       epochs: o.epochs,
+      imageEpochs: o.imageEpochs,
       batchSize: o.batchSize,
       learningRate: o.learningRate,
       seed: o.seed,

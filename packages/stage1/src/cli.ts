@@ -50,7 +50,10 @@ const train = stageCommand('train', 'Train the Stage I GAN (64x64) on the traini
     const { config: name, backend: backendName, out, restart, ...overrides } = o;
     const config = loadConfig(Stage1Config, configsDir, name, overrides) as Stage1Config;
     const backend = await initBackend(backendName);
-    const data = ganData(await loadImageSet(76, (split) => split === 'train'), await loadCaptionVectors());
+    // Vectors first: when they are missing, the command that makes them (turbo run embeddings)
+    // also makes every artifact upstream, the images included.
+    const vectors = await loadCaptionVectors();
+    const data = ganData(await loadImageSet(76, (split) => split === 'train'), vectors);
     const { store, ...rest } = buildStage1(config, data.vectors.dim);
     await trainStage1({ store, ...rest }, data, config, { outDir: out ?? stageDir('stage1'), restart, backend: backend.name });
     store.dispose();

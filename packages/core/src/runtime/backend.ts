@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { log } from '../log.ts';
@@ -25,7 +26,13 @@ function moduleMissing(err: unknown, pkg: string): Error {
   if (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') {
     return new Error(`${pkg} is not installed (or its native library was not built: see the README, "Backends")`);
   }
+  if (/native addon/.test(e.message)) return new Error(`${pkg} is installed but its native addon was not built (see the README, "Backends")`);
   return new Error(`${pkg} failed to load: ${e.message.split('\n')[0]}`);
+}
+
+function vulkanLoaderPresent(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
 export const LOADERS: Record<BackendName, BackendLoader> = {
@@ -47,6 +54,9 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     await use('tensorflow');
   },
   webgpu: async () => {
+    // On Linux, Dawn reaches the GPU through Vulkan; without a loader it only prints a warning and
+    // finds no adapter, so say so directly.
+    if (process.platform === 'linux' && !vulkanLoaderPresent()) throw new Error('no Vulkan loader (libvulkan.so.1; Debian package libvulkan1), so no WebGPU adapter');
     // Dawn through the `webgpu` package; tfjs-backend-webgpu looks for navigator.gpu.
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
