@@ -5,6 +5,7 @@ import type { EmbeddingData } from './data.ts';
 import type { EncoderModels, SentenceModel } from './models.ts';
 
 const CHUNK = 256;
+const RANK_CHUNK = 1024;
 
 /** Sentence vectors of the given caption rows, [n, dim], in chunks (no gradients, bounded memory). */
 export async function encodeCaptions(text: SentenceModel, tokens: Int32Array[]): Promise<Float32Array> {
@@ -74,21 +75,26 @@ export async function measureQuality(models: EncoderModels, data: EmbeddingData,
     const c = classes.indexOf(data.images.classIds[data.captions.image[r]]);
     for (let d = 0; d < dim; d++) classVecs[c * dim + d] += textVecs[i * dim + d];
   });
-  const [zeroShot, ranks] = tf.tidy(() => {
-    const imgs = tf.tensor2d(imageVecs, [imageRows.length, dim]);
-    const cls = tf.tensor2d(classVecs, [classes.length, dim]);
-    const nearest = imgs.matMul(cls, false, true).argMax(1);
-    const txt = tf.tensor2d(textVecs, [captionRows.length, dim]);
-    const scores = txt.matMul(imgs, false, true);
-    const own = tf.tensor1d(captionRows.map((r) => rowOfImage.get(data.captions.image[r])!), 'int32');
-    const ownScore = scores.mul(tf.oneHot(own, imageRows.length)).sum(1, true);
-    // Rank of the caption's own image = how many images score strictly higher.
-    const rank = scores.greater(ownScore).sum(1);
-    return [nearest, rank];
-  });
-  const nearest = (await zeroShot.data()) as Int32Array;
-  const rank = (await ranks.data()) as Int32Array;
-  tf.dispose([zeroShot, ranks]);
+  const imgs = tf.tensor2d(imageVecs, [imageRows.length, dim]);
+  const nearestT = tf.tidy(() => imgs.matMul(tf.tensor2d(classVecs, [classes.length, dim]), false, true).argMax(1));
+  const nearest = (await nearestT.data()) as Int32Array;
+  nearestT.dispose();
+  // Ranks in chunks of captions: the whole caption x image score matrix of the training split
+  // (70k x 7k) would not fit in wasm's 4 GB.
+  const rank = new Int32Array(captionRows.length);
+  for (let start = 0; start < captionRows.length; start += RANK_CHUNK) {
+    const rows = captionRows.slice(start, start + RANK_CHUNK);
+    const part = tf.tidy(() => {
+      const scores = tf.tensor2d(textVecs.subarray(start * dim, (start + rows.length) * dim), [rows.length, dim]).matMul(imgs, false, true);
+      const own = tf.tensor1d(rows.map((r) => rowOfImage.get(data.captions.image[r])!), 'int32');
+      const ownScore = scores.mul(tf.oneHot(own, imageRows.length)).sum(1, true);
+      // Rank of the caption's own image = how many images score strictly higher.
+      return scores.greater(ownScore).sum(1);
+    });
+    rank.set((await part.data()) as Int32Array, start);
+    part.dispose();
+  }
+  imgs.dispose();
   const correct = imageRows.filter((r, i) => classes[nearest[i]] === data.images.classIds[r]).length;
   return {
     split,

@@ -77,7 +77,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
     rng.seedState = saved.meta.rng as number;
     disposeCheckpoint(saved);
     await options.metrics.resumeAt(at.step);
-    log(`embeddings: resuming at ${phases[at.phase]?.phase ?? 'end'} epoch ${at.epoch + 1} (step ${at.step}) from ${options.checkpointDir}`);
+    log(`embeddings: resuming after ${phases[at.phase]?.phase ?? "the last"} epoch ${at.epoch} (step ${at.step}) from ${options.checkpointDir}`);
   } else {
     await options.metrics.reset();
   }
