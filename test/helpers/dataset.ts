@@ -10,7 +10,7 @@ import { classDirName, sampleDatasetDir } from '@t2i/core';
 export function makeDataset(options: { classes: number[]; perClass: number; dir?: string }): string {
   const root = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 't2i-data-'));
   mkdirSync(path.join(root, 'jpg'), { recursive: true });
-  for (const file of ['trainvalclasses.txt', 'testclasses.txt', 'imagelabels.mat']) cpSync(path.join(sampleDatasetDir, file), path.join(root, file));
+  for (const file of ['trainvalclasses.txt', 'testclasses.txt', 'imagelabels.mat', 'setid.mat']) cpSync(path.join(sampleDatasetDir, file), path.join(root, file));
   for (const classId of options.classes) {
     const dir = classDirName(classId);
     mkdirSync(path.join(root, 'text_c10', dir), { recursive: true });
