@@ -23,6 +23,8 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
     cliProgress.Presets.shades_classic,
   );
   const started = performance.now();
+  const every = process.stderr.isTTY ? 200 : 5000;
+  let lastDrawn = started;
   let done = 0;
   bar.start(total, 0, { rate: '0.0', extra: '' });
   return {
@@ -33,6 +35,13 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
         ? ' | ' + Object.entries(payload).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(' ')
         : '';
       bar.update(done, { rate: (done / Math.max(seconds, 1e-9)).toFixed(1), extra });
+      // cli-progress redraws from a timer, which a training loop that never yields to the event
+      // loop starves: draw on schedule from here instead.
+      const now = performance.now();
+      if (now - lastDrawn >= every) {
+        lastDrawn = now;
+        (bar as unknown as { render(): void }).render();
+      }
     },
     stop() {
       bar.stop();
