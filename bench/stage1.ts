@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildStage1, ganBatch, ganData, Stage1Config, stage1Losses, trainStage1 } from 'stage1';
+import { kernelFlops, matmulGflops } from './flops.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,37 +36,6 @@ const variants: Record<string, Partial<Stage1Config>> = {
   ngf64: { generator: 'complex', discriminator: 'complex', ngf: 64, ndf: 32 },
   full: {},
 };
-
-/** FLOPs of one kernel call from its shapes: convs (and their gradients) and matmuls only. */
-function kernelFlops(k: { name: string; inputShapes: number[][]; outputShapes: number[][] }): number {
-  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-  switch (k.name) {
-    case 'Conv2D':
-    case 'FusedConv2D': {
-      const [kh, kw, ci] = k.inputShapes[1];
-      return 2 * size(k.outputShapes[0]) * kh * kw * ci;
-    }
-    case 'Conv2DBackpropInput': {
-      const [kh, kw, , co] = k.inputShapes[1];
-      return 2 * size(k.outputShapes[0]) * kh * kw * co;
-    }
-    case 'Conv2DBackpropFilter': {
-      const [n, ho, wo] = k.inputShapes[1];
-      return 2 * n * ho * wo * size(k.outputShapes[0]);
-    }
-    case 'BatchMatMul':
-    case '_FusedMatMul':
-    case 'MatMul': {
-      // [.., M, N] = [.., M, K] x [.., K, N] (either side possibly transposed): K from a's size.
-      const out = k.outputShapes[0];
-      const m = out[out.length - 2];
-      const batches = size(out) / (m * out[out.length - 1]);
-      return 2 * size(out) * (size(k.inputShapes[0]) / (batches * m));
-    }
-    default:
-      return 0;
-  }
-}
 
 function syntheticData(images: number) {
   const rng = new Rng(1);
@@ -114,19 +84,7 @@ const quiet = process.stderr.write.bind(process.stderr);
 const mute = () => (process.stderr.write = (() => true) as typeof process.stderr.write);
 const unmute = () => (process.stderr.write = quiet);
 
-const a = tf.randomNormal([1024, 1024]);
-const b = tf.randomNormal([1024, 1024]);
-tf.dispose(tf.matMul(a, b));
-let best = Infinity;
-for (let i = 0; i < 5; i++) {
-  const t = performance.now();
-  const c = tf.matMul(a, b);
-  await c.data();
-  c.dispose();
-  best = Math.min(best, performance.now() - t);
-}
-tf.dispose([a, b]);
-const matmul = (2 * 1024 ** 3) / (best / 1000) / 1e9;
+const matmul = await matmulGflops();
 console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
 for (const name of values.variants!.split(',')) {

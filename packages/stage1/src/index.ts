@@ -1,4 +1,4 @@
-export { Stage1Config } from './config.ts';
+export { ganTrainingFields, Stage1Config } from './config.ts';
 export { ConditioningAugmentation, Discriminator, Generator } from './model.ts';
 export { discriminatorLoss, generatorLoss, klLoss } from './losses.ts';
 export { averagedCaption, cropBatch, ganBatch, ganData, normalTensor, type GanBatch, type GanData } from './data.ts';

@@ -1,4 +1,4 @@
-import { BatchNorm, Conv2d, Deconv2d, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import { BatchNorm, Bottleneck, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
 import type { Stage1Config } from './config.ts';
 
 /**
@@ -19,44 +19,6 @@ export class ConditioningAugmentation {
     const mu = h.slice([0, 0], [-1, this.conditionDim]);
     const logSigma = h.slice([0, this.conditionDim], [-1, this.conditionDim]);
     return { c: mu.add(logSigma.exp().mul(eps)), mu, logSigma };
-  }
-}
-
-/** conv -> BN (-> ReLU), the unit both generators and discriminators are built from. */
-class ConvBn {
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm;
-
-  constructor(s: Scope, name: string, inC: number, outC: number, kernel: number, stride = 1) {
-    this.conv = new Conv2d(s, `${name}/conv`, inC, outC, kernel, stride);
-    this.bn = new BatchNorm(s, `${name}/bn`, outC);
-  }
-
-  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
-    return this.bn.apply(this.conv.apply(x), mode);
-  }
-}
-
-/**
- * The official StackGAN's residual unit: 1x1 conv to a quarter of the width, 3x3 conv, 3x3 conv
- * back to the full width, each with batch norm (activation between), added to the input.
- * The activation after the sum is the caller's (ReLU in G, leaky ReLU in D).
- */
-class Bottleneck {
-  private readonly a: ConvBn;
-  private readonly b: ConvBn;
-  private readonly c: ConvBn;
-
-  constructor(s: Scope, name: string, channels: number, private readonly act: (x: tf.Tensor4D) => tf.Tensor4D) {
-    const inner = Math.max(1, channels / 4);
-    this.a = new ConvBn(s, `${name}/a`, channels, inner, 1);
-    this.b = new ConvBn(s, `${name}/b`, inner, inner, 3);
-    this.c = new ConvBn(s, `${name}/c`, inner, channels, 3);
-  }
-
-  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
-    const h = this.c.apply(this.act(this.b.apply(this.act(this.a.apply(x, mode)), mode)), mode);
-    return x.add(h);
   }
 }
 

@@ -23,7 +23,8 @@ export interface Losses {
   parts: Record<string, tf.Scalar>;
 }
 
-export interface GanLoop<B> {
+/** `S` describes one step's batch: its rows by default; a streamed dataset may add what to read first. */
+export interface GanLoop<B, S = number[]> {
   /** For messages and the progress bar: "stage1". */
   name: string;
   store: ParamStore;
@@ -34,10 +35,10 @@ export interface GanLoop<B> {
   identity: string;
   /** Data randomness: its state is checkpointed so a resumed run draws what an unbroken one would. */
   rng: Rng;
-  /** One epoch's batches, as row lists (a fresh shuffle each epoch). */
-  epochBatches(rng: Rng): number[][];
-  /** Tensors of one batch; the loop disposes them after the step. */
-  batch(rows: number[], rng: Rng): B;
+  /** One epoch's batches (a fresh shuffle each epoch). */
+  epochBatches(rng: Rng): S[];
+  /** Tensors of one batch; the loop disposes them after the step. A promise lets batches stream from disk. */
+  batch(step: S, rng: Rng): B | Promise<B>;
   discriminatorLoss(batch: B, rng: Rng): Losses;
   generatorLoss(batch: B, mode: Mode, rng: Rng): Losses;
   checkpointDir: string;
@@ -59,7 +60,7 @@ const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
  * count checked; the learning rate halves on schedule; every `checkpointEvery` epochs an atomic
  * checkpoint of weights, both optimizers and the data RNG, from which a later run resumes.
  */
-export async function trainGan<B extends tf.TensorContainer>(loop: GanLoop<B>): Promise<{ epoch: number; step: number }> {
+export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop: GanLoop<B, S>): Promise<{ epoch: number; step: number }> {
   const { schedule, store } = loop;
   const gOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
   const dOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
@@ -103,8 +104,8 @@ export async function trainGan<B extends tf.TensorContainer>(loop: GanLoop<B>): 
     const bar = progressBar(`${loop.name} epoch ${epoch + 1}/${schedule.epochs}`, batches.length, 'steps');
     const sums: Record<string, number> = {};
     const started = performance.now();
-    for (const rows of batches) {
-      const batch = loop.batch(rows, loop.rng);
+    for (const planned of batches) {
+      const batch = await loop.batch(planned, loop.rng);
       const update = (runner: StepRunner, opt: tf.Optimizer, vars: tf.Variable[], prefix: string, losses: () => Losses) =>
         runner.run(() => {
           let parts: Record<string, tf.Scalar> = {};

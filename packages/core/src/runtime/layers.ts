@@ -118,3 +118,40 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 export const leakyRelu = <T extends tf.Tensor>(x: T): T => tf.leakyRelu(x, 0.2) as T;
+
+/** conv -> BN, the unit StackGAN's generators and discriminators are built from (activation is the caller's). */
+export class ConvBn {
+  private readonly conv: Conv2d;
+  private readonly bn: BatchNorm;
+
+  constructor(s: Scope, name: string, inChannels: number, outChannels: number, kernel: number, stride = 1) {
+    this.conv = new Conv2d(s, `${name}/conv`, inChannels, outChannels, kernel, stride);
+    this.bn = new BatchNorm(s, `${name}/bn`, outChannels);
+  }
+
+  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    return this.bn.apply(this.conv.apply(x), mode);
+  }
+}
+
+/**
+ * The official StackGAN's bottleneck residual unit (Stage I's networks, Stage II's discriminator):
+ * 1x1 conv to a quarter of the width, 3x3 conv, 3x3 conv back to the full width, each with batch
+ * norm (activation between), added to the input. The activation after the sum is the caller's.
+ */
+export class Bottleneck {
+  private readonly a: ConvBn;
+  private readonly b: ConvBn;
+  private readonly c: ConvBn;
+
+  constructor(s: Scope, name: string, channels: number, private readonly act: (x: tf.Tensor4D) => tf.Tensor4D) {
+    const inner = Math.max(1, channels / 4);
+    this.a = new ConvBn(s, `${name}/a`, channels, inner, 1);
+    this.b = new ConvBn(s, `${name}/b`, inner, inner, 3);
+    this.c = new ConvBn(s, `${name}/c`, inner, channels, 3);
+  }
+
+  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    return x.add(this.c.apply(this.act(this.b.apply(this.act(this.a.apply(x, mode)), mode)), mode));
+  }
+}

@@ -1,0 +1,49 @@
+import { tf } from '@t2i/core/runtime';
+
+/** FLOPs of one kernel call (from tf.profile) from its shapes: convs (and their gradients) and matmuls only. */
+export function kernelFlops(k: { name: string; inputShapes: number[][]; outputShapes: number[][] }): number {
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  switch (k.name) {
+    case 'Conv2D':
+    case 'FusedConv2D': {
+      const [kh, kw, ci] = k.inputShapes[1];
+      return 2 * size(k.outputShapes[0]) * kh * kw * ci;
+    }
+    case 'Conv2DBackpropInput': {
+      const [kh, kw, , co] = k.inputShapes[1];
+      return 2 * size(k.outputShapes[0]) * kh * kw * co;
+    }
+    case 'Conv2DBackpropFilter': {
+      const [n, ho, wo] = k.inputShapes[1];
+      return 2 * n * ho * wo * size(k.outputShapes[0]);
+    }
+    case 'BatchMatMul':
+    case '_FusedMatMul':
+    case 'MatMul': {
+      // [.., M, N] = [.., M, K] x [.., K, N] (either side possibly transposed): K from a's size.
+      const out = k.outputShapes[0];
+      const m = out[out.length - 2];
+      const batches = size(out) / (m * out[out.length - 1]);
+      return 2 * size(out) * (size(k.inputShapes[0]) / (batches * m));
+    }
+    default:
+      return 0;
+  }
+}
+
+/** The current backend's 1024^3 matmul rate, GFLOP/s: the best of 5 after a warm-up. */
+export async function matmulGflops(): Promise<number> {
+  const a = tf.randomNormal([1024, 1024]);
+  const b = tf.randomNormal([1024, 1024]);
+  tf.dispose(tf.matMul(a, b));
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+    best = Math.min(best, performance.now() - t);
+  }
+  tf.dispose([a, b]);
+  return (2 * 1024 ** 3) / (best / 1000) / 1e9;
+}

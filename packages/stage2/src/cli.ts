@@ -1,0 +1,90 @@
+#!/usr/bin/env tsx
+import { loadConfig, log, parseOptions, requireArtifact, runMain, stageCommand, stageDir } from '@t2i/core';
+import { initBackend } from '@t2i/core/runtime';
+import { Command } from 'commander';
+import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
+import { imagesFile } from 'preprocess-images';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generatorDir, loadStage1Generator } from 'stage1';
+import { z } from 'zod';
+import { Stage2Config } from './config.ts';
+import { openStage2Data } from './data.ts';
+import { sampleStage2 } from './sample.ts';
+import { buildStage2, trainStage2 } from './train.ts';
+
+const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
+const int = z.coerce.number().int().optional();
+/** Stage II crops 256 from images of 304 (256 x 76/64), as Stage I crops 64 from 76. */
+const SOURCE_SIZE = 304;
+
+const TrainOptions = z.object({
+  config: z.string(),
+  ngf: int,
+  ndf: int,
+  residualBlocks: int,
+  batchSize: int,
+  epochs: int,
+  learningRate: z.coerce.number().optional(),
+  shuffleRows: int,
+  checkpointEvery: int,
+  seed: int,
+  backend: z.string().optional(),
+  out: z.string().optional(),
+  restart: z.boolean(),
+});
+
+const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a frozen Stage I, streaming the 304x304 training images; resumes from the last checkpoint in data/stage2/checkpoints')
+  .option('--config <name|file>', 'tiny (a CPU demo on the sample), full (the paper\'s), or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
+  .option('--ngf <n>', 'generator width, a multiple of 4 (overrides the config)')
+  .option('--ndf <n>', 'discriminator width (overrides the config)')
+  .option('--residual-blocks <n>', 'residual blocks in the generator (overrides the config)')
+  .option('--batch-size <n>', 'batch size (overrides the config)')
+  .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')
+  .option('--learning-rate <x>', 'initial Adam learning rate for G and D (overrides the config)')
+  .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)')
+  .option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)')
+  .option('--seed <n>', 'random seed (overrides the config)')
+  .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
+  .option('--out <dir>', 'output folder (default: data/stage2)')
+  .option('--restart', 'ignore existing checkpoints and train from scratch', false)
+  .action(async (raw) => {
+    const o = parseOptions(TrainOptions, raw, 'stage2 train');
+    const { config: name, backend: backendName, out, restart, ...overrides } = o;
+    const config = loadConfig(Stage2Config, configsDir, name, overrides) as Stage2Config;
+    // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
+    const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE), 'pnpm turbo run preprocess-images');
+    for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
+    requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
+    const backend = await initBackend(backendName);
+    const stage1 = await loadStage1Generator();
+    const data = await openStage2Data(images, await loadCaptionVectors());
+    const models = buildStage2(config, data.vectors.dim);
+    try {
+      await trainStage2(models, stage1, data, config, { outDir: out ?? stageDir('stage2'), restart, backend: backend.name });
+    } finally {
+      await data.stream.close();
+      models.store.dispose();
+      stage1.store.dispose();
+    }
+  });
+
+const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });
+
+const sample = new Command('sample')
+  .description('Draw 256x256 images for any sentence with the trained Stage I and Stage II generators')
+  .requiredOption('--text <sentence>', 'what the flower looks like')
+  .option('--n <n>', 'how many images', '8')
+  .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
+  .option('--out <dir>', 'where the PNGs go', 'out/stage2')
+  .option('--backend <name>', 'tfjs backend (default: the first that loads)')
+  .action(async (raw) => {
+    const o = parseOptions(SampleOptions, raw, 'stage2 sample');
+    await initBackend(o.backend);
+    const { files, unknownWords } = await sampleStage2(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
+    if (unknownWords.length) log(`unknown words (read as <unk>): ${unknownWords.join(', ')}`);
+    for (const f of files) console.log(f);
+  });
+
+const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train).addCommand(sample);
+await runMain(() => program.parseAsync().then(() => undefined));

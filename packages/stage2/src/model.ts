@@ -1,0 +1,109 @@
+import { Bottleneck, Conv2d, ConvBn, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import { ConditioningAugmentation } from 'stage1';
+import type { Stage2Config } from './config.ts';
+
+/** Stage II's residual block at 16x16 (official StackGAN): 3x3 conv, BN, ReLU, 3x3 conv, BN, added to the input, ReLU. */
+class ResidualBlock {
+  private readonly a: ConvBn;
+  private readonly b: ConvBn;
+
+  constructor(s: Scope, name: string, channels: number) {
+    this.a = new ConvBn(s, `${name}/a`, channels, channels, 3);
+    this.b = new ConvBn(s, `${name}/b`, channels, channels, 3);
+  }
+
+  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    return tf.relu(x.add<tf.Tensor4D>(this.b.apply(tf.relu(this.a.apply(x, mode)), mode)));
+  }
+}
+
+/**
+ * Stage II generator: a Stage I 64x64 image and Stage II's own conditioning code -> 256x256x3 in
+ * [-1, 1]. The image is encoded down to 16x16, joined with the code tiled over it, refined by
+ * residual blocks, and upsampled (nearest neighbour + 3x3 conv) four times, as the official code.
+ */
+export class Generator {
+  readonly ca: ConditioningAugmentation;
+  private readonly encode1: Conv2d;
+  private readonly encode2: ConvBn;
+  private readonly encode3: ConvBn;
+  private readonly joint: ConvBn;
+  private readonly residuals: ResidualBlock[];
+  private readonly ups: ConvBn[];
+  private readonly toRgb: Conv2d;
+
+  constructor(s: Scope, config: Pick<Stage2Config, 'ngf' | 'conditionDim' | 'residualBlocks'>, textDim: number) {
+    const { ngf, conditionDim } = config;
+    this.ca = new ConditioningAugmentation(s, textDim, conditionDim);
+    this.encode1 = new Conv2d(s, 'g/encode64/conv', 3, ngf, 3);
+    this.encode2 = new ConvBn(s, 'g/encode32', ngf, ngf * 2, 4, 2);
+    this.encode3 = new ConvBn(s, 'g/encode16', ngf * 2, ngf * 4, 4, 2);
+    this.joint = new ConvBn(s, 'g/joint', ngf * 4 + conditionDim, ngf * 4, 3);
+    this.residuals = Array.from({ length: config.residualBlocks }, (_, i) => new ResidualBlock(s, `g/res${i + 1}`, ngf * 4));
+    const widths = [ngf * 4, ngf * 2, ngf, ngf / 2, ngf / 4];
+    this.ups = [32, 64, 128, 256].map((side, i) => new ConvBn(s, `g/up${side}`, widths[i], widths[i + 1], 3));
+    this.toRgb = new Conv2d(s, 'g/to_rgb/conv', ngf / 4, 3, 3);
+  }
+
+  /** [n, 64, 64, 3] Stage I images -> [n, 16, 16, 4 ngf] features. */
+  encode(image: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    const h = tf.relu(this.encode1.apply(image));
+    return tf.relu(this.encode3.apply(tf.relu(this.encode2.apply(h, mode)), mode));
+  }
+
+  /** From Stage I's image and the conditioning code: [n, 256, 256, 3]. */
+  generate(image: tf.Tensor4D, c: tf.Tensor2D, mode: Mode): tf.Tensor4D {
+    const h = this.encode(image, mode);
+    const [n, hh, ww] = h.shape;
+    const code = c.reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    let x = tf.relu(this.joint.apply(tf.concat([h, code], 3), mode));
+    for (const block of this.residuals) x = block.apply(x, mode);
+    for (const up of this.ups) x = tf.relu(up.apply(upsample2x(x), mode));
+    return tf.tanh(this.toRgb.apply(x));
+  }
+}
+
+/**
+ * Stage II discriminator (official StackGAN): six stride-2 4x4 convs from 256x256 to 4x4 (ndf up
+ * to 32 ndf), two 1x1 convs back to 8 ndf, a bottleneck residual unit; then, as Stage I's, the
+ * text compressed to conditionDim with leaky ReLU and tiled over the 4x4 map, concatenated, a 1x1
+ * conv with BN and leaky ReLU, and a 4x4 conv to one logit.
+ */
+export class Discriminator {
+  private readonly first: Conv2d;
+  private readonly downs: ConvBn[];
+  private readonly reduce: ConvBn[];
+  private readonly res: Bottleneck;
+  private readonly text: Dense;
+  private readonly joint: ConvBn;
+  private readonly logit: Conv2d;
+
+  constructor(s: Scope, config: Pick<Stage2Config, 'ndf' | 'conditionDim'>, textDim: number) {
+    const { ndf, conditionDim } = config;
+    this.first = new Conv2d(s, 'd/down128/conv', 3, ndf, 4, 2);
+    this.downs = [64, 32, 16, 8, 4].map((side, i) => new ConvBn(s, `d/down${side}`, ndf * 2 ** i, ndf * 2 ** (i + 1), 4, 2));
+    this.reduce = [new ConvBn(s, 'd/reduce16', ndf * 32, ndf * 16, 1), new ConvBn(s, 'd/reduce8', ndf * 16, ndf * 8, 1)];
+    this.res = new Bottleneck(s, 'd/res4', ndf * 8, leakyRelu);
+    this.text = new Dense(s, 'd/text', textDim, conditionDim);
+    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1);
+    this.logit = new Conv2d(s, 'd/logit/conv', ndf * 8, 1, 4, 4, 'valid');
+  }
+
+  /** [n, 256, 256, 3] images -> [n, 4, 4, 8 ndf] features. */
+  features(images: tf.Tensor4D, mode: Mode): tf.Tensor4D {
+    let h = leakyRelu(this.first.apply(images));
+    for (const down of this.downs) h = leakyRelu(down.apply(h, mode));
+    // As the official code: no activation after the second 1x1 conv, before the residual sum.
+    h = this.reduce[1].apply(leakyRelu(this.reduce[0].apply(h, mode)), mode);
+    return leakyRelu(this.res.apply(h, mode));
+  }
+
+  /** [n, 256, 256, 3] images and [n, textDim] text vectors -> [n] logits. */
+  logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
+    const h = this.features(images, mode);
+    const [n, hh, ww] = h.shape;
+    const code = leakyRelu(this.text.apply(text)).reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
+    return this.logit.apply(joint).reshape([n]);
+  }
+}

@@ -1,0 +1,78 @@
+import { log, requireArtifact, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
+import { loadTensors, ParamStore, tf } from '@t2i/core/runtime';
+import { SentenceEncoder } from 'embeddings';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { generatorDir, loadStage1Generator, sampleNoise, type Stage1Config } from 'stage1';
+import type { Stage2Config } from './config.ts';
+import { Generator } from './model.ts';
+import { generatePairs, IMAGE_SIZE } from './train.ts';
+
+export interface LoadedStage2 {
+  generator: Generator;
+  config: Stage2Config;
+  textDim: number;
+  store: ParamStore;
+  epoch: number;
+  /** The Stage I it was trained on. */
+  stage1: { config: Stage1Config; epoch: number };
+}
+
+/** The exported Stage II generator (data/stage2/generator), ready for inference. */
+export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))): Promise<LoadedStage2> {
+  requireArtifact(path.join(dir, 'tensors.json'), 'pnpm --filter stage2 train');
+  const { groups, meta } = await loadTensors(dir);
+  const config = meta.config as Stage2Config;
+  const textDim = meta.textDim as number;
+  const store = new ParamStore(new Rng(0));
+  const generator = new Generator(store, config, textDim);
+  store.load(groups.weights);
+  tf.dispose(Object.values(groups.weights));
+  return { generator, config, textDim, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
+}
+
+/**
+ * Any sentence to n 256x256 PNGs (image-1.png ...) through Stage I and Stage II, and all.png:
+ * Stage I's images (upscaled) above Stage II's. A seed gives the Stage I images that
+ * `stage1 sample` gives for it.
+ */
+export async function sampleStage2(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[] }> {
+  const encoder = await SentenceEncoder.load();
+  const g1 = await loadStage1Generator();
+  const g2 = await loadStage2Generator();
+  try {
+    if (encoder.dim !== g1.textDim || encoder.dim !== g2.textDim) {
+      throw new Error(`the encoder makes ${encoder.dim}-d sentence vectors but Stage I was trained on ${g1.textDim}-d and Stage II on ${g2.textDim}-d ones; retrain the stages after embeddings`);
+    }
+    if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
+      log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
+    }
+    const { vectors, unknownWords } = await encoder.encode([text]);
+    const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
+    const { z, eps } = sampleNoise(g1.config, n, seed);
+    const pairs = await generatePairs(g1, g2.generator, g2.config.conditionDim, repeated, { z, eps1: eps, eps2: stage2Noise(g2.config.conditionDim, n, seed) });
+    await mkdir(outDir, { recursive: true });
+    const stride = IMAGE_SIZE * IMAGE_SIZE * 3;
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const file = path.join(outDir, `image-${i + 1}.png`);
+      await writePng(file, pairs.stage2.subarray(i * stride, (i + 1) * stride), IMAGE_SIZE, IMAGE_SIZE);
+      files.push(file);
+    }
+    const both = new Uint8Array(2 * n * stride);
+    both.set(pairs.stage1);
+    both.set(pairs.stage2, n * stride);
+    await writeImageGrid(path.join(outDir, 'all.png'), both, 2 * n, IMAGE_SIZE, { cols: n });
+    return { files, unknownWords: unknownWords[0] };
+  } finally {
+    encoder.dispose();
+    g1.store.dispose();
+    g2.store.dispose();
+  }
+}
+
+/** Stage II's conditioning noise for n images from a seed, apart from Stage I's (sampleNoise) so both are reproducible. */
+export function stage2Noise(conditionDim: number, n: number, seed: number): Float32Array {
+  const rng = new Rng(seed ^ 0x5eed2);
+  return Float32Array.from({ length: n * conditionDim }, () => rng.normal());
+}

@@ -1,0 +1,51 @@
+import { Rng } from '@t2i/core';
+import { ParamStore, tf } from '@t2i/core/runtime';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Discriminator, Generator } from '../src/model.ts';
+import { tinyStage2 } from './fixtures.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('Stage II blocks', () => {
+  for (const residualBlocks of [0, 2]) {
+    it(`generator with ${residualBlocks} residual blocks: [n, 64, 64, 3] + c -> [n, 16, 16, 4 ngf] -> [n, 256, 256, 3] in [-1, 1]`, () => {
+      const config = tinyStage2({ ngf: 8, residualBlocks });
+      const g = new Generator(new ParamStore(new Rng(1)), config, 6);
+      const image = tf.randomUniform([2, 64, 64, 3], -1, 1) as tf.Tensor4D;
+      for (const training of [true, false]) {
+        tf.tidy(() => {
+          expect(g.encode(image, { training }).shape).toEqual([2, 16, 16, 32]);
+          const { c } = g.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, config.conditionDim]));
+          expect(c.shape).toEqual([2, config.conditionDim]);
+          const out = g.generate(image, c, { training });
+          expect(out.shape).toEqual([2, 256, 256, 3]);
+          expect(out.max().dataSync()[0]).toBeLessThanOrEqual(1);
+          expect(out.min().dataSync()[0]).toBeGreaterThanOrEqual(-1);
+        });
+      }
+    });
+  }
+
+  it('discriminator: [n, 256, 256, 3] -> [n, 4, 4, 8 ndf] features; with text -> [n] logits', () => {
+    const d = new Discriminator(new ParamStore(new Rng(1)), tinyStage2({ ndf: 2 }), 6);
+    tf.tidy(() => {
+      const images = tf.zeros([3, 256, 256, 3]) as tf.Tensor4D;
+      expect(d.features(images, { training: true }).shape).toEqual([3, 4, 4, 16]);
+      expect(d.logits(images, tf.ones([3, 6]), { training: true }).shape).toEqual([3]);
+      expect(d.logits(images, tf.ones([3, 6]), { training: false }).shape).toEqual([3]);
+    });
+  });
+
+  it('its own conditioning augmentation, no conv biases, and no parameter outside g/, ca/ and d/', () => {
+    const store = new ParamStore(new Rng(1));
+    new Generator(store, tinyStage2(), 6);
+    new Discriminator(store, tinyStage2(), 6);
+    const names = [...store.variables.keys()];
+    expect(names).toContain('ca/fc/w');
+    expect(names.filter((n) => !/^(g|ca|d)\//.test(n))).toEqual([]);
+    // Biases belong to the dense layers only (CA and the discriminator's text projection).
+    expect(names.filter((n) => n.endsWith('/b'))).toEqual(['ca/fc/b', 'd/text/b']);
+  });
+});
