@@ -1,0 +1,73 @@
+/**
+ * What a user of `pnpm t2i generate` waits for: one sentence to 8 images on the chosen backend
+ * (wasm: one CPU core), at 64x64 (Stage I; goal under 1 s) and at 256x256 (Stage I + Stage II;
+ * goal under 5 s), with the model load timed separately. The first call of each size (kernel
+ * set-up, weight upload) is shown beside the median of the repeats. Nothing here is a test.
+ *   pnpm --filter bench exec tsx generate.ts [--backend wasm] [--n 8] [--repeats 3] [--paper]
+ * Models: the trained ones under data/ ($T2I_ARTIFACTS); --paper swaps in untrained generators of
+ * the paper's size (stage1 and stage2 configs/full.json), which time the same as trained ones.
+ */
+import { loadConfig, Rng } from '@t2i/core';
+import { initBackend, ParamStore } from '@t2i/core/runtime';
+import { SentenceEncoder } from 'embeddings';
+import { disposeTextToImage, loadTextToImage, modelArtifacts, textToImages, type TextToImage } from 'evaluate';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as stage1 from 'stage1';
+import * as stage2 from 'stage2';
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    n: { type: 'string', default: '8' },
+    repeats: { type: 'string', default: '3' },
+    paper: { type: 'boolean', default: false },
+  },
+});
+const n = Number(values.n);
+const repeats = Number(values.repeats);
+const sentence = 'this flower has petals that are blue and white';
+const packages = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages');
+
+/** Untrained Stage I and Stage II generators of the paper's size, fed by the trained sentence encoder. */
+async function paperModels(): Promise<TextToImage> {
+  const encoder = await SentenceEncoder.load();
+  const textDim = encoder.dim;
+  const c1 = loadConfig(stage1.Stage1Config, path.join(packages, 'stage1', 'configs'), 'full') as stage1.Stage1Config;
+  const c2 = loadConfig(stage2.Stage2Config, path.join(packages, 'stage2', 'configs'), 'full') as stage2.Stage2Config;
+  const s1 = new ParamStore(new Rng(1));
+  const s2 = new ParamStore(new Rng(2));
+  const g1 = { generator: new stage1.Generator(s1, c1, textDim), config: c1, textDim, store: s1, epoch: 0 };
+  const g2 = { generator: new stage2.Generator(s2, c2, textDim), config: c2, textDim, store: s2, epoch: 0, stage1: { config: c1, epoch: 0 } };
+  return { encoder, generators: { stage1: g1, stage2: g2, textDim } };
+}
+
+const backend = (await initBackend(values.backend)).name;
+const stage = existsSync(modelArtifacts().stage2.file) || values.paper ? 2 : 1;
+let started = performance.now();
+const models = values.paper ? await paperModels() : await loadTextToImage(stage);
+const loadMs = performance.now() - started;
+const { stage1: g1, stage2: g2 } = models.generators;
+const describe1 = `Stage I ${g1.config.generator} G ngf ${g1.config.ngf}`;
+const describe2 = g2 ? `Stage II ngf ${g2.config.ngf}, ${g2.config.residualBlocks} residual blocks` : 'no Stage II model';
+console.log(`backend ${backend}; ${os.cpus()[0]?.model}; ${values.paper ? 'untrained paper-size' : 'trained'} models: ${describe1}; ${describe2}`);
+console.log(`${values.paper ? 'build (encoder load + random init of the generators; not what a load costs)' : 'load (encoder + generators)'}: ${loadMs.toFixed(0)} ms`);
+
+async function time(label: string, m: TextToImage, goalMs: number): Promise<void> {
+  const runs: number[] = [];
+  for (let r = 0; r <= repeats; r++) {
+    started = performance.now();
+    await textToImages(m, sentence, n, r + 1);
+    runs.push(performance.now() - started);
+  }
+  const [first, ...rest] = runs;
+  const median = rest.sort((a, b) => a - b)[Math.floor(rest.length / 2)];
+  console.log(`${label}: ${n} images in ${median.toFixed(0)} ms (median of ${repeats}; first call ${first.toFixed(0)} ms); goal under ${goalMs} ms: ${median < goalMs ? 'met' : 'missed'}`);
+}
+
+await time('64x64 (Stage I)', { ...models, generators: { ...models.generators, stage2: undefined } }, 1000);
+if (g2) await time('256x256 (Stage I + Stage II)', models, 5000);
+else console.log(`256x256: no Stage II model (${modelArtifacts().stage2.file}); run \`${modelArtifacts().stage2.makeWith}\`, or pass --paper`);
+disposeTextToImage(models);

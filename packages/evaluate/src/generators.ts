@@ -1,0 +1,118 @@
+import { ArtifactError, log, stageDir } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
+import { encoderDir, SentenceEncoder } from 'embeddings';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { generateStage1, generatorDir, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
+import { IMAGE_SIZE as STAGE2_SIZE, loadStage2Generator, stage2Noise, type LoadedStage2 } from 'stage2';
+
+export type Stage = 1 | 2;
+
+/** Side of each stage's images. */
+export const SIZE: Record<Stage, number> = { 1: STAGE1_SIZE, 2: STAGE2_SIZE };
+
+/** Where each trained model lives and the command that makes it. */
+export function modelArtifacts() {
+  return {
+    encoder: { file: path.join(encoderDir(), 'tensors.json'), makeWith: 'pnpm turbo run embeddings' },
+    stage1: { file: path.join(generatorDir(stageDir('stage1')), 'tensors.json'), makeWith: 'pnpm turbo run stage1' },
+    stage2: { file: path.join(generatorDir(stageDir('stage2')), 'tensors.json'), makeWith: 'pnpm turbo run stage2' },
+  };
+}
+
+/**
+ * Fails, before anything loads, with every missing model and the one command that makes them
+ * all (turbo runs the stages before it too).
+ */
+export function requireModels(stage: Stage): void {
+  const needed = Object.entries(modelArtifacts()).filter(([name]) => stage === 2 || name !== 'stage2');
+  const missing = needed.filter(([, a]) => !existsSync(a.file));
+  if (missing.length === 0) return;
+  const last = missing[missing.length - 1][1].makeWith;
+  throw new ArtifactError(`no trained model: ${missing.map(([name, a]) => `${name} (${a.file})`).join(', ')} missing. Run \`${last}\` first${stage === 2 ? ', or pass --stage 1 for 64x64 images alone' : ''}.`);
+}
+
+export interface Generators {
+  stage1: LoadedGenerator;
+  /** Absent when only Stage I was asked for. */
+  stage2?: LoadedStage2;
+  textDim: number;
+}
+
+export async function loadGenerators(stage: Stage): Promise<Generators> {
+  const stage1 = await loadStage1Generator();
+  const stage2 = stage === 2 ? await loadStage2Generator() : undefined;
+  if (stage2 && stage2.textDim !== stage1.textDim) {
+    disposeGenerators({ stage1, stage2, textDim: stage1.textDim });
+    throw new Error(`Stage I was trained on ${stage1.textDim}-d sentence vectors and Stage II on ${stage2.textDim}-d ones; retrain stage2 after stage1`);
+  }
+  if (stage2 && (stage2.stage1.epoch !== stage1.epoch || JSON.stringify(stage2.stage1.config) !== JSON.stringify(stage1.config))) {
+    log(`Stage II was trained on another Stage I (epoch ${stage2.stage1.epoch}, config ${stage2.stage1.config.name}) than the one loaded (epoch ${stage1.epoch}, config ${stage1.config.name}); retrain stage2 for the best match`);
+  }
+  return { stage1, stage2, textDim: stage1.textDim };
+}
+
+export function disposeGenerators(g: Generators): void {
+  g.stage1.store.dispose();
+  g.stage2?.store.dispose();
+}
+
+/** The sentence encoder, checked against the generators it feeds. */
+export async function loadEncoder(g: Generators): Promise<SentenceEncoder> {
+  const encoder = await SentenceEncoder.load();
+  if (encoder.dim !== g.textDim) {
+    encoder.dispose();
+    throw new Error(`the generators were trained on ${g.textDim}-d sentence vectors but the encoder makes ${encoder.dim}-d ones; retrain stage1 and stage2 after embeddings`);
+  }
+  return encoder;
+}
+
+/** Noise of n samples for both stages, [n, d] each, flattened. */
+export interface Noise {
+  z: Float32Array;
+  eps1: Float32Array;
+  eps2?: Float32Array;
+}
+
+/**
+ * Noise from a seed, drawn as `stage1 sample` and `stage2 sample` draw it, so that a seed gives
+ * the same pictures through every command.
+ */
+export function noiseFor(g: Generators, n: number, seed: number): Noise {
+  const { z, eps } = sampleNoise(g.stage1.config, n, seed);
+  if (!g.stage2) return { z, eps1: eps };
+  return { z, eps1: eps, eps2: stage2Noise(g.stage2.config.conditionDim, n, seed) };
+}
+
+/** Rows of an [n, d] matrix (flattened), in the order given; indices may repeat. */
+export function gatherRows(v: Float32Array, d: number, indices: readonly number[]): Float32Array {
+  const out = new Float32Array(indices.length * d);
+  indices.forEach((i, j) => out.set(v.subarray(i * d, (i + 1) * d), j * d));
+  return out;
+}
+
+/** The noise of chosen samples, in the order given. */
+export function noiseAt(g: Generators, noise: Noise, indices: readonly number[]): Noise {
+  return {
+    z: gatherRows(noise.z, g.stage1.config.zDim, indices),
+    eps1: gatherRows(noise.eps1, g.stage1.config.conditionDim, indices),
+    eps2: noise.eps2 && g.stage2 ? gatherRows(noise.eps2, g.stage2.config.conditionDim, indices) : undefined,
+  };
+}
+
+/** start, start + 1, ... start + count - 1 */
+export const span = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
+
+/**
+ * Text vectors [n, textDim] through Stage I (64x64) and, when loaded, Stage II (256x256) from
+ * Stage I's own images: the pair of one caption and one noise draw. Inference mode, [-1, 1].
+ */
+export function generate(g: Generators, text: Float32Array, noise: Noise): { low: tf.Tensor4D; high?: tf.Tensor4D } {
+  const n = text.length / g.textDim;
+  return tf.tidy(() => {
+    const low = generateStage1(g.stage1.generator, text, g.textDim, noise.z, noise.eps1, g.stage1.config);
+    if (!g.stage2 || !noise.eps2) return { low };
+    const { c } = g.stage2.generator.ca.apply(tf.tensor2d(text, [n, g.textDim]), tf.tensor2d(noise.eps2, [n, g.stage2.config.conditionDim]));
+    return { low, high: g.stage2.generator.generate(low, c, { training: false }) };
+  });
+}

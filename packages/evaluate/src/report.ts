@@ -1,0 +1,194 @@
+import { stageDir, writeFileAtomic } from '@t2i/core';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { chart, escapeHtml, PALETTE, type Series } from './charts.ts';
+import { movingAverage } from './metrics.ts';
+import { FEATURE_NOTE, type PerImage, type ScoresJson, type StageScores } from './scores.ts';
+
+export const reportFile = (outDir: string) => path.join(outDir, 'report.html');
+/** The report's images, beside it: report.html refers to them by relative path. */
+export const reportAssetsDir = (outDir: string) => path.join(outDir, 'report');
+
+export interface RankedImage {
+  imageId: string;
+  classId: number;
+  caption: string;
+  /** The score the picks are ranked by. */
+  score: number;
+  /** Relative paths of the Stage I (and Stage II) image. */
+  low: string;
+  high?: string;
+}
+
+export interface TrainingHistory {
+  stage: 'stage1' | 'stage2';
+  /** metrics.jsonl records, one per epoch. */
+  losses: Record<string, number>[];
+  /** Fixed-noise grids of chosen epochs (relative paths). */
+  grids: { epoch: number; file: string }[];
+}
+
+export interface ReportInput {
+  scores: ScoresJson;
+  /** The 8 reference captions, and their grids (rows: captions, columns: samples with shared noise). */
+  reference: { text: string[]; samples: number; low: string; high?: string };
+  /** Best and worst generated images by `rankedBy`. */
+  top: RankedImage[];
+  bottom: RankedImage[];
+  rankedBy: string;
+  stage1: PerImage;
+  stage2?: PerImage;
+  movingAverage: number;
+  history: TrainingHistory[];
+}
+
+/** metrics.jsonl of a GAN stage and thumbnails of up to `count` of its grids (evenly spaced, the last always), written into `assets`. */
+export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string, count: number): Promise<TrainingHistory | undefined> {
+  const dir = stageDir(stage);
+  const metrics = path.join(dir, 'metrics.jsonl');
+  if (!existsSync(metrics)) return undefined;
+  const losses = (await fs.readFile(metrics, 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, number>);
+  const gridDir = path.join(dir, 'grids');
+  const all = existsSync(gridDir) ? (await fs.readdir(gridDir)).filter((n) => /^epoch-\d+\.png$/.test(n)).sort() : [];
+  const chosen = [...new Set(Array.from({ length: Math.min(count, all.length) }, (_, i) => all[Math.round(((i + 1) * all.length) / Math.min(count, all.length)) - 1]))];
+  const grids = [];
+  for (const name of chosen) {
+    const file = `${stage}-${name}`;
+    await writeFileAtomic(path.join(assets, file), await sharp(path.join(gridDir, name)).resize({ width: 320, withoutEnlargement: true }).png().toBuffer());
+    grids.push({ epoch: Number(/\d+/.exec(name)![0]), file: `${path.basename(assets)}/${file}` });
+  }
+  return { stage, losses, grids };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const pm = (m: { mean: number; std: number }, digits = 2) => `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}`;
+
+function scoresTable(s: ScoresJson): string {
+  const stages = (['stage1', 'stage2'] as const).map((k) => s.stages[k]);
+  const measured = (v: (typeof stages)[number]): v is StageScores => !('skipped' in v);
+  const cell = (f: (st: StageScores) => string) => stages.map((st) => `<td>${measured(st) ? f(st) : '<span class="skipped">not measured</span>'}</td>`).join('');
+  const rows: [string, string, string, string][] = [
+    ['Inference Score (our classifier)', cell((st) => pm(st.inceptionScore)), pm(s.real.inceptionScoreTest), `${s.published.inceptionScore.toFixed(2)}*`],
+    ['FID (our classifier features)', cell((st) => st.fid.value.toFixed(3)), `${s.real.fidTrainVsTest.value.toFixed(3)} (train vs test classes: the floor)`, `${s.published.fid.toFixed(2)}*`],
+    ['R-precision (joint encoder)', cell((st) => `${pm(st.rPrecision, 3)} <small>of ${st.rPrecision.candidates}</small>`), '', ''],
+    ['Class consistency top-1', cell((st) => pct(st.classConsistency.top1)), s.classifier.testTop1 === null ? '' : `${pct(s.classifier.testTop1)} (classifier on tstid)`, ''],
+    ['Class consistency top-5', cell((st) => pct(st.classConsistency.top5)), s.classifier.testTop5 === null ? '' : `${pct(s.classifier.testTop5)} (classifier on tstid)`, ''],
+    ["Course score (lower is better)", cell((st) => `${st.courseScore.score.toFixed(3)} <small>= ${st.courseScore.meanCosineDistance.toFixed(3)} + 1/${st.courseScore.spread.toFixed(3)}</small>`), '', ''],
+  ];
+  const head = stages.map((st, i) => `<th>Stage ${i === 0 ? 'I (64x64)' : 'II (256x256)'}${measured(st) ? `<br><small>epoch ${st.epoch}, ${st.images} images</small>` : ''}</th>`).join('');
+  return `<table id="scores">
+<thead><tr><th>Score</th>${head}<th>Real images</th><th>StackGAN, published*<br><small>not comparable</small></th></tr></thead>
+<tbody>${rows.map(([name, cells, real, anchor]) => `<tr><th scope="row">${name}</th>${cells}<td>${real}</td><td class="anchor">${anchor}</td></tr>`).join('\n')}</tbody>
+</table>
+<p class="note">${escapeHtml(s.note)}</p>
+<p class="note">* ${escapeHtml(s.published.protocol)}</p>`;
+}
+
+function protocols(s: ScoresJson): string {
+  const measured = (['stage1', 'stage2'] as const).map((k) => s.stages[k]).find((st): st is StageScores => !('skipped' in st));
+  const items: [string, string][] = [
+    ['Classifier', s.classifier.protocol],
+    ['Generated images', s.generated.protocol],
+    ...(['stage1', 'stage2'] as const).flatMap((k): [string, string][] => {
+      const st = s.stages[k];
+      return 'skipped' in st ? [[k === 'stage1' ? 'Stage I' : 'Stage II', `not measured: ${st.skipped}`]] : [];
+    }),
+    ...(measured
+      ? ([
+          ['Inference Score', measured.inceptionScore.protocol],
+          ['FID', measured.fid.protocol],
+          ['R-precision', measured.rPrecision.protocol],
+          ['Class consistency', measured.classConsistency.protocol],
+          ["Course score", measured.courseScore.protocol],
+        ] as [string, string][])
+      : []),
+    ['Real test-class Inference Score', s.real.inceptionScoreTest.protocol],
+    ['FID floor', s.real.fidTrainVsTest.protocol],
+  ];
+  return `<dl class="protocols">${items.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
+}
+
+function picks(title: string, list: RankedImage[], rankedBy: string): string {
+  const figure = (p: RankedImage) => `<figure class="pick">
+<div>${`<img src="${p.low}" width="128" height="128" alt="Stage I">`}${p.high ? `<img src="${p.high}" width="256" height="256" alt="Stage II">` : ''}</div>
+<figcaption>${escapeHtml(rankedBy)} ${p.score.toFixed(3)}; class ${p.classId}, ${escapeHtml(p.imageId)}<br><q>${escapeHtml(p.caption)}</q></figcaption></figure>`;
+  return `<h3>${escapeHtml(title)}</h3><div class="picks">${list.map(figure).join('')}</div>`;
+}
+
+function stageComparison(input: ReportInput): string {
+  if (!input.stage2) return '<p class="skipped">Stage II was not measured, so there is nothing to compare Stage I with.</p>';
+  const s2 = input.stage2;
+  const compare = (title: string, label: string, a: ArrayLike<number>, b: ArrayLike<number>, unit?: [number, number]) => {
+    const order = Array.from(a, (_, i) => i).sort((i, j) => a[i] - a[j]);
+    const trend = movingAverage(order.map((i) => b[i]), input.movingAverage);
+    const lo = unit?.[0] ?? Math.min(...Array.from(a), ...Array.from(b));
+    const hi = unit?.[1] ?? Math.max(...Array.from(a), ...Array.from(b));
+    const series: Series[] = [
+      { name: 'one caption + noise', points: Array.from(a, (x, i) => [x, b[i]]), color: PALETTE[0], dots: true },
+      { name: `moving average (${input.movingAverage})`, points: order.map((i, k) => [a[i], trend[k]]), color: PALETTE[1] },
+      { name: 'Stage II = Stage I', points: [[lo, lo], [hi, hi]], color: PALETTE[7], dashed: true },
+    ];
+    return chart({ title, xLabel: `Stage I: ${label}`, yLabel: `Stage II: ${label}`, series, xRange: unit, yRange: unit });
+  };
+  return `<p>Each dot is one caption and noise draw: its Stage I image (x) and the Stage II image refined from it (y). The red line is the moving average of y over ${input.movingAverage} neighbours in x.</p><div class="charts">${compare('Probability of the caption\'s class', 'p(true class)', input.stage1.pTrue, s2.pTrue, [0, 1])}${compare('Cosine distance to the ground-truth image (lower is better)', 'cosine distance', input.stage1.cosineDistance, s2.cosineDistance)}</div>`;
+}
+
+function lossCurves(h: TrainingHistory): string {
+  const keys = [...new Set(h.losses.flatMap((r) => Object.keys(r)))].filter((k) => /^[dg]_/.test(k));
+  const series = keys.map((k, i) => ({ name: k, points: h.losses.map((r) => [r.epoch, r[k]] as [number, number]), color: PALETTE[i % PALETTE.length] }));
+  return chart({ title: `${h.stage} losses per epoch`, xLabel: 'epoch', yLabel: 'loss', series, width: 760 });
+}
+
+function gridStrip(h: TrainingHistory): string {
+  if (h.grids.length === 0) return `<p class="skipped">${h.stage} wrote no grids.</p>`;
+  return `<div class="strip">${h.grids.map((g) => `<figure><img src="${g.file}" width="320" alt="${h.stage} epoch ${g.epoch}"><figcaption>${h.stage} epoch ${g.epoch}</figcaption></figure>`).join('')}</div>`;
+}
+
+const STYLE = `body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+thead th{background:#f3f3f3}.anchor{color:#888}.note{color:#555;font-size:90%}.skipped{color:#a33}
+.picks,.strip,.charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+figure{margin:0}figcaption{font-size:85%;max-width:390px}.pick>div{display:flex;gap:4px;align-items:flex-start}.pick img{image-rendering:pixelated}
+img.grid{max-width:100%;image-rendering:pixelated}dl.protocols dt{font-weight:bold;margin-top:.5em}dl.protocols dd{margin-left:1em;font-size:90%}
+ol.captions li{margin:2px 0}`;
+
+export function renderReport(input: ReportInput): string {
+  const s = input.scores;
+  const c = s.classifier;
+  const ref = input.reference;
+  const histories = input.history;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>t2i evaluation report</title><style>${STYLE}</style></head>
+<body>
+<h1>t2i: StackGAN on Oxford-102, evaluation</h1>
+<p>Config <code>${escapeHtml(String(s.config.name))}</code>, backend ${escapeHtml(s.backend)}. ${escapeHtml(s.generated.protocol)}</p>
+<p>Feature network: a flower classifier trained here on ${c.trainImages} real images of ${c.classes.length} classes (setid.mat's trnid + valid), ${c.testTop1 === null ? 'with no held-out images' : `${pct(c.testTop1)} top-1 / ${pct(c.testTop5!)} top-5 on ${c.testImages} held-out images (tstid)`}. ${escapeHtml(FEATURE_NOTE)}</p>
+
+<h2>Scores</h2>
+${scoresTable(s)}
+<details><summary>How each number is measured</summary>${protocols(s)}</details>
+
+<h2>The reference captions</h2>
+<ol class="captions">${ref.text.map((t) => `<li>${escapeHtml(t)}</li>`).join('')}</ol>
+<p>Rows: the captions above, in order; columns: ${ref.samples} noise draws, the same in every row.</p>
+<h3>Stage I, 64x64</h3><img class="grid" src="${ref.low}" alt="reference captions at 64x64">
+${ref.high ? `<h3>Stage II, 256x256</h3><img class="grid" src="${ref.high}" alt="reference captions at 256x256">` : `<p class="skipped">No Stage II images: ${escapeHtml('skipped' in s.stages.stage2 ? s.stages.stage2.skipped : '')}</p>`}
+
+<h2>Best and worst generated images</h2>
+<p>Ranked by ${escapeHtml(input.rankedBy)} (our classifier), among all generated images of test-class captions: Stage I (shown at 128)${input.stage2 ? ' and, right of it, Stage II from the same caption and noise' : ''}.</p>
+${picks('Top 3', input.top, input.rankedBy)}
+${picks('Bottom 3', input.bottom, input.rankedBy)}
+
+<h2>Stage I against Stage II, per image</h2>
+${stageComparison(input)}
+
+<h2>Training</h2>
+${histories.length === 0 ? '<p class="skipped">No metrics.jsonl from stage1 or stage2.</p>' : ''}
+${histories.map((h) => `<h3>${h.stage}</h3>${lossCurves(h)}<p>Fixed-noise grids over epochs (reference captions in rows, the same noise in every grid):</p>${gridStrip(h)}`).join('\n')}
+</body></html>
+`;
+}

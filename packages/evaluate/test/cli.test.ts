@@ -1,0 +1,110 @@
+import { readTable, repoRoot } from '@t2i/core';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeDataset, removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { runCli } from '../../../test/helpers/run.ts';
+import { checkPage } from './chromium.ts';
+
+/** `pnpm t2i ...` as a user types it: the root script runs t2i.ts from the repository root, INIT_CWD is the user's folder. */
+function t2i(args: string[], env: Record<string, string>, userDir: string) {
+  const result = spawnSync(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'packages/evaluate/src/t2i.ts'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env, INIT_CWD: userDir },
+    encoding: 'utf8',
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Tiny models trained through the CLIs on 12 real images, then generation and evaluation on them. */
+describe('generate and evaluate end to end', () => {
+  const data = makeDataset({ classes: [1, 5, 26, 54], perClass: 3 });
+  const artifacts = tempDir();
+  const user = tempDir('t2i-user-');
+  const env = { T2I_DATA: data, T2I_ARTIFACTS: artifacts, T2I_BACKEND: 'wasm' };
+  afterAll(() => [data, artifacts, user].forEach(removeDir));
+  const sentence = 'this flower has petals that are blue and white zorblax';
+
+  it('says which command to run while no model is trained', () => {
+    const none = t2i(['generate', sentence], env, user);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no trained model: encoder .*, stage1 .*, stage2 .* missing\. Run `pnpm turbo run stage2` first, or pass --stage 1/);
+    const s1 = t2i(['generate', sentence, '--stage', '1'], env, user);
+    expect(s1.stderr).toMatch(/Run `pnpm turbo run stage1` first\./);
+    expect(s1.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it(
+    'trains tiny models, then writes reproducible 64 and 256 PNGs for any sentence',
+    () => {
+      for (const [pkg, args] of [
+        ['preprocess-images', []],
+        ['captions', []],
+        ['embeddings', ['--epochs', '1', '--batch-size', '2']],
+        ['stage1', ['train', '--epochs', '1', '--batch-size', '2', '--ngf', '4', '--ndf', '2']],
+      ] as const) {
+        const run = runCli(pkg, [...args], env);
+        expect(run.code, `${pkg}: ${run.stderr}`).toBe(0);
+      }
+      const only1 = t2i(['generate', sentence, '--n', '2', '--stage', '1', '--out', 'low'], env, user);
+      expect(only1.code, only1.stderr).toBe(0);
+      expect(readdirSync(path.join(user, 'low')).sort()).toEqual(['all-64.png', 'image-1-64.png', 'image-2-64.png']);
+      expect(t2i(['generate', sentence], env, user).stderr).toMatch(/stage2 \(.*\) missing\. Run `pnpm turbo run stage2` first/);
+
+      const s2 = runCli('stage2', ['train', '--epochs', '1', '--batch-size', '2', '--ngf', '4', '--ndf', '2', '--residual-blocks', '1'], env);
+      expect(s2.code, s2.stderr).toBe(0);
+      const first = t2i(['generate', sentence, '--n', '3', '--seed', '7', '--out', 'a'], env, user);
+      expect(first.code, first.stderr).toBe(0);
+      // The 6 training images' captions never say "blue": it is unknown here too.
+      expect(first.stderr).toMatch(/unknown words \(read as <unk>\): .*zorblax/);
+      const files = first.stdout.trim().split('\n');
+      expect(files).toHaveLength(8);
+      expect(files).toContain(path.join(user, 'a', 'image-3-256.png'));
+      const again = t2i(['generate', sentence, '--n', '3', '--seed', '7', '--out', 'b'], env, user);
+      const other = t2i(['generate', sentence, '--n', '3', '--seed', '8', '--out', 'c'], env, user);
+      for (const name of ['image-1-64.png', 'image-3-256.png']) {
+        expect(readFileSync(path.join(user, 'b', name)).equals(readFileSync(path.join(user, 'a', name))), name).toBe(true);
+        expect(readFileSync(path.join(user, 'c', name)).equals(readFileSync(path.join(user, 'a', name))), name).toBe(false);
+      }
+      expect([again.code, other.code]).toEqual([0, 0]);
+    },
+    600_000,
+  );
+
+  it(
+    'scores both stages and writes a report that loads in Chromium',
+    async () => {
+      const run = runCli('evaluate', ['--classifier-epochs', '2', '--captions-per-image', '2', '--splits', '3'], env);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/classifier: 4 classes, 3 training images; held-out \(tstid, 9 images\)/);
+      expect(run.stderr).toMatch(/stage1 \(64x64, epoch 1, 12 images\): IS [\d.]+ ± [\d.]+, FID [\d.]+, R-precision/);
+      expect(run.stderr).toMatch(/stage2 \(256x256, epoch 1, 12 images\)/);
+      const out = path.join(artifacts, 'evaluate');
+      const scores = JSON.parse(readFileSync(path.join(out, 'scores.json'), 'utf8'));
+      expect(scores.stages.stage2.size).toBe(256);
+      expect(scores.stages.stage1.inceptionScore.protocol).toMatch(/inception_score\.py/);
+      // 2 test classes x 3 images x 2 captions: each image has 3 x 10 captions of the other class.
+      expect(scores.stages.stage1.rPrecision.candidates).toBe(31);
+      expect(scores.stages.stage1.rPrecision.protocol).toMatch(/Only 30 captions of other test classes exist here/);
+      expect(scores.real.fidTrainVsTest.value).toBeGreaterThan(0);
+      const table = await readTable(path.join(out, 'scores.arrow'));
+      expect(table.numRows).toBe(24);
+      expect(new Set(table.getChild('stage')!.toArray())).toEqual(new Set([1, 2]));
+      const check = checkPage(path.join(out, 'report.html'));
+      expect(check.broken).toEqual([]);
+      expect(check.images).toBeGreaterThan(10);
+      expect(check.scoresTable).toBe(true);
+
+      const cached = runCli('evaluate', ['--classifier-epochs', '2', '--captions-per-image', '2', '--splits', '3'], env);
+      expect(cached.stderr).toMatch(/classifier: cached in .* not retrained/);
+      expect(existsSync(path.join(out, 'report', 'reference-256.png'))).toBe(true);
+    },
+    300_000,
+  );
+
+  it('prints --help for evaluate and each t2i command', () => {
+    expect(runCli('evaluate', ['--help']).stdout).toMatch(/Usage: evaluate \[options\][\s\S]*--classifier-epochs/);
+    for (const sub of ['generate', 'evaluate']) expect(t2i([sub, '--help'], {}, user).stdout).toMatch(new RegExp(`Usage: t2i ${sub} `));
+  });
+});

@@ -1,0 +1,141 @@
+import { Rng } from '@t2i/core';
+import { describe, expect, it } from 'vitest';
+import { courseScore, fid, frechetDistance, gaussianOf, inceptionScore, meanStd, movingAverage, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
+
+describe('Inference Score', () => {
+  it('is 1 for uniform predictions', () => {
+    const probs = new Float32Array(40 * 5).fill(1 / 5);
+    const is = inceptionScore(probs, 5, 10);
+    expect(is.mean).toBeCloseTo(1, 6);
+    expect(is.std).toBeCloseTo(0, 6);
+  });
+
+  it('is k for confident predictions spread evenly over k classes', () => {
+    const k = 4;
+    // Every split of 8 rows holds each class twice.
+    const probs = new Float32Array(80 * k);
+    for (let i = 0; i < 80; i++) probs[i * k + (i % k)] = 1;
+    const is = inceptionScore(probs, k, 10);
+    expect(is.mean).toBeCloseTo(k, 6);
+    expect(is.std).toBeCloseTo(0, 6);
+  });
+
+  it('matches a hand computation on one split', () => {
+    // p(y) = (0.5, 0.5); KL of (0.9, 0.1) and of (0.1, 0.9) to it are both 0.9 ln 1.8 + 0.1 ln 0.2.
+    const kl = 0.9 * Math.log(1.8) + 0.1 * Math.log(0.2);
+    expect(inceptionScore(Float32Array.of(0.9, 0.1, 0.1, 0.9), 2, 1).mean).toBeCloseTo(Math.exp(kl), 6);
+  });
+});
+
+describe('matrix square root', () => {
+  it('finds the eigenvalues of a known symmetric matrix', () => {
+    const { values } = symmetricEigen(Float64Array.of(2, 1, 0, 1, 2, 0, 0, 0, 5), 3);
+    expect([...values].sort((a, b) => a - b).map((v) => Number(v.toFixed(10)))).toEqual([1, 3, 5]);
+  });
+
+  it('gives [[2,1],[1,2]] for [[5,4],[4,5]]', () => {
+    const root = sqrtPsd(Float64Array.of(5, 4, 4, 5), 2);
+    [2, 1, 1, 2].forEach((v, i) => expect(root[i]).toBeCloseTo(v, 10));
+  });
+
+  it('squares back to a random 40-d covariance', () => {
+    const rng = new Rng(3);
+    const dim = 40;
+    const x = Float64Array.from({ length: 200 * dim }, () => rng.normal());
+    const { cov } = gaussianOf(x, dim);
+    const root = sqrtPsd(cov, dim);
+    for (let r = 0; r < dim; r++) {
+      for (let c = 0; c < dim; c++) {
+        let sum = 0;
+        for (let k = 0; k < dim; k++) sum += root[r * dim + k] * root[k * dim + c];
+        expect(sum).toBeCloseTo(cov[r * dim + c], 8);
+      }
+    }
+  });
+});
+
+describe('FID', () => {
+  it('is 0 for a set against itself', () => {
+    const rng = new Rng(1);
+    const x = Float32Array.from({ length: 300 * 16 }, () => rng.normal());
+    expect(fid(x, x, 16)).toBeCloseTo(0, 6);
+  });
+
+  it('matches the closed form for two 1-D Gaussians', () => {
+    // (m1 - m2)^2 + (s1 - s2)^2, with the sample mean and (n - 1) variance of each set.
+    const rng = new Rng(2);
+    const a = Float64Array.from({ length: 500 }, () => 1 + 2 * rng.normal());
+    const b = Float64Array.from({ length: 700 }, () => -0.5 + 0.5 * rng.normal());
+    const ga = gaussianOf(a, 1);
+    const gb = gaussianOf(b, 1);
+    const closed = (ga.mean[0] - gb.mean[0]) ** 2 + (Math.sqrt(ga.cov[0]) - Math.sqrt(gb.cov[0])) ** 2;
+    expect(fid(a, b, 1)).toBeCloseTo(closed, 10);
+    expect(closed).toBeGreaterThan(3);
+  });
+
+  it('matches the closed form for diagonal Gaussians', () => {
+    const g = (mean: number[], variances: number[]) => ({ dim: mean.length, mean: Float64Array.from(mean), cov: Float64Array.from({ length: mean.length ** 2 }, (_, i) => (i % (mean.length + 1) === 0 ? variances[i / (mean.length + 1)] : 0)) });
+    // |(1, 2) - (0, 0)|^2 + (2 - 1)^2 + (3 - 1)^2 = 5 + 1 + 4.
+    expect(frechetDistance(g([1, 2], [4, 9]), g([0, 0], [1, 1]))).toBeCloseTo(10, 10);
+  });
+});
+
+describe('R-precision', () => {
+  const dim = 2;
+  const captions = Float32Array.of(1, 0, 0, 1, -1, 0, 0, -1);
+
+  it('is 1 when every image is nearest its own caption', () => {
+    const images = Float32Array.of(1, 0.1, 0.1, 1, -1, 0.1, 0.1, -1);
+    const candidates = [
+      [0, 1, 2, 3],
+      [1, 0, 2, 3],
+      [2, 0, 1, 3],
+      [3, 0, 1, 2],
+    ];
+    const r = rPrecision({ images, captions, dim, candidates }, 2);
+    expect(r.mean).toBe(1);
+    expect(r.std).toBe(0);
+    expect([...r.ranks]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('counts ranks and averages over splits', () => {
+    // Image 1 points at caption 0 but its own is caption 1: caption 0 beats it, so it misses.
+    const images = Float32Array.of(1, 0, 1, 0, -1, 0, 0, -1);
+    const candidates = [
+      [0, 1, 2],
+      [1, 0, 2],
+      [2, 0, 1],
+      [3, 2, 1],
+    ];
+    const r = rPrecision({ images, captions, dim, candidates }, 2);
+    expect([...r.ranks]).toEqual([0, 1, 0, 0]);
+    // Splits: {0, 1} -> 0.5, {2, 3} -> 1.
+    expect(r.mean).toBeCloseTo(0.75, 10);
+    expect(r.std).toBeCloseTo(0.25, 10);
+  });
+});
+
+describe('class consistency and the course score', () => {
+  it('ranks the true class for top-k', () => {
+    const probs = Float32Array.of(0.7, 0.2, 0.1, 0.1, 0.3, 0.6, 0.5, 0.4, 0.1);
+    const ranks = trueClassRanks(probs, 3, [0, 1, 2]);
+    expect([...ranks]).toEqual([0, 1, 2]);
+    expect(topK(ranks, 1)).toBeCloseTo(1 / 3);
+    expect(topK(ranks, 2)).toBeCloseTo(2 / 3);
+  });
+
+  it('adds the mean cosine distance to the inverse spread', () => {
+    const generated = Float32Array.of(1, 0, 0, 1, 1, 1);
+    const truth = Float32Array.of(1, 0, 1, 0, -1, -1);
+    const s = courseScore(generated, truth, 2);
+    expect([...s.perImage].map((v) => Number(v.toFixed(6)))).toEqual([0, 1, 2]);
+    // Per-dimension (n - 1) variances are both 1/3.
+    expect(s.spread).toBeCloseTo(Math.sqrt(1 / 3), 10);
+    expect(s.score).toBeCloseTo(1 + Math.sqrt(3), 6);
+  });
+
+  it('averages over a centred window', () => {
+    expect([...movingAverage([1, 2, 3, 4, 5], 3)]).toEqual([1.5, 2, 3, 4, 4.5]);
+    expect(meanStd([1, 3])).toEqual({ mean: 2, std: 1 });
+  });
+});

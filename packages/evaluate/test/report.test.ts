@@ -1,0 +1,104 @@
+import { Rng, writePng } from '@t2i/core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderReport, type ReportInput } from '../src/report.ts';
+import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type Reference, type ScoresJson } from '../src/scores.ts';
+import { checkPage } from './chromium.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 't2i-report-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function image(name: string, size: number, seed: number): Promise<string> {
+  const rng = new Rng(seed);
+  await writePng(path.join(dir, 'report', name), Uint8Array.from({ length: size * size * 3 }, () => rng.int(256)), size, size);
+  return `report/${name}`;
+}
+
+/** A report of made-up scores and images, in the shape the evaluate stage writes. */
+async function syntheticReport(withStage2: boolean): Promise<ReportInput> {
+  const rng = new Rng(5);
+  const n = 20;
+  const classes = 3;
+  const probs = () => {
+    const p = Float32Array.from({ length: n * classes }, () => rng.next());
+    for (let i = 0; i < n; i++) {
+      const sum = p[i * classes] + p[i * classes + 1] + p[i * classes + 2];
+      for (let c = 0; c < classes; c++) p[i * classes + c] /= sum;
+    }
+    return p;
+  };
+  const normal = (count: number) => Float32Array.from({ length: count }, () => rng.normal());
+  const ref: Reference = {
+    classes,
+    featureDim: 4,
+    labels: Int32Array.from({ length: n }, (_, i) => i % classes),
+    truthFeatures: normal(n * 4),
+    realTest: normal(30 * 4),
+    captions: normal(n * 2),
+    captionDim: 2,
+    candidates: Array.from({ length: n }, (_, i) => [i, (i + 1) % n, (i + 2) % n]),
+    candidatesNote: '',
+    splits: 2,
+  };
+  const s1 = scoreStage({ stage: 1, size: 64, epoch: 3, probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const s2 = scoreStage({ stage: 2, size: 256, epoch: 2, probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const scores: ScoresJson = {
+    note: FEATURE_NOTE,
+    config: { name: 'test' },
+    backend: 'cpu',
+    classifier: { classes: [1, 5, 26], trainImages: 6, testImages: 4, testTop1: 0.5, testTop5: 1, epochs: 1, seconds: 1, protocol: 'a test classifier' },
+    generated: { protocol: 'made up', testImages: 10, captionsPerImage: 2, samplesPerCaption: 1, images: n },
+    stages: { stage1: s1.scores, stage2: withStage2 ? s2.scores : { skipped: 'no Stage II in this test' } },
+    real: { inceptionScoreTest: { mean: 1.5, std: 0.1, protocol: 'made up' }, fidTrainVsTest: { value: 12, protocol: PROTOCOL.fidFloor } },
+    published: PUBLISHED,
+  };
+  const pick = async (k: number) => ({ imageId: `image_0000${k}`, classId: 1, caption: `a <b>flower</b> & "${k}"`, score: 0.5, low: await image(`pick-${k}-64.png`, 64, k), high: withStage2 ? await image(`pick-${k}-256.png`, 256, k) : undefined });
+  return {
+    scores,
+    reference: { text: ['red petals', 'blue petals'], samples: 2, low: await image('reference-64.png', 64, 10), high: withStage2 ? await image('reference-256.png', 256, 11) : undefined },
+    top: await Promise.all([1, 2, 3].map(pick)),
+    bottom: await Promise.all([4, 5, 6].map(pick)),
+    rankedBy: 'p(true class)',
+    stage1: s1.perImage,
+    stage2: withStage2 ? s2.perImage : undefined,
+    movingAverage: 5,
+    history: [
+      {
+        stage: 'stage1',
+        losses: [1, 2, 3].map((epoch) => ({ step: epoch * 10, epoch, d_loss: 1.4 - 0.1 * epoch, g_loss: 0.8 + 0.2 * epoch })),
+        grids: [{ epoch: 3, file: await image('stage1-epoch-0003.png', 64, 12) }],
+      },
+    ],
+  };
+}
+
+describe('report page', () => {
+  it('loads in headless Chromium with every image and the scores table', async () => {
+    const file = path.join(dir, 'report.html');
+    const html = renderReport(await syntheticReport(true));
+    expect(html).not.toContain('<b>flower</b>');
+    writeFileSync(file, html);
+    const check = checkPage(file);
+    expect(check.broken).toEqual([]);
+    // 2 reference grids, 6 picks at two sizes, 1 training grid.
+    expect(check.images).toBe(15);
+    expect(check.scoresTable).toBe(true);
+    expect(check.scoreRows).toBe(6);
+    // Two Stage I / Stage II charts and one loss chart.
+    expect(check.charts).toBe(3);
+  });
+
+  it('says when Stage II was not measured, and the check catches a missing image', async () => {
+    const file = path.join(dir, 'report-stage1.html');
+    const input = await syntheticReport(false);
+    const html = renderReport({ ...input, top: [{ ...input.top[0], low: 'report/no-such.png' }, ...input.top.slice(1)] });
+    expect(html).toContain('no Stage II in this test');
+    expect(html).toMatch(/not measured/);
+    writeFileSync(file, html);
+    const check = checkPage(file);
+    expect(check.broken).toEqual(['report/no-such.png']);
+    expect(check.scoresTable).toBe(true);
+  });
+});
