@@ -50,7 +50,7 @@ export function evaluateCommand(): Command {
     .option('--classifier-epochs <n>', "epochs of the classifier's training (overrides the config)")
     .option('--captions-per-image <n>', 'captions of each test image to generate from, 1-10 (overrides the config)')
     .option('--samples-per-caption <n>', 'noise draws per caption (overrides the config)')
-    .option('--splits <n>', 'splits for the Inference Score and R-precision (overrides the config)')
+    .option('--splits <n>', 'splits for the Inception Score and R-precision (overrides the config)')
     .option('--seed <n>', 'noise seed of the generated images (overrides the config)')
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
     .option('--out <dir>', 'output folder, relative to the repository root (default: data/evaluate)')

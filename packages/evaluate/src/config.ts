@@ -14,7 +14,7 @@ export const EvaluateConfig = z.object({
   samplesPerCaption: z.number().int().min(1),
   /** Images per generator and classifier call. */
   batchSize: z.number().int().min(1),
-  /** Splits for the Inference Score and R-precision (mean and std over them). */
+  /** Splits for the Inception Score and R-precision (mean and std over them). */
   splits: z.number().int().min(1),
   /** Captions each generated image ranks for R-precision: its own and (candidates - 1) mismatched ones. */
   rPrecisionCandidates: z.number().int().min(2),

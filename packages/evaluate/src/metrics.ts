@@ -1,5 +1,5 @@
 /**
- * The scores' arithmetic, in plain TypeScript on flat row-major arrays: Inference Score, FID,
+ * The scores' arithmetic, in plain TypeScript on flat row-major arrays: Inception Score, FID,
  * R-precision, top-k agreement and the course's cosine score. Everything here is deterministic
  * and small (features of at most a few hundred dimensions), so no tensors are needed.
  */

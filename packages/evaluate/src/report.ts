@@ -72,7 +72,7 @@ function scoresTable(s: ScoresJson): string {
   const measured = (v: (typeof stages)[number]): v is StageScores => !('skipped' in v);
   const cell = (f: (st: StageScores) => string) => stages.map((st) => `<td>${measured(st) ? f(st) : '<span class="skipped">not measured</span>'}</td>`).join('');
   const rows: [string, string, string, string][] = [
-    ['Inference Score (our classifier)', cell((st) => pm(st.inceptionScore)), pm(s.real.inceptionScoreTest), `${s.published.inceptionScore.toFixed(2)}*`],
+    ['Inception Score (our classifier)', cell((st) => pm(st.inceptionScore)), pm(s.real.inceptionScoreTest), `${s.published.inceptionScore.toFixed(2)}*`],
     ['FID (our classifier features)', cell((st) => st.fid.value.toFixed(3)), `${s.real.fidTrainVsTest.value.toFixed(3)} (train vs test classes: the floor)`, `${s.published.fid.toFixed(2)}*`],
     ['R-precision (joint encoder)', cell((st) => `${pm(st.rPrecision, 3)} <small>of ${st.rPrecision.candidates}</small>`), '', ''],
     ['Class consistency top-1', cell((st) => pct(st.classConsistency.top1)), s.classifier.testTop1 === null ? '' : `${pct(s.classifier.testTop1)} (classifier on tstid)`, ''],
@@ -99,14 +99,14 @@ function protocols(s: ScoresJson): string {
     }),
     ...(measured
       ? ([
-          ['Inference Score', measured.inceptionScore.protocol],
+          ['Inception Score', measured.inceptionScore.protocol],
           ['FID', measured.fid.protocol],
           ['R-precision', measured.rPrecision.protocol],
           ['Class consistency', measured.classConsistency.protocol],
           ["Course score", measured.courseScore.protocol],
         ] as [string, string][])
       : []),
-    ['Real test-class Inference Score', s.real.inceptionScoreTest.protocol],
+    ['Real test-class Inception Score', s.real.inceptionScoreTest.protocol],
     ['FID floor', s.real.fidTrainVsTest.protocol],
   ];
   return `<dl class="protocols">${items.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;

@@ -20,7 +20,7 @@ export const PUBLISHED = {
 
 export const PROTOCOL = {
   inceptionScore: (splits: number) =>
-    `Inference Score: StackGAN's inception_score.py with our classifier's p(y|x) over all its classes: the generated images in ${splits} consecutive splits, exp(mean KL(p(y|x) || p(y))) per split, p(y) the split's mean; mean and std over the splits. Higher is better; the real test-class images' score is given for scale.`,
+    `Inception Score: StackGAN's inception_score.py with our classifier's p(y|x) over all its classes: the generated images in ${splits} consecutive splits, exp(mean KL(p(y|x) || p(y))) per split, p(y) the split's mean; mean and std over the splits. Higher is better; the real test-class images' score is given for scale.`,
   fid: 'FID: Fréchet distance between Gaussians fitted (mean, n-1 covariance) to the classifier\'s pooled features of the generated images and of every real test-class image (64x64 centre crops); 256x256 images are box-filtered to 64 first. Lower is better; real train-class against real test-class images is the floor to read it against.',
   fidFloor: 'FID between the real train-class and the real test-class images in the same feature space: two sets of real flowers of disjoint classes. A generator of test-class flowers should land near or below it.',
   rPrecision: (candidates: number, splits: number, note: string) =>

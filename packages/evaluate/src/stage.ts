@@ -207,7 +207,7 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       },
       stages: { stage1: stageScores(1), stage2: stageScores(2) },
       real: {
-        inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: `The Inference Score of the ${testRows.length} real test-class images (centre crops), as above: the score of real flowers of these classes for this classifier.` },
+        inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: `The Inception Score of the ${testRows.length} real test-class images (centre crops), as above: the score of real flowers of these classes for this classifier.` },
         fidTrainVsTest: { value: fid(realTrain.features, realTest.features, F), protocol: PROTOCOL.fidFloor },
       },
       published: PUBLISHED,

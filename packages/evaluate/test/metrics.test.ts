@@ -2,7 +2,7 @@ import { Rng } from '@t2i/core';
 import { describe, expect, it } from 'vitest';
 import { courseScore, fid, frechetDistance, gaussianOf, inceptionScore, meanStd, movingAverage, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
 
-describe('Inference Score', () => {
+describe('Inception Score', () => {
   it('is 1 for uniform predictions', () => {
     const probs = new Float32Array(40 * 5).fill(1 / 5);
     const is = inceptionScore(probs, 5, 10);
