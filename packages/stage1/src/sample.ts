@@ -1,5 +1,5 @@
-import { requireArtifact, Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
-import { loadTensors, ParamStore, tf } from '@t2i/core/runtime';
+import { Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,15 +17,8 @@ export interface LoadedGenerator {
 
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */
 export async function loadStage1Generator(dir = generatorDir(stageDir('stage1'))): Promise<LoadedGenerator> {
-  requireArtifact(path.join(dir, 'tensors.json'), 'pnpm --filter stage1 train');
-  const { groups, meta } = await loadTensors(dir);
-  const config = meta.config as Stage1Config;
-  const textDim = meta.textDim as number;
-  const store = new ParamStore(new Rng(0));
-  const generator = new Generator(store, config, textDim);
-  store.load(groups.weights);
-  tf.dispose(Object.values(groups.weights));
-  return { generator, config, textDim, store, epoch: meta.epoch as number };
+  const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage1 train', (s, c: Stage1Config, m) => new Generator(s, c, m.textDim as number));
+  return { generator: model, config, textDim: meta.textDim as number, store, epoch: meta.epoch as number };
 }
 
 /** Noise for n images from a seed: the same seed gives the same pictures. */

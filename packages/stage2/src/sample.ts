@@ -1,5 +1,5 @@
-import { log, requireArtifact, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
-import { loadTensors, ParamStore, tf } from '@t2i/core/runtime';
+import { log, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
+import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,15 +20,8 @@ export interface LoadedStage2 {
 
 /** The exported Stage II generator (data/stage2/generator), ready for inference. */
 export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))): Promise<LoadedStage2> {
-  requireArtifact(path.join(dir, 'tensors.json'), 'pnpm --filter stage2 train');
-  const { groups, meta } = await loadTensors(dir);
-  const config = meta.config as Stage2Config;
-  const textDim = meta.textDim as number;
-  const store = new ParamStore(new Rng(0));
-  const generator = new Generator(store, config, textDim);
-  store.load(groups.weights);
-  tf.dispose(Object.values(groups.weights));
-  return { generator, config, textDim, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
+  const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage2 train', (s, c: Stage2Config, m) => new Generator(s, c, m.textDim as number));
+  return { generator: model, config, textDim: meta.textDim as number, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
 }
 
 /**

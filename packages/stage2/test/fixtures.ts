@@ -1,7 +1,6 @@
 import { ArrowFileSink, dictionaryColumn, fixedListColumn, int16Column, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
 import type { CaptionVectors } from 'embeddings';
 import { imagesSchema } from 'preprocess-images';
-import type { Stage1Config } from 'stage1';
 import type { Stage2Config } from '../src/config.ts';
 
 /** Class c's flat colour, so that a crop of any image tells its class. */
@@ -38,28 +37,6 @@ export function syntheticVectors(ids: string[], dim = 6): CaptionVectors {
     byImage: new Map(ids.map((id) => [id, Float32Array.from({ length: 10 * dim }, () => rng.normal())])),
     reference: Float32Array.from({ length: 2 * dim }, () => rng.normal()),
     referenceText: ['a', 'b'],
-  };
-}
-
-export function tinyStage1(): Stage1Config {
-  return {
-    name: 'test',
-    generator: 'simple',
-    discriminator: 'simple',
-    ngf: 2,
-    ndf: 2,
-    zDim: 4,
-    conditionDim: 3,
-    batchSize: 4,
-    epochs: 1,
-    learningRate: 0.001,
-    lrDecayEpochs: 1,
-    beta1: 0.5,
-    klWeight: 2,
-    captionsPerExample: 4,
-    checkpointEvery: 1,
-    keepCheckpoints: 2,
-    seed: 1,
   };
 }
 

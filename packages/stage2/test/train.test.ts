@@ -7,7 +7,8 @@ import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import type { Stage2Config } from '../src/config.ts';
 import { openStage2Data } from '../src/data.ts';
 import { buildStage2, trainStage2 } from '../src/train.ts';
-import { syntheticVectors, tinyStage1, tinyStage2, writeImagesFile } from './fixtures.ts';
+import { tinyStage1 } from '../../stage1/test/fixtures.ts';
+import { syntheticVectors, tinyStage2, writeImagesFile } from './fixtures.ts';
 
 const dirs: string[] = [];
 const values = (vars: Map<string, tf.Variable>) => Object.fromEntries([...vars].map(([n, v]) => [n, Array.from(v.dataSync())]));
@@ -26,7 +27,7 @@ beforeAll(async () => {
   // each step takes seconds even this narrow.
   ids = (await writeImagesFile(imagesFile, { rows: 3, classes: 3, size: 304, batchRows: 2 })).ids;
   // A Stage I as training finds it: exported by stage1, loaded back.
-  const config = tinyStage1();
+  const config = tinyStage1({ epochs: 1 });
   const models = buildStage1(config, 6);
   await exportStage1(path.join(dir, 'stage1'), models, config, 6, 1);
   models.store.dispose();

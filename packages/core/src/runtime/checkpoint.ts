@@ -1,7 +1,10 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tempPathFor } from '../atomic.ts';
+import { requireArtifact } from '../paths.ts';
+import { Rng } from '../rng.ts';
 import { tf } from './backend.ts';
+import { ParamStore } from './params.ts';
 
 /**
  * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,
@@ -113,4 +116,19 @@ export async function loadCheckpoint(dir: string, step?: number): Promise<Checkp
 /** Frees the tensors a loaded checkpoint holds, once they are copied into variables. */
 export function disposeCheckpoint(state: CheckpointState): void {
   tf.dispose([...Object.values(state.weights), ...Object.values(state.optimizer)]);
+}
+
+/**
+ * A model exported with saveTensors (a generator, say) rebuilt for inference: `build` makes its
+ * variables in a fresh store from the saved config, then the saved weights are copied in.
+ */
+export async function loadExportedModel<C, M>(dir: string, makeWith: string, build: (store: ParamStore, config: C, meta: Record<string, unknown>) => M) {
+  requireArtifact(path.join(dir, 'tensors.json'), makeWith);
+  const { groups, meta } = await loadTensors(dir);
+  const config = meta.config as C;
+  const store = new ParamStore(new Rng(0));
+  const model = build(store, config, meta);
+  store.load(groups.weights);
+  tf.dispose(Object.values(groups.weights));
+  return { model, config, store, meta };
 }
