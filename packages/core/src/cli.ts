@@ -33,7 +33,9 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (err) {
     const e = err as Error;
     log(EXPECTED.has(e.name) ? e.message : (e.stack ?? String(e)));
-    process.exitCode = 1;
+    // Exit now: a progress bar's timer or an open file handle left by the failed work would
+    // otherwise keep the process alive with the error already printed.
+    process.exit(1);
   }
 }
 

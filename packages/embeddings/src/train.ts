@@ -110,16 +110,20 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
       const bar = progressBar(`embeddings ${phase} epoch ${at.epoch + 1}/${epochs}`, stepsPerEpoch, 'steps');
       const started = performance.now();
       let sum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const cost = runner.run(() => optimizer.minimize(loss, true, vars)!);
-        const value = (await cost.data())[0];
-        cost.dispose();
-        at.step++;
-        assertFinite({ loss: value }, at.step);
-        sum += value;
-        bar.tick(1, { loss: value });
+      // The bar's timer would keep a failed run's process alive: stop it whatever happens.
+      try {
+        for (let s = 0; s < stepsPerEpoch; s++) {
+          const cost = runner.run(() => optimizer.minimize(loss, true, vars)!);
+          const value = (await cost.data())[0];
+          cost.dispose();
+          at.step++;
+          assertFinite({ loss: value }, at.step);
+          sum += value;
+          bar.tick(1, { loss: value });
+        }
+      } finally {
+        bar.stop();
       }
-      bar.stop();
       const seconds = (performance.now() - started) / 1000;
       options.metrics.append({ step: at.step, phase, epoch: at.epoch + 1, loss: sum / stepsPerEpoch, seconds });
       log(`embeddings ${phase} epoch ${at.epoch + 1}/${epochs}: loss ${(sum / stepsPerEpoch).toFixed(4)}, ${seconds.toFixed(1)} s`);

@@ -107,7 +107,9 @@ export class ImageStream {
         read.push(order[next]);
         buffer.push(...this.kept[order[next++]]);
       }
-      if (buffer.length < batchSize) return steps;
+      // Near an epoch's end the buffer only shrinks; once it holds a single class, no step can
+      // have mismatched ("wrong") pairs, so the epoch ends there.
+      if (buffer.length < batchSize || new Set(buffer.map((r) => this.classIds[r])).size < 2) return steps;
       const picks = new Set(rng.sample(buffer.length, batchSize));
       steps.push({ read, rows: [...picks].map((i) => buffer[i]) });
       buffer = buffer.filter((_, i) => !picks.has(i));

@@ -104,34 +104,38 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     const bar = progressBar(`${loop.name} epoch ${epoch + 1}/${schedule.epochs}`, batches.length, 'steps');
     const sums: Record<string, number> = {};
     const started = performance.now();
-    for (const planned of batches) {
-      const batch = await loop.batch(planned, loop.rng);
-      const update = (runner: StepRunner, opt: tf.Optimizer, vars: tf.Variable[], prefix: string, losses: () => Losses) =>
-        runner.run(() => {
-          let parts: Record<string, tf.Scalar> = {};
-          const cost = opt.minimize(
-            () => {
-              const l = losses();
-              // The terms outlive the gradient tape's tidy so that they can be logged.
-              parts = Object.fromEntries(Object.entries(l.parts).map(([k, v]) => [`${prefix}_${k}`, tf.keep(v)]));
-              return l.total;
-            },
-            true,
-            vars,
-          )!;
-          return { [`${prefix}_loss`]: cost, ...parts };
-        });
-      const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, loop.rng));
-      const g = update(gRunner, gOpt, loop.gVars, 'g', () => loop.generatorLoss(batch, { training: true, updates }, loop.rng));
-      updates.apply();
-      tf.dispose(batch);
-      step++;
-      const values = await read({ ...d, ...g });
-      assertFinite(values, step);
-      for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
-      bar.tick(1, { d: values.d_loss, g: values.g_loss });
+    // The bar's timer would keep a failed run's process alive: stop it whatever happens.
+    try {
+      for (const planned of batches) {
+        const batch = await loop.batch(planned, loop.rng);
+        const update = (runner: StepRunner, opt: tf.Optimizer, vars: tf.Variable[], prefix: string, losses: () => Losses) =>
+          runner.run(() => {
+            let parts: Record<string, tf.Scalar> = {};
+            const cost = opt.minimize(
+              () => {
+                const l = losses();
+                // The terms outlive the gradient tape's tidy so that they can be logged.
+                parts = Object.fromEntries(Object.entries(l.parts).map(([k, v]) => [`${prefix}_${k}`, tf.keep(v)]));
+                return l.total;
+              },
+              true,
+              vars,
+            )!;
+            return { [`${prefix}_loss`]: cost, ...parts };
+          });
+        const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, loop.rng));
+        const g = update(gRunner, gOpt, loop.gVars, 'g', () => loop.generatorLoss(batch, { training: true, updates }, loop.rng));
+        updates.apply();
+        tf.dispose(batch);
+        step++;
+        const values = await read({ ...d, ...g });
+        assertFinite(values, step);
+        for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
+        bar.tick(1, { d: values.d_loss, g: values.g_loss });
+      }
+    } finally {
+      bar.stop();
     }
-    bar.stop();
     epoch++;
     const seconds = (performance.now() - started) / 1000;
     const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches.length]));
