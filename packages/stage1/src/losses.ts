@@ -1,4 +1,5 @@
-import { tf } from '@t2i/core/runtime';
+import type { Rng } from '@t2i/core';
+import { tf, type Losses, type Mode } from '@t2i/core/runtime';
 
 /**
  * KL(N(mu, sigma^2) || N(0, I)) per dimension, averaged over batch and dimensions as the official
@@ -26,4 +27,41 @@ export function discriminatorLoss(real: tf.Tensor1D, wrong: tf.Tensor1D, fake: t
 export function generatorLoss(fake: tf.Tensor1D, kl: tf.Scalar, klWeight: number): { total: tf.Scalar; adversarial: tf.Scalar } {
   const adversarial = bce(fake, 1);
   return { total: adversarial.add(kl.mul(klWeight)), adversarial };
+}
+
+/** What the matching-aware losses need from a batch: real and mismatched images and the text vectors. */
+export interface ClsBatch {
+  real: tf.Tensor4D;
+  wrong: tf.Tensor4D;
+  text: tf.Tensor2D;
+}
+
+/** A discriminator of either stage: images and text vectors to one logit each. */
+export interface TextDiscriminator {
+  logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D;
+}
+
+/**
+ * Both sides of a StackGAN training step for either stage: `fakes` draws the generator's images
+ * (and its conditioning distribution, for the KL term) for a batch.
+ */
+export function ganClsLosses<B extends ClsBatch>(
+  D: TextDiscriminator,
+  fakes: (batch: B, mode: Mode, rng: Rng) => { fake: tf.Tensor4D; mu: tf.Tensor2D; logSigma: tf.Tensor2D },
+  klWeight: number,
+) {
+  return {
+    discriminatorLoss: (batch: B, rng: Rng): Losses => {
+      const { fake } = fakes(batch, { training: true }, rng);
+      const mode = { training: true };
+      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
+      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
+    },
+    generatorLoss: (batch: B, mode: Mode, rng: Rng): Losses => {
+      const { fake, mu, logSigma } = fakes(batch, mode, rng);
+      const kl = klLoss(mu, logSigma);
+      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, klWeight);
+      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
+    },
+  };
 }

@@ -1,10 +1,10 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Losses, type Mode } from '@t2i/core/runtime';
+import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode } from '@t2i/core/runtime';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage1Config } from './config.ts';
 import { ganBatch, normalTensor, type GanBatch, type GanData } from './data.ts';
-import { discriminatorLoss, generatorLoss, klLoss } from './losses.ts';
+import { ganClsLosses } from './losses.ts';
 import { Discriminator, Generator } from './model.ts';
 
 export const IMAGE_SIZE = 64;
@@ -54,20 +54,7 @@ export function stage1Losses(models: Stage1Models, config: Stage1Config) {
     const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, n, config.conditionDim));
     return { fake: G.generate(c, normalTensor(rng, n, config.zDim), mode), mu, logSigma };
   };
-  return {
-    discriminatorLoss: (batch: GanBatch, rng: Rng): Losses => {
-      const { fake } = fakes(batch, { training: true }, rng);
-      const mode = { training: true };
-      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
-      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
-    },
-    generatorLoss: (batch: GanBatch, mode: Mode, rng: Rng): Losses => {
-      const { fake, mu, logSigma } = fakes(batch, mode, rng);
-      const kl = klLoss(mu, logSigma);
-      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, config.klWeight);
-      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
-    },
-  };
+  return ganClsLosses(D, fakes, config.klWeight);
 }
 
 export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {

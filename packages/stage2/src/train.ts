@@ -1,8 +1,8 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Losses, type Mode } from '@t2i/core/runtime';
+import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode } from '@t2i/core/runtime';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { discriminatorLoss, generateStage1, generatorDir, generatorLoss, klLoss, normalTensor, type GanBatch, type LoadedGenerator } from 'stage1';
+import { ganClsLosses, generateStage1, generatorDir, normalTensor, type GanBatch, type LoadedGenerator } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
 import { Discriminator, Generator } from './model.ts';
@@ -49,20 +49,7 @@ export function stage2Losses(models: Stage2Models, config: Stage2Config) {
     const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, batch.text.shape[0], config.conditionDim));
     return { fake: G.generate(batch.lowRes, c, mode), mu, logSigma };
   };
-  return {
-    discriminatorLoss: (batch: Stage2Batch, rng: Rng): Losses => {
-      const { fake } = fakes(batch, { training: true }, rng);
-      const mode = { training: true };
-      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
-      return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
-    },
-    generatorLoss: (batch: Stage2Batch, mode: Mode, rng: Rng): Losses => {
-      const { fake, mu, logSigma } = fakes(batch, mode, rng);
-      const kl = klLoss(mu, logSigma);
-      const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, config.klWeight);
-      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
-    },
-  };
+  return ganClsLosses(D, fakes, config.klWeight);
 }
 
 /** Noise for both stages: Stage I's z and conditioning noise, Stage II's conditioning noise; [n, d] each, flattened. */
