@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Rng } from '../src/index.ts';
 import {
+  Adam,
   assertFinite,
   BACKENDS,
   initBackend,
@@ -68,18 +69,60 @@ function tinyModel(seed: number) {
   return { store, loss, x };
 }
 
+describe('Adam', () => {
+  it("follows TensorFlow's update rule", () => {
+    const w = tf.variable(tf.tensor1d([1, -2, 0.5]));
+    const grads = [[0.3, -1, 2], [0.1, 0.2, -0.4], [-2, 0.5, 1]];
+    const opt = new Adam(0.01, 0.5, 0.999, 1e-8);
+    const want = [1, -2, 0.5];
+    const m = [0, 0, 0];
+    const v = [0, 0, 0];
+    grads.forEach((g, step) => {
+      opt.applyGradients({ [w.name]: tf.tensor1d(g) });
+      const t = step + 1;
+      const lr = (0.01 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.5 ** t);
+      for (let i = 0; i < 3; i++) {
+        m[i] = 0.5 * m[i] + 0.5 * g[i];
+        v[i] = 0.999 * v[i] + 0.001 * g[i] ** 2;
+        want[i] -= (lr * m[i]) / (Math.sqrt(v[i]) + 1e-8);
+      }
+    });
+    Array.from(w.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
+    opt.dispose();
+    w.dispose();
+  });
+
+  it("frees each variable's temporaries before the next (tf.train.adam holds all of them to the end)", async () => {
+    const size = 1000;
+    const vars = Array.from({ length: 8 }, () => tf.variable(tf.randomNormal([size])));
+    const grads = Object.fromEntries(vars.map((v) => [v.name, tf.randomNormal([size])]));
+    const extra = async (opt: tf.Optimizer) => {
+      opt.applyGradients(grads); // creates the moments
+      const before = tf.memory().numBytes;
+      const { peakBytes } = await tf.profile(() => opt.applyGradients(grads));
+      opt.dispose();
+      return peakBytes - before;
+    };
+    const bytes = size * 4;
+    // Two temporaries of one variable's size at a time (and a few scalars), however many variables there are.
+    expect(await extra(new Adam(0.01, 0.5))).toBeLessThan(2 * bytes + 64);
+    expect(await extra(tf.train.adam(0.01, 0.5))).toBeGreaterThan(8 * 8 * bytes);
+    tf.dispose([...vars, ...Object.values(grads)]);
+  });
+});
+
 describe('checkpoints', () => {
   it('resuming from a checkpoint gives the same next step as continuing', async () => {
     const d = dir();
     const a = tinyModel(1);
-    const optA = tf.train.adam(0.1);
+    const optA = new Adam(0.1, 0.5);
     for (let i = 0; i < 3; i++) optA.minimize(a.loss);
     await saveCheckpoint(d, { step: 3, weights: a.store.snapshot(), optimizer: await a.store.optimizerState(optA), meta: { note: 'x' } });
     optA.minimize(a.loss);
     const continued = Array.from(a.store.variables.get('dense/w')!.dataSync());
 
     const b = tinyModel(99);
-    const optB = tf.train.adam(0.1);
+    const optB = new Adam(0.1, 0.5);
     const saved = (await loadCheckpoint(d))!;
     expect(saved.step).toBe(3);
     expect(saved.meta.note).toBe('x');
@@ -104,6 +147,14 @@ describe('checkpoints', () => {
     const m = tinyModel(1);
     expect(() => m.store.load({ 'dense/w': tf.zeros([2, 2]), 'dense/b': tf.zeros([2]) })).toThrow(/dense\/w has shape \[2,2\], the model expects \[3,2\]/);
     expect(() => m.store.load({})).toThrow(/checkpoint has no weight dense\/w/);
+  });
+
+  it('names a truncated tensors.bin and the way out, rather than loading zeros', async () => {
+    const d = dir();
+    const m = tinyModel(1);
+    const folder = await saveCheckpoint(d, { step: 1, weights: m.store.snapshot(), optimizer: {}, meta: {} });
+    truncateSync(path.join(folder, 'tensors.bin'), 20);
+    await expect(loadCheckpoint(d)).rejects.toThrow(/tensors\.bin ends inside weights\/dense\/\w: the file is truncated; delete this folder/);
   });
 });
 

@@ -40,30 +40,35 @@ export const checkpointDirName = (step: number) => `step-${String(step).padStart
  * into place. Checkpoints and exported models share this format.
  */
 export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>): Promise<void> {
-  const entries: TensorEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const [group, tensors] of Object.entries(groups)) {
-    for (const [name, tensor] of Object.entries(tensors)) {
-      if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
-      const values = (await tensor.data()) as Float32Array | Int32Array;
-      chunks.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      entries.push({ group, name, shape: tensor.shape, dtype: tensor.dtype, offset, length: values.length });
-      offset += values.byteLength;
-    }
+  const tensors = Object.entries(groups).flatMap(([group, named]) => Object.entries(named).map(([name, tensor]) => ({ group, name, tensor })));
+  for (const { group, name, tensor } of tensors) {
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
   }
   await fs.mkdir(path.dirname(folder), { recursive: true });
   const tmp = tempPathFor(folder);
   await fs.mkdir(tmp);
   try {
-    for (const [file, data] of [
-      ['tensors.bin', Buffer.concat(chunks)],
-      ['tensors.json', JSON.stringify({ format: 't2i-tensors-1', tensors: entries, meta }, null, 1)],
-    ] as const) {
-      const handle = await fs.open(path.join(tmp, file), 'w');
-      await handle.writeFile(data);
-      await handle.sync();
-      await handle.close();
+    // One tensor at a time: a full Stage II checkpoint (weights and Adam's moments) is 0.9 GB.
+    const entries: TensorEntry[] = [];
+    let offset = 0;
+    const bin = await fs.open(path.join(tmp, 'tensors.bin'), 'w');
+    try {
+      for (const { group, name, tensor } of tensors) {
+        const values = (await tensor.data()) as Float32Array | Int32Array;
+        await bin.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+        entries.push({ group, name, shape: tensor.shape, dtype: tensor.dtype as TensorEntry['dtype'], offset, length: values.length });
+        offset += values.byteLength;
+      }
+      await bin.sync();
+    } finally {
+      await bin.close();
+    }
+    const json = await fs.open(path.join(tmp, 'tensors.json'), 'w');
+    try {
+      await json.writeFile(JSON.stringify({ format: 't2i-tensors-1', tensors: entries, meta }, null, 1));
+      await json.sync();
+    } finally {
+      await json.close();
     }
     await fs.rm(folder, { recursive: true, force: true });
     await fs.rename(tmp, folder);
@@ -75,11 +80,18 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
 
 export async function loadTensors(folder: string): Promise<{ groups: Record<string, Record<string, tf.Tensor>>; meta: Record<string, unknown> }> {
   const json = JSON.parse(await fs.readFile(path.join(folder, 'tensors.json'), 'utf8')) as { tensors: TensorEntry[]; meta: Record<string, unknown> };
-  const bin = await fs.readFile(path.join(folder, 'tensors.bin'));
   const groups: Record<string, Record<string, tf.Tensor>> = {};
-  for (const e of json.tensors) {
-    const bytes = bin.buffer.slice(bin.byteOffset + e.offset, bin.byteOffset + e.offset + e.length * 4);
-    (groups[e.group] ??= {})[e.name] = tf.tensor(e.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), e.shape, e.dtype);
+  // Read tensor by tensor rather than the whole file, for the same reason as saveTensors writes so.
+  const bin = await fs.open(path.join(folder, 'tensors.bin'), 'r');
+  try {
+    for (const e of json.tensors) {
+      const values = e.dtype === 'int32' ? new Int32Array(e.length) : new Float32Array(e.length);
+      const { bytesRead } = await bin.read(new Uint8Array(values.buffer), 0, values.byteLength, e.offset);
+      if (bytesRead !== values.byteLength) throw new Error(`${folder}/tensors.bin ends inside ${e.group}/${e.name}: the file is truncated; delete this folder and resume from an earlier one`);
+      (groups[e.group] ??= {})[e.name] = tf.tensor(values, e.shape, e.dtype);
+    }
+  } finally {
+    await bin.close();
   }
   return { groups, meta: json.meta };
 }

@@ -4,4 +4,5 @@ export * from './params.ts';
 export * from './training.ts';
 export * from './layers.ts';
 export * from './gan.ts';
+export * from './adam.ts';
 export { registerWasmTrainingKernels } from './wasm-kernels.ts';
