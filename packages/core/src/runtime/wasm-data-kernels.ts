@@ -5,6 +5,7 @@
 import {
   AvgPool,
   backend_util,
+  Identity,
   ResizeNearestNeighborGrad,
   Slice,
   slice_util,
@@ -148,4 +149,15 @@ const resizeNearestNeighborGrad = wasmKernel<'images' | 'dy', ResizeNearestNeigh
   return out;
 });
 
-export const dataKernels: KernelConfig[] = [slice, splitV, unpack, tile, unsortedSegmentSum, resizeNearestNeighborGrad];
+// The gradient tape keeps every input a backward pass needs through Identity, and the stock
+// kernel copies: each conv's weights were copied at every use (the Stage II discriminator's
+// 134 MB filter three times a step), and XNNPACK packed each copy anew as a filter it had not seen.
+// No kernel writes into its inputs, so the copy can share the data, as Reshape and the cpu backend do.
+const identity = wasmKernel<'x', Record<string, never>>(Identity, (args) => {
+  const { x } = args.inputs;
+  if (x.dtype === 'string') return stock(Identity, args);
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+});
+
+export const dataKernels: KernelConfig[] = [identity, slice, splitV, unpack, tile, unsortedSegmentSum, resizeNearestNeighborGrad];
