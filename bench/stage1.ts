@@ -70,7 +70,8 @@ async function profileStep(config: Stage1Config) {
   const g = models.store.trainable('g').concat(models.store.trainable('ca'));
   // Once unprofiled, so that one-time kernel set-up is not counted.
   const step = () => {
-    tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(batch, rng).total, d).grads);
+    const fake = losses.fakeImages(batch, rng);
+    tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(batch, fake).total, d).grads);
     tf.dispose(tf.variableGrads(() => losses.generatorLoss(batch, { training: true }, rng).total, g).grads);
   };
   tf.tidy(step);

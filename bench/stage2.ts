@@ -94,7 +94,8 @@ async function stepPass(config: Stage2Config, stage1: LoadedGenerator, file: str
   const profile = await tf.profile(() =>
     tf.tidy(() => {
       const b = { ...base, lowRes: stage1Images(stage1, base.text, rng) };
-      tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(b, rng).total, d).grads);
+      const fake = losses.fakeImages(b, rng);
+      tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(b, fake).total, d).grads);
       tf.dispose(tf.variableGrads(() => losses.generatorLoss(b, { training: true }, rng).total, g).grads);
     }),
   );

@@ -212,13 +212,18 @@ describe('wasm training kernels against the cpu backend', () => {
     await expectWasmMatchesCpu(() => outputs.map((f) => f()));
   });
 
-  it('Sum and Mean over leading and other axes', async () => {
+  it('Sum and Mean over leading, inner and other axes', async () => {
     const x = normal([2, 7, 9, 5], 3);
     await expectWasmMatchesCpu(() => [
       tf.sum(tensor(x), [0, 1, 2]),
       tf.sum(tensor(x), [1, 0], true),
       tf.sum(tensor(x), 0),
       tf.sum(tensor(x), [1, 2]),
+      tf.sum(tensor(x), [2, 1], true),
+      tf.sum(tensor(x), [0, 2]),
+      tf.mean(tensor(x), 2),
+      // Batch norm over stacked batches: one set of statistics per group.
+      ...Object.values(tf.moments(tensor(x).reshape([2, 63, 5]), 1, true)),
       tf.mean(tensor(x), [0, 1, 2]),
       tf.mean(tensor(x), [0, 1, 2], true),
       tf.mean(tensor(x), -1),

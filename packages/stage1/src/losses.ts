@@ -43,7 +43,9 @@ export interface TextDiscriminator {
 
 /**
  * Both sides of a StackGAN training step for either stage: `fakes` draws the generator's images
- * (and its conditioning distribution, for the KL term) for a batch.
+ * (and its conditioning distribution, for the KL term) for a batch. The discriminator's update
+ * takes fakes drawn beforehand, outside its gradient tape: no gradient flows into the generator
+ * there, and a tape would hold every activation of the generator's pass until the update ends.
  */
 export function ganClsLosses<B extends ClsBatch>(
   D: TextDiscriminator,
@@ -51,10 +53,14 @@ export function ganClsLosses<B extends ClsBatch>(
   klWeight: number,
 ) {
   return {
-    discriminatorLoss: (batch: B, rng: Rng): Losses => {
-      const { fake } = fakes(batch, { training: true }, rng);
-      const mode = { training: true };
-      const l = discriminatorLoss(D.logits(batch.real, batch.text, mode), D.logits(batch.wrong, batch.text, mode), D.logits(fake, batch.text, mode));
+    fakeImages: (batch: B, rng: Rng): tf.Tensor4D => tf.tidy(() => fakes(batch, { training: true }, rng).fake),
+    discriminatorLoss: (batch: B, fake: tf.Tensor4D): Losses => {
+      // One pass over the three batches stacked (each batch-normalised on its own, as three calls
+      // would be): a third of the kernel calls, and each weight gradient computed once, not summed from three.
+      const { text } = batch;
+      const logits = D.logits(tf.concat([batch.real, batch.wrong, fake]), tf.concat([text, text, text]), { training: true, groups: 3 });
+      const [real, wrong, fakes] = tf.split(logits, 3) as tf.Tensor1D[];
+      const l = discriminatorLoss(real, wrong, fakes);
       return { total: l.total, parts: { real: l.real, wrong: l.wrong, fake: l.fake } };
     },
     generatorLoss: (batch: B, mode: Mode, rng: Rng): Losses => {

@@ -1,6 +1,7 @@
 import { log } from '../log.ts';
 import { progressBar } from '../progress.ts';
 import type { Rng } from '../rng.ts';
+import { Adam } from './adam.ts';
 import { tf } from './backend.ts';
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
@@ -39,7 +40,9 @@ export interface GanLoop<B, S = number[]> {
   epochBatches(rng: Rng): S[];
   /** Tensors of one batch; the loop disposes them after the step. A promise lets batches stream from disk. */
   batch(step: S, rng: Rng): B | Promise<B>;
-  discriminatorLoss(batch: B, rng: Rng): Losses;
+  /** The generator's images for a batch, drawn before the discriminator's update and outside its gradient tape. */
+  fakeImages(batch: B, rng: Rng): tf.Tensor4D;
+  discriminatorLoss(batch: B, fake: tf.Tensor4D): Losses;
   generatorLoss(batch: B, mode: Mode, rng: Rng): Losses;
   checkpointDir: string;
   metrics: MetricsLog;
@@ -62,8 +65,8 @@ const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
  */
 export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop: GanLoop<B, S>): Promise<{ epoch: number; step: number }> {
   const { schedule, store } = loop;
-  const gOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
-  const dOpt = tf.train.adam(schedule.learningRate, schedule.beta1, 0.999);
+  const gOpt = new Adam(schedule.learningRate, schedule.beta1);
+  const dOpt = new Adam(schedule.learningRate, schedule.beta1);
   let epoch = 0;
   let step = 0;
   let saved = loop.restart ? undefined : await loadCheckpoint(loop.checkpointDir);
@@ -99,7 +102,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
 
   for (; epoch < schedule.epochs; ) {
     const lr = learningRateAt(schedule, epoch);
-    for (const opt of [gOpt, dOpt]) (opt as unknown as { learningRate: number }).learningRate = lr;
+    for (const opt of [gOpt, dOpt]) opt.learningRate = lr;
     const batches = loop.epochBatches(loop.rng);
     const bar = progressBar(`${loop.name} epoch ${epoch + 1}/${schedule.epochs}`, batches.length, 'steps');
     const sums: Record<string, number> = {};
@@ -123,7 +126,9 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
             )!;
             return { [`${prefix}_loss`]: cost, ...parts };
           });
-        const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, loop.rng));
+        const fake = loop.fakeImages(batch, loop.rng);
+        const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, fake));
+        fake.dispose();
         const g = update(gRunner, gOpt, loop.gVars, 'g', () => loop.generatorLoss(batch, { training: true, updates }, loop.rng));
         updates.apply();
         tf.dispose(batch);

@@ -36,6 +36,11 @@ export class BatchNormUpdates {
 export interface Mode {
   training: boolean;
   updates?: BatchNormUpdates;
+  /**
+   * The batch is this many batches stacked, each normalised with its own statistics, exactly as
+   * separate calls would be: the discriminator judges real, mismatched and fake images in one pass.
+   */
+  groups?: number;
 }
 
 /**
@@ -58,6 +63,15 @@ export class BatchNorm {
   apply<T extends tf.Tensor>(x: T, mode: Mode): T {
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     if (!mode.training) return tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, 1e-5) as T;
+    const groups = mode.groups ?? 1;
+    if (groups > 1) {
+      if (mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
+      const stacked = x.reshape([groups, -1, x.shape[x.rank - 1]]);
+      const { mean, variance } = tf.moments(stacked, 1, true);
+      // Written out: tf.batchNorm's kernels cycle through the statistics rather than broadcast them.
+      const normalised = stacked.sub(mean).mul(tf.rsqrt(variance.add(1e-5)));
+      return normalised.mul(this.gamma).add(this.beta).reshape(x.shape) as T;
+    }
     const { mean, variance } = tf.moments(x, axes);
     if (mode.updates) mode.updates.pending.push({ layer: this, mean: tf.keep(mean), variance: tf.keep(variance) });
     return tf.batchNorm(x, mean, variance, this.beta, this.gamma, 1e-5) as T;

@@ -115,39 +115,44 @@ const batchMatMul = wasmKernel<'a' | 'b', BatchMatMulAttrs>(BatchMatMul, (args) 
 });
 
 /**
- * Mean (or sum) over the leading `axes` as one average pool whose window is all R reduced rows of
- * an R×K view. The stock reductions first transpose the reduced axes innermost, about 150M
- * elements/s against 2500M for an innermost sum; batch norm's moments and gradient, and every bias
- * gradient, reduce the leading (batch, row, column) axes. (A ones·X matmul is slower: XNNPACK
+ * Mean (or sum) over a run of adjacent `axes` short of the last as one average pool whose window
+ * is all R reduced rows of an O×R×K view. The stock reductions first transpose the reduced axes
+ * innermost, about 150M elements/s against 2500M for an innermost sum; batch norm's moments and
+ * gradient, and every bias gradient, reduce the leading (batch, row, column) axes, and batch norm
+ * over stacked batches reduces the axes after the first. (A ones·X matmul is slower: XNNPACK
  * repacks X as weights on every call.)
  */
 const MAX_POOL_CHANNELS = 8192;
 
-function leadingReduce(args: WasmArgs<'x', SumAttrs | MeanAttrs>, sum: boolean): TensorInfo | null {
+function blockReduce(args: WasmArgs<'x', SumAttrs | MeanAttrs>, sum: boolean): TensorInfo | null {
   const { backend } = args;
   const { x } = args.inputs;
   const rank = x.shape.length;
   const axes = util.parseAxisParam(args.attrs.axis, x.shape).sort((p, q) => p - q);
-  const leading = axes.every((axis, i) => axis === i);
-  if (x.dtype !== 'float32' || !leading || axes.length === 0 || axes.length === rank || util.sizeFromShape(x.shape) === 0) return null;
-  const rows = util.sizeFromShape(x.shape.slice(0, axes.length));
-  const cols = util.sizeFromShape(x.shape.slice(axes.length));
+  const first = axes[0];
+  const end = first + axes.length;
+  const adjacent = axes.every((axis, i) => axis === first + i);
+  if (x.dtype !== 'float32' || axes.length === 0 || !adjacent || end === rank || util.sizeFromShape(x.shape) === 0) return null;
+  const outer = util.sizeFromShape(x.shape.slice(0, first));
+  const rows = util.sizeFromShape(x.shape.slice(first, end));
+  const cols = util.sizeFromShape(x.shape.slice(end));
   // XNNPACK's average pool fails (out-of-bounds) past 8192 channels, so wide rows (a 16384-wide
   // FC output under batch norm) are spread over the pool's width as well.
   let channels = Math.min(cols, MAX_POOL_CHANNELS);
   while (cols % channels !== 0) channels--;
-  const view = [1, rows, cols / channels, channels];
+  const view = [outer, rows, cols / channels, channels];
   const out = call(backend, AvgPool, { x: reshaped(x, view) }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid' });
   if (sum) {
     const s = heap(backend, out);
-    for (let i = 0; i < cols; i++) s[i] *= rows;
+    for (let i = 0; i < s.length; i++) s[i] *= rows;
   }
-  const kept = x.shape.slice(axes.length);
-  return reshaped(out, args.attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept);
+  const before = x.shape.slice(0, first);
+  const after = x.shape.slice(end);
+  return reshaped(out, args.attrs.keepDims ? [...before, ...axes.map(() => 1), ...after] : [...before, ...after]);
 }
 
-const sum = wasmKernel<'x', SumAttrs>(Sum, (args) => leadingReduce(args, true) ?? stock(Sum, args));
-const mean = wasmKernel<'x', MeanAttrs>(Mean, (args) => leadingReduce(args, false) ?? stock(Mean, args));
+const sum = wasmKernel<'x', SumAttrs>(Sum, (args) => blockReduce(args, true) ?? stock(Sum, args));
+const mean = wasmKernel<'x', MeanAttrs>(Mean, (args) => blockReduce(args, false) ?? stock(Mean, args));
 
 // The stock Tanh calls libm per element (about 60M elements/s), five times slower than XNNPACK's
 // vectorised Sigmoid; tanh(x) = 2σ(2x) − 1, with the two affine steps as plain JS loops.
