@@ -65,6 +65,13 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan loader: libvulkan.so.1)');
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
+    // T2I_WEBGPU_FILTER_GRAD=stock keeps tfjs's own kernel, to measure one against the other.
+    const filterGradient = process.env.T2I_WEBGPU_FILTER_GRAD ?? 'split-k';
+    if (filterGradient !== 'split-k' && filterGradient !== 'stock') throw new Error(`T2I_WEBGPU_FILTER_GRAD is '${filterGradient}'; use split-k (the default) or stock`);
+    if (filterGradient === 'split-k') {
+      const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
+      registerSplitKFilterGradient('webgpu');
+    }
     await use('webgpu');
   },
   wasm: async () => {
