@@ -52,6 +52,19 @@ describe('initBackend', () => {
     stderr.mockRestore();
   });
 
+  it('tells a loader whether the user named it (a software GPU adapter loads only then)', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const seen: boolean[] = [];
+    const softwareGpu: BackendLoader = async ({ explicit }) => {
+      seen.push(explicit);
+      if (!explicit) throw new Error('software adapter');
+    };
+    expect((await initBackend(undefined, loaders({ webgpu: softwareGpu, wasm: async () => undefined }))).name).toBe('wasm');
+    expect((await initBackend('webgpu', loaders({ webgpu: softwareGpu }))).name).toBe('webgpu');
+    stderr.mockRestore();
+    expect(seen).toEqual([false, true]);
+  });
+
   it('really loads cpu', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect((await initBackend('cpu')).name).toBe('cpu');

@@ -11,7 +11,8 @@ export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Loads one backend and makes it tfjs's current one; throws with the reason when it cannot. */
-export type BackendLoader = () => Promise<void>;
+/** `explicit`: the user named this backend, so it loads even where a later one would be faster. */
+export type BackendLoader = (options: { explicit: boolean }) => Promise<void>;
 
 const require = createRequire(import.meta.url);
 
@@ -53,7 +54,7 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     }
     await use('tensorflow');
   },
-  webgpu: async () => {
+  webgpu: async ({ explicit }) => {
     // On Linux, Dawn reaches the GPU through Vulkan; without a loader it only prints a warning and
     // finds no adapter, so say so directly.
     if (process.platform === 'linux' && !vulkanLoaderPresent()) throw new Error('no Vulkan loader (libvulkan.so.1; Debian package libvulkan1), so no WebGPU adapter');
@@ -63,6 +64,11 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan loader: libvulkan.so.1)');
+    // A CPU implementation of Vulkan (Mesa's lavapipe, SwiftShader) trains several times slower
+    // than wasm and with more memory.
+    if (adapter.info.isFallbackAdapter && !explicit) {
+      throw new Error(`the only WebGPU adapter is a software one (${adapter.info.description || adapter.info.device}), slower than wasm; --backend webgpu uses it anyway`);
+    }
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
     // T2I_WEBGPU_FILTER_GRAD=stock keeps tfjs's own kernel, to measure one against the other.
@@ -106,7 +112,7 @@ export async function initBackend(requested?: string, loaders: Record<BackendNam
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     try {
-      await loaders[name]();
+      await loaders[name]({ explicit: wanted !== undefined });
       const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
       log(`backend: ${name}${why ? ` (skipped ${why})` : ''}`);
       return { name, skipped };
