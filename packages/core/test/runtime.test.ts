@@ -7,6 +7,7 @@ import {
   Adam,
   assertFinite,
   BACKENDS,
+  explainAbort,
   initBackend,
   listCheckpoints,
   loadCheckpoint,
@@ -186,6 +187,19 @@ describe('StepRunner', () => {
     ).toThrow(/tensor leak: 1 more live tensors after step 2/);
     tf.dispose(leaked);
     leaked = [];
+  });
+
+  it("explains the wasm backend running out of memory, and leaves other errors alone", () => {
+    const abort = new Error('Aborted(). Build with -sASSERTIONS for more info.');
+    const explained = explainAbort(abort) as Error;
+    expect(explained.message).toMatch(/ran out of memory: its heap stops at 4 GiB.*Lower --batch-size/);
+    expect(explained.cause).toBe(abort);
+    // The trap that follows when tfjs frees a step's tensors in the dead module, heap near its limit.
+    const trap = new WebAssembly.RuntimeError('memory access out of bounds');
+    expect((explainAbort(trap, 4.0 * 2 ** 30) as Error).message).toMatch(/heap had grown to 4\.00 GiB/);
+    expect(explainAbort(trap, 1 * 2 ** 30)).toBe(trap);
+    const other = new Error('shape mismatch');
+    expect(explainAbort(other, 4.0 * 2 ** 30)).toBe(other);
   });
 
   it('stops on a NaN loss', () => {

@@ -64,9 +64,10 @@ const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a froze
       await trainStage2(models, stage1, data, config, { outDir: out ?? stageDir('stage2'), restart, backend: backend.name });
     } finally {
       await data.stream.close();
-      models.store.dispose();
-      stage1.store.dispose();
     }
+    // Not in `finally`: after a wasm abort, freeing tensors fails too and would hide the reason.
+    models.store.dispose();
+    stage1.store.dispose();
   });
 
 const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });

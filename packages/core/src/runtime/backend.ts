@@ -122,3 +122,9 @@ export async function initBackend(requested?: string, loaders: Record<BackendNam
   }
   throw new Error(`no tfjs backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
 }
+
+/** The wasm heap's size in bytes when wasm is the backend: it only grows, up to 4 GiB. */
+export function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  return (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+}
