@@ -1,18 +1,5 @@
 import { tf } from './backend.ts';
 
-/**
- * Adam (Kingma & Ba) in TensorFlow's form, the one the official StackGAN trained with:
- * lr_t = lr·√(1−β2^t)/(1−β1^t), w −= lr_t·m/(√v + ε).
- *
- * Why not tf.train.adam: it updates every variable inside one tidy, so each variable's ~11
- * temporaries live until the last variable is done: for Stage II's 47M-parameter discriminator
- * that is 2 GB on top of the weights, and wasm's heap stops at 4 GiB. Here each update frees its
- * temporaries as it goes, so the extra memory is two copies of the largest variable.
- *
- * The slots are named as tfjs names them (`<variable>/m`, `<variable>/v`, after the iteration
- * count), so ParamStore.optimizerState and restoreOptimizer read and write them unchanged, but
- * they are found by name rather than by position.
- */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /**
@@ -31,6 +18,19 @@ function update(variable: tf.Variable, first: () => tf.Tensor, ...rest: ((t: tf.
   value.dispose();
 }
 
+/**
+ * Adam (Kingma & Ba) in TensorFlow's form, the one the official StackGAN trained with:
+ * lr_t = lr·√(1−β2^t)/(1−β1^t), w −= lr_t·m/(√v + ε).
+ *
+ * Why not tf.train.adam: it updates every variable inside one tidy, so each variable's ~11
+ * temporaries live until the last variable is done: for Stage II's 47M-parameter discriminator
+ * that is 2 GB on top of the weights, and wasm's heap stops at 4 GiB. Here each update frees its
+ * temporaries as it goes, so the extra memory is two copies of the largest variable.
+ *
+ * The slots are named as tfjs names them (`<variable>/m`, `<variable>/v`, after the iteration
+ * count), so ParamStore.optimizerState and restoreOptimizer read and write them unchanged, but
+ * they are found by name rather than by position.
+ */
 export class Adam extends tf.Optimizer {
   private readonly slots = new Map<string, { m: tf.Variable; v: tf.Variable }>();
 
