@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../src/runtime/backend.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/rng.ts';
@@ -181,13 +181,7 @@ describe('wasm training kernels against the cpu backend', () => {
       { dy: normal([2, 10, 14, 3]), alignCorners: true, halfPixelCenters: false },
     ];
     const grad = (im: tf.Tensor, dy: tf.Tensor, attrs: object) => kernel('ResizeNearestNeighborGrad', { images: im, dy }, attrs) as tf.Tensor;
-    // tfjs's cpu kernel offsets dy by the batch stride of `images`, so it is only right one image at a time.
-    const perImage = (im: tf.Tensor, dy: tf.Tensor, attrs: object) =>
-      tf.concat([0, 1].map((b) => grad(im.slice(b, 1), dy.slice(b, 1), attrs)));
-    await expectWasmMatchesCpu(
-      () => cases.map(({ dy, ...attrs }) => grad(tensor(images), tensor(dy), attrs)),
-      () => cases.map(({ dy, ...attrs }) => perImage(tensor(images), tensor(dy), attrs)),
-    );
+    await expectWasmMatchesCpu(() => cases.map(({ dy, ...attrs }) => grad(tensor(images), tensor(dy), attrs)));
   });
 
   it('BatchMatMul, every transpose, batched and broadcast', async () => {
@@ -265,18 +259,11 @@ describe('wasm training kernels against the cpu backend', () => {
       dense: [2 * 12 * 16, 4],
     };
     const weights = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, normal(s, 0.3)]));
-    // The reference upsamples with stack + reshape: tfjs's cpu ResizeNearestNeighborGrad is wrong
-    // for batch > 1 (see the ResizeNearestNeighborGrad test), and would fail the comparison itself.
-    const upsample = (h: tf.Tensor4D, viaResize: boolean): tf.Tensor4D => {
-      if (viaResize) return tf.image.resizeNearestNeighbor(h, [h.shape[1] * 2, h.shape[2] * 2]);
-      const [n, rows, cols, c] = h.shape;
-      const tall = tf.stack([h, h], 2).reshape([n, 2 * rows, cols, c]);
-      return tf.stack([tall, tall], 3).reshape([n, 2 * rows, 2 * cols, c]) as tf.Tensor4D;
-    };
-    const loss = (w: Record<string, tf.Tensor>, viaResize: boolean) => {
+    const loss = (w: Record<string, tf.Tensor>) => {
       let h = tf.conv2d(tensor(x) as tf.Tensor4D, w.down as tf.Tensor4D, 2, 'same');
       const { mean, variance } = tf.moments(h, [0, 1, 2]);
-      h = upsample(tf.leakyRelu(tf.batchNorm(h, mean, variance, w.beta, w.gamma, 1e-5), 0.2) as tf.Tensor4D, viaResize);
+      const normed = tf.leakyRelu(tf.batchNorm(h, mean, variance, w.beta, w.gamma, 1e-5), 0.2) as tf.Tensor4D;
+      h = tf.image.resizeNearestNeighbor(normed, [normed.shape[1] * 2, normed.shape[2] * 2]);
       h = tf.leakyRelu(tf.conv2d(h, w.up as tf.Tensor4D, 1, 'valid'), 0.2);
       const y = tf.tanh(tf.conv2dTranspose(h, w.transposed as tf.Tensor4D, [3, 12, 16, 2], 2, 'same'));
       const logits = tf.matMul(y.reshape([3, -1]), w.dense);
@@ -284,10 +271,9 @@ describe('wasm training kernels against the cpu backend', () => {
       return tf.add(tf.losses.meanSquaredError(tensor(target), y), realness) as tf.Scalar;
     };
     const names = Object.keys(shapes);
-    const grads = (viaResize: boolean) => () =>
-      tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]])), viaResize))(names.map((n) => tensor(weights[n])));
-    const expected = await runOn('cpu', grads(false));
-    const actual = await runOn('wasm', grads(true));
+    const grads = () => tf.grads((...ts: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, i) => [n, ts[i]]))))(names.map((n) => tensor(weights[n])));
+    const expected = await runOn('cpu', grads);
+    const actual = await runOn('wasm', grads);
     const errors = Object.fromEntries(names.map((name, i) => [name, relativeError([expected[i]], [actual[i]])]));
     for (const name of names) expect(errors[name], JSON.stringify(errors)).toBeLessThan(TOLERANCE);
   });

@@ -3,15 +3,21 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { log } from '../log.ts';
+import { registerCpuKernelFixes } from './cpu-kernels.ts';
 
 export { tf };
+
+// At import rather than in the cpu loader: tests and tools also switch to cpu with tf.setBackend.
+registerCpuKernelFixes();
 
 /** In the order they are tried: the fastest that loads wins. */
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** Loads one backend and makes it tfjs's current one; throws with the reason when it cannot. */
-/** `explicit`: the user named this backend, so it loads even where a later one would be faster. */
+/**
+ * Loads one backend and makes it tfjs's current one; throws with the reason when it cannot.
+ * `explicit`: the user named this backend, so it loads even where a later one would be faster.
+ */
 export type BackendLoader = (options: { explicit: boolean }) => Promise<void>;
 
 const require = createRequire(import.meta.url);
