@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, log, parseOptions, runMain, stageCommand, stageDir } from '@t2i/core';
+import { loadConfig, parseOptions, runMain, stageCommand, stageDir } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { Stage1Config } from './config.ts';
 import { ganData } from './data.ts';
-import { sampleStage1 } from './sample.ts';
+import { sampleCommand, sampleStage1 } from './sample.ts';
 import { buildStage1, trainStage1 } from './train.ts';
 
 const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
@@ -59,22 +59,7 @@ const train = stageCommand('train', 'Train the Stage I GAN (64x64) on the traini
     store.dispose();
   });
 
-const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });
-
-const sample = new Command('sample')
-  .description('Draw 64x64 images for any sentence with the trained Stage I generator')
-  .requiredOption('--text <sentence>', 'what the flower looks like')
-  .option('--n <n>', 'how many images', '8')
-  .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
-  .option('--out <dir>', 'where the PNGs go', 'out/stage1')
-  .option('--backend <name>', 'tfjs backend (default: the first that loads)')
-  .action(async (raw) => {
-    const o = parseOptions(SampleOptions, raw, 'stage1 sample');
-    await initBackend(o.backend);
-    const { files, unknownWords } = await sampleStage1(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-    if (unknownWords.length) log(`unknown words (read as <unk>): ${unknownWords.join(', ')}`);
-    for (const f of files) console.log(f);
-  });
+const sample = sampleCommand('stage1', 'Draw 64x64 images for any sentence with the trained Stage I generator', sampleStage1);
 
 const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train).addCommand(sample);
 await runMain(() => program.parseAsync().then(() => undefined));

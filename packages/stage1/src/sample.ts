@@ -1,8 +1,10 @@
-import { Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
-import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
+import { log, parseOptions, Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
+import { Command } from 'commander';
 import { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { Stage1Config } from './config.ts';
 import { Generator } from './model.ts';
 import { generateStage1, generatorDir, IMAGE_SIZE } from './train.ts';
@@ -56,4 +58,24 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
     encoder.dispose();
     g.store.dispose();
   }
+}
+
+const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });
+
+/** The `sample` subcommand of both stages' CLIs: a sentence to PNGs with the stage's trained generator. */
+export function sampleCommand(stage: string, description: string, sample: typeof sampleStage1): Command {
+  return new Command('sample')
+    .description(description)
+    .requiredOption('--text <sentence>', 'what the flower looks like')
+    .option('--n <n>', 'how many images', '8')
+    .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
+    .option('--out <dir>', 'where the PNGs go', `out/${stage}`)
+    .option('--backend <name>', 'tfjs backend (default: the first that loads)')
+    .action(async (raw) => {
+      const o = parseOptions(SampleOptions, raw, `${stage} sample`);
+      await initBackend(o.backend);
+      const { files, unknownWords } = await sample(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
+      if (unknownWords.length) log(`unknown words (read as <unk>): ${unknownWords.join(', ')}`);
+      for (const f of files) console.log(f);
+    });
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env tsx
-import { loadConfig, log, parseOptions, requireArtifact, runMain, stageCommand, stageDir } from '@t2i/core';
+import { loadConfig, parseOptions, requireArtifact, runMain, stageCommand, stageDir } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
 import { imagesFile } from 'preprocess-images';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generatorDir, loadStage1Generator } from 'stage1';
+import { generatorDir, loadStage1Generator, sampleCommand } from 'stage1';
 import { z } from 'zod';
 import { Stage2Config } from './config.ts';
 import { openStage2Data } from './data.ts';
@@ -70,22 +70,7 @@ const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a froze
     stage1.store.dispose();
   });
 
-const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });
-
-const sample = new Command('sample')
-  .description('Draw 256x256 images for any sentence with the trained Stage I and Stage II generators')
-  .requiredOption('--text <sentence>', 'what the flower looks like')
-  .option('--n <n>', 'how many images', '8')
-  .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
-  .option('--out <dir>', 'where the PNGs go', 'out/stage2')
-  .option('--backend <name>', 'tfjs backend (default: the first that loads)')
-  .action(async (raw) => {
-    const o = parseOptions(SampleOptions, raw, 'stage2 sample');
-    await initBackend(o.backend);
-    const { files, unknownWords } = await sampleStage2(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-    if (unknownWords.length) log(`unknown words (read as <unk>): ${unknownWords.join(', ')}`);
-    for (const f of files) console.log(f);
-  });
+const sample = sampleCommand('stage2', 'Draw 256x256 images for any sentence with the trained Stage I and Stage II generators', sampleStage2);
 
 const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train).addCommand(sample);
 await runMain(() => program.parseAsync().then(() => undefined));
