@@ -14,7 +14,8 @@
  * Built only from the backend's own kernels (pad, strided slice, reshape, batched matmul, sum,
  * concat), so it runs, and is tested, on any backend.
  */
-import { backend_util, Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { backend_util, Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import { callKernel, free } from './kernel-util.ts';
 
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;
@@ -31,12 +32,7 @@ export function splitKFilterGradient(backendName: string, chunkLimit = CHUNK_ROW
     const backend = args.backend as KernelBackend;
     const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     if (attrs.dataFormat === 'NCHW') throw new Error('split-K Conv2DBackpropFilter supports NHWC only');
-    const run = (kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], kernelAttrs: object = {}): TensorInfo => {
-      const config = getKernel(kernelName, backendName);
-      if (config == null) throw new Error(`kernel '${kernelName}' not registered for backend '${backendName}'`);
-      return config.kernelFunc({ inputs: inputs as Record<string, TensorInfo>, backend, attrs: kernelAttrs as NamedAttrMap }) as TensorInfo;
-    };
-    const free = (...infos: TensorInfo[]) => infos.forEach((t) => backend.disposeData(t.dataId));
+    const run = (kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], kernelAttrs: object = {}) => callKernel(backendName, backend, kernelName, inputs, kernelAttrs);
     const reshape = (t: TensorInfo, shape: number[]) => run('Reshape', { x: t }, { shape });
 
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
@@ -66,13 +62,13 @@ export function splitKFilterGradient(backendName: string, chunkLimit = CHUNK_ROW
         const tapChunks = reshape(tap, [m / rows, rows, ci]);
         const partial = run('BatchMatMul', { a: tapChunks, b: dyChunks }, { transposeA: true, transposeB: false });
         const sum = run('Sum', { x: partial }, { axis: [0], keepDims: true });
-        free(tap, tapChunks, partial);
+        free(backend, tap, tapChunks, partial);
         taps.push(sum);
       }
     }
     const stacked = run('Concat', taps, { axis: 0 });
     const out = reshape(stacked, [kh, kw, ci, co]);
-    free(padded, dyChunks, stacked, ...taps);
+    free(backend, padded, dyChunks, stacked, ...taps);
     return out;
   };
 }

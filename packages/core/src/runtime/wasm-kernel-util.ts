@@ -1,12 +1,13 @@
 /**
  * Plumbing shared by the replacement wasm kernels: calling other wasm kernels, reaching tensor
- * memory on the wasm heap, and the few copy loops every replacement needs.
- *
- * Kernels here run inside the engine's kernel scope, so they work on TensorInfos rather than
- * Tensors: every intermediate they allocate must be released with `free`.
+ * memory on the wasm heap, and the few copy loops every replacement needs. Every intermediate a
+ * replacement allocates must be released with `free` (kernel-util.ts).
  */
-import { getKernel, util, type DataType, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { util, type DataType, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { callKernel } from './kernel-util.ts';
+
+export { free } from './kernel-util.ts';
 
 export const WASM = 'wasm';
 
@@ -40,13 +41,7 @@ export function stock<I extends string, A>(kernelName: string, args: WasmArgs<I,
 
 /** Runs whatever kernel is registered now (ours where we replaced one), returning one output. */
 export function call(backend: BackendWasm, kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
-  const config = getKernel(kernelName, WASM);
-  if (config == null) throw new Error(`kernel '${kernelName}' not registered for backend 'wasm'`);
-  return config.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
-}
-
-export function free(backend: BackendWasm, ...infos: TensorInfo[]): void {
-  for (const info of infos) backend.disposeData(info.dataId);
+  return callKernel(WASM, backend, kernelName, inputs, attrs);
 }
 
 /**

@@ -1,0 +1,17 @@
+/**
+ * For kernels built from other kernels (the wasm replacements, the split-K filter gradient): they
+ * run inside the engine's kernel scope, so they work on TensorInfos rather than Tensors, and every
+ * intermediate they allocate must be released with `free`.
+ */
+import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+
+/** Runs whatever kernel `backendName` has registered now (ours where we replaced one), returning one output. */
+export function callKernel(backendName: string, backend: KernelBackend, kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: object = {}): TensorInfo {
+  const config = getKernel(kernelName, backendName);
+  if (config == null) throw new Error(`kernel '${kernelName}' not registered for backend '${backendName}'`);
+  return config.kernelFunc({ inputs: inputs as Record<string, TensorInfo>, backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
+}
+
+export function free(backend: KernelBackend, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
