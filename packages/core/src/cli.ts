@@ -24,14 +24,24 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * The wasm backend's traps (its own abort when its heap cannot grow, and what follows) explained by
+ * the runtime, loaded only then: most commands never load tensorflow.js.
+ */
+async function explainWasmTrap(err: unknown): Promise<unknown> {
+  if (!(err instanceof WebAssembly.RuntimeError)) return err;
+  const { explainAbort, wasmHeapBytes } = await import('./runtime/index.ts');
+  return explainAbort(err, wasmHeapBytes());
+}
+
 /** Errors we raise on purpose print as their message alone; anything else keeps its stack. */
 const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError']);
 
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
-  } catch (err) {
-    const e = err as Error;
+  } catch (thrown) {
+    const e = (await explainWasmTrap(thrown)) as Error;
     log(EXPECTED.has(e.name) ? e.message : (e.stack ?? String(e)));
     // Exit now: a progress bar's timer or an open file handle left by the failed work would
     // otherwise keep the process alive with the error already printed.

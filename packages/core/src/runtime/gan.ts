@@ -2,11 +2,11 @@ import { log } from '../log.ts';
 import { progressBar } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { Adam } from './adam.ts';
-import { tf, wasmHeapBytes } from './backend.ts';
+import { tf } from './backend.ts';
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { ParamStore } from './params.ts';
-import { assertFinite, explainAbort, MetricsLog, StepRunner } from './training.ts';
+import { assertFinite, MetricsLog, StepRunner } from './training.ts';
 
 export interface GanSchedule {
   epochs: number;
@@ -138,8 +138,6 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
         for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
         bar.tick(1, { d: values.d_loss, g: values.g_loss });
       }
-    } catch (err) {
-      throw explainAbort(err, wasmHeapBytes());
     } finally {
       bar.stop();
     }
