@@ -16,6 +16,7 @@ import {
   saveCheckpoint,
   StepRunner,
   tf,
+  trainGan,
   type BackendLoader,
   type BackendName,
 } from '../src/runtime/index.ts';
@@ -204,6 +205,67 @@ describe('StepRunner', () => {
 
   it('stops on a NaN loss', () => {
     expect(() => assertFinite({ d: 0.5, g: NaN }, 12)).toThrow(/g is NaN at step 12/);
+  });
+});
+
+describe('trainGan', () => {
+  /** A one-weight GAN whose losses are also read synchronously as they happen; NaN from step `nanAt`. */
+  function tinyGan(outDir: string, nanAt = Infinity) {
+    const store = new ParamStore(new Rng(3));
+    const g = store.add('g/w', [1], { kind: 'normal', std: 1 });
+    const d = store.add('d/w', [1], { kind: 'normal', std: 1 });
+    const seen: { step: number; d: number; g: number }[] = [];
+    let step = 0;
+    const loop = {
+      name: 'tiny',
+      store,
+      gVars: [g],
+      dVars: [d],
+      schedule: { epochs: 2, learningRate: 0.05, lrDecayEpochs: 100, beta1: 0.5, checkpointEvery: 1, keepCheckpoints: 5 },
+      identity: 'tiny',
+      rng: new Rng(4),
+      epochBatches: () => [[0], [1], [2]],
+      batch: (rows: number[]) => tf.tensor4d(rows.map((r) => r + 1), [1, 1, 1, 1]),
+      fakeImages: (batch: tf.Tensor4D) => tf.tidy(() => batch.mul(g)) as tf.Tensor4D,
+      discriminatorLoss: (batch: tf.Tensor4D, fake: tf.Tensor4D) => {
+        step++;
+        const total = fake.sub(batch.mul(d)).square().mean() as tf.Scalar;
+        seen.push({ step, d: total.dataSync()[0], g: NaN });
+        return { total, parts: {} };
+      },
+      generatorLoss: (batch: tf.Tensor4D) => {
+        const total = (step >= nanAt ? batch.mul(g).log().mul(NaN) : batch.mul(g).mul(d).sub(1).square()).mean() as tf.Scalar;
+        seen[seen.length - 1].g = total.dataSync()[0];
+        return { total, parts: {} };
+      },
+      checkpointDir: path.join(outDir, 'checkpoints'),
+      metrics: new MetricsLog(path.join(outDir, 'metrics.jsonl')),
+      restart: true,
+    };
+    return { loop, seen };
+  }
+
+  it("logs each epoch's mean losses of its own steps, though each step's are read during the next", async () => {
+    const out = dir();
+    const { loop, seen } = tinyGan(out);
+    expect(await trainGan(loop)).toEqual({ epoch: 2, step: 6 });
+    const logged = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    for (const [i, epoch] of logged.entries()) {
+      const steps = seen.slice(3 * i, 3 * i + 3);
+      expect(epoch.d_loss).toBeCloseTo(mean(steps.map((s) => s.d)), 6);
+      expect(epoch.g_loss).toBeCloseTo(mean(steps.map((s) => s.g)), 6);
+    }
+    expect(new Set(logged.map((l) => l.d_loss)).size).toBe(2);
+    loop.store.dispose();
+  });
+
+  it('stops on the step that diverged, before its epoch is checkpointed', async () => {
+    const out = dir();
+    const { loop } = tinyGan(out, 5);
+    await expect(trainGan(loop)).rejects.toThrow(/g_loss is NaN at step 5/);
+    expect(await listCheckpoints(loop.checkpointDir)).toEqual([3]);
+    loop.store.dispose();
   });
 });
 

@@ -94,10 +94,26 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
   const dRunner = new StepRunner(2);
   const gRunner = new StepRunner(1);
   const updates = new BatchNormUpdates();
-  const read = async (parts: Record<string, tf.Scalar>) => {
-    const values = Object.fromEntries(await Promise.all(Object.entries(parts).map(async ([k, t]) => [k, (await t.data())[0]] as const)));
+  // A step's losses are read back while the next step runs: one stacked read, started as soon as
+  // the step is recorded and awaited after the next one is, so a GPU never idles waiting for the
+  // host to record a step. A diverged step is therefore caught one step late, still before any checkpoint.
+  type Pending = { step: number; names: string[]; values: tf.Tensor1D; read: Promise<tf.backend_util.TypedArray> };
+  const pend = (parts: Record<string, tf.Scalar>, at: number): Pending => {
+    const values = tf.tidy(() => tf.stack(Object.values(parts)) as tf.Tensor1D);
     tf.dispose(Object.values(parts));
-    return values;
+    const read = values.data();
+    // Awaited later; a device lost meanwhile must not count as unhandled.
+    read.catch(() => undefined);
+    return { step: at, names: Object.keys(parts), values, read };
+  };
+  const settle = async (p: Pending | undefined): Promise<{ step: number; values: Record<string, number> } | undefined> => {
+    if (!p) return undefined;
+    try {
+      const data = await p.read;
+      return { step: p.step, values: Object.fromEntries(p.names.map((name, i) => [name, data[i]])) };
+    } finally {
+      p.values.dispose();
+    }
   };
 
   for (; epoch < schedule.epochs; ) {
@@ -106,26 +122,37 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     const batches = loop.epochBatches(loop.rng);
     const bar = progressBar(`${loop.name} epoch ${epoch + 1}/${schedule.epochs}`, batches.length, 'steps');
     const sums: Record<string, number> = {};
+    const record = (read: Awaited<ReturnType<typeof settle>>) => {
+      if (!read) return;
+      const { step, values } = read;
+      assertFinite(values, step);
+      for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
+      bar.tick(1, { d: values.d_loss, g: values.g_loss });
+    };
+    let pending: Pending | undefined;
     const started = performance.now();
     // The bar's timer would keep a failed run's process alive: stop it whatever happens.
     try {
       for (const planned of batches) {
         const batch = await loop.batch(planned, loop.rng);
         const update = (runner: StepRunner, opt: tf.Optimizer, vars: tf.Variable[], prefix: string, losses: () => Losses) =>
-          runner.run(() => {
-            let parts: Record<string, tf.Scalar> = {};
-            const cost = opt.minimize(
-              () => {
-                const l = losses();
-                // The terms outlive the gradient tape's tidy so that they can be logged.
-                parts = Object.fromEntries(Object.entries(l.parts).map(([k, v]) => [`${prefix}_${k}`, tf.keep(v)]));
-                return l.total;
-              },
-              true,
-              vars,
-            )!;
-            return { [`${prefix}_loss`]: cost, ...parts };
-          });
+          runner.run(
+            () => {
+              let parts: Record<string, tf.Scalar> = {};
+              const cost = opt.minimize(
+                () => {
+                  const l = losses();
+                  // The terms outlive the gradient tape's tidy so that they can be logged.
+                  parts = Object.fromEntries(Object.entries(l.parts).map(([k, v]) => [`${prefix}_${k}`, tf.keep(v)]));
+                  return l.total;
+                },
+                true,
+                vars,
+              )!;
+              return { [`${prefix}_loss`]: cost, ...parts };
+            },
+            pending?.values,
+          );
         const fake = loop.fakeImages(batch, loop.rng);
         const d = update(dRunner, dOpt, loop.dVars, 'd', () => loop.discriminatorLoss(batch, fake));
         fake.dispose();
@@ -133,12 +160,15 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
         updates.apply();
         tf.dispose(batch);
         step++;
-        const values = await read({ ...d, ...g });
-        assertFinite(values, step);
-        for (const [k, v] of Object.entries(values)) sums[k] = (sums[k] ?? 0) + v;
-        bar.tick(1, { d: values.d_loss, g: values.g_loss });
+        const previous = pending;
+        pending = pend({ ...d, ...g }, step);
+        record(await settle(previous));
       }
+      const last = pending;
+      pending = undefined;
+      record(await settle(last));
     } finally {
+      if (pending) pending.values.dispose();
       bar.stop();
     }
     epoch++;

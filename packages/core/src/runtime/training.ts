@@ -14,16 +14,17 @@ export class StepRunner {
 
   constructor(private readonly warmup = 1) {}
 
-  run<T extends tf.TensorContainer>(step: () => T): T {
+  /** `carried`: tensors the caller holds from one step into the next (not a leak). */
+  run<T extends tf.TensorContainer>(step: () => T, carried?: tf.TensorContainer): T {
     const result = tf.tidy(step);
-    this.check(result);
+    this.check(result, carried);
     return result;
   }
 
   /** For steps that must await (webgpu reads): the caller tidies, this checks. */
-  check(result?: tf.TensorContainer): void {
+  check(result?: tf.TensorContainer, carried?: tf.TensorContainer): void {
     this.steps++;
-    const live = tf.memory().numTensors - countTensors(result);
+    const live = tf.memory().numTensors - countTensors(result) - countTensors(carried);
     if (this.steps <= this.warmup) {
       this.baseline = live;
       return;
