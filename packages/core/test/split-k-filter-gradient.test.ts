@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chunkRows, splitKFilterGradient } from '../src/runtime/split-k-filter-gradient.ts';
+import { chunkRows, composedIm2col, splitKFilterGradient } from '../src/runtime/split-k-filter-gradient.ts';
 import { tf } from '../src/runtime/index.ts';
 
 beforeAll(async () => {
@@ -9,8 +9,8 @@ beforeAll(async () => {
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 /** The split-K kernel, called as the engine would call it, on the cpu backend's kernels. */
-function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: number, pad: Pad, chunkLimit: number): tf.Tensor4D {
-  const out = splitKFilterGradient('cpu', chunkLimit)({ inputs: { x, dy }, backend: tf.backend(), attrs: { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape } as never });
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: number, pad: Pad, limits: { chunkLimit: number; maxBytes?: number }): tf.Tensor4D {
+  const out = splitKFilterGradient('cpu', composedIm2col, limits)({ inputs: { x, dy }, backend: tf.backend(), attrs: { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape } as never });
   return tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo) as tf.Tensor4D;
 }
 
@@ -23,15 +23,15 @@ describe('split-K conv filter gradient', () => {
     { x: [2, 8, 8, 6], k: 1, co: 4, stride: 1, pad: 'same' },
   ];
   for (const { x: shape, k, co, stride, pad } of cases) {
-    for (const chunkLimit of [4096, 7]) {
-      it(`matches the backend's own kernel: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}, chunks of at most ${chunkLimit} rows`, () => {
+    for (const limits of [{ chunkLimit: 4096 }, { chunkLimit: 7 }, { chunkLimit: 4096, maxBytes: 1 }]) {
+      it(`matches the backend's own kernel: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}, ${JSON.stringify(limits)}`, () => {
         const filterShape: [number, number, number, number] = [k, k, shape[3], co];
         const x = tf.randomNormal(shape, 0, 1, 'float32', 1) as tf.Tensor4D;
         const [, ho, wo] = tf.conv2d(x, tf.zeros(filterShape) as tf.Tensor4D, stride, pad).shape;
         const dy = tf.randomNormal([shape[0], ho, wo, co], 0, 1, 'float32', 2) as tf.Tensor4D;
         const want = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: stride, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape } as never) as tf.Tensor4D;
         const buffers = tf.engine().backend.numDataIds();
-        const got = filterGradient(x, dy, filterShape, stride, pad, chunkLimit);
+        const got = filterGradient(x, dy, filterShape, stride, pad, limits);
         // Only the result is left behind.
         expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
         expect(got.shape).toEqual(filterShape);

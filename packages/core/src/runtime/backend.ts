@@ -82,7 +82,8 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     if (filterGradient !== 'split-k' && filterGradient !== 'stock') throw new Error(`T2I_WEBGPU_FILTER_GRAD is '${filterGradient}'; use split-k (the default) or stock`);
     if (filterGradient === 'split-k') {
       const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
-      registerSplitKFilterGradient('webgpu');
+      const { webgpuIm2col } = await import('./webgpu-im2col.ts');
+      registerSplitKFilterGradient('webgpu', webgpuIm2col);
     }
     await use('webgpu');
   },

@@ -1,24 +1,33 @@
 /**
- * The conv filter gradient as matmuls, for a backend whose own kernel gives each weight-gradient
+ * The conv filter gradient as one matmul, for a backend whose own kernel gives each weight-gradient
  * element one thread that loops over all N·Ho·Wo output positions: on webgpu that kernel ran at
- * 0.6 TFLOP/s where the backend's matmul runs at 10 (issue 7), half of a Stage I step. Every
- * position is a row of a matmul instead:
+ * 0.6 TFLOP/s where the backend's matmul runs at 10 (issue 7), half of a Stage I step.
  *
- *   dW[kh, kw] = Σ_{n,oh,ow} x[n, oh·s + kh − pad, ow·s + kw − pad, :]ᵀ · dy[n, oh, ow, :]
+ *   dW[kh, kw, ci, co] = Σ_{n,oh,ow} x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · dy[n, oh, ow, co]
  *
- * is, for each tap (kh, kw), Xₖᵀ·DY with Xₖ the input sampled at that tap, [M, Ci], and DY the
- * output gradient, [M, Co], M = N·Ho·Wo. M runs to hundreds of thousands while Ci×Co is small, so
- * M is cut into S chunks of L rows (split-K): one batched matmul [S, Ci, L]·[S, L, Co] keeps S
- * times more of the GPU busy, and a sum over S finishes it.
+ * is Pᵀ·DY, with P the input's patches (im2col: one row per output position, one column per
+ * (kh, kw, ci), the filter's own order), [M, K], and DY the output gradient, [M, Co], M = N·Ho·Wo.
+ * M runs to hundreds of thousands while K×Co is small, so M is cut into S chunks of L rows
+ * (split-K): one batched matmul [S, K, L]·[S, L, Co] keeps S times more of the GPU busy, and a sum
+ * over S finishes it. Three kernel calls in all, where a call's host-side cost on webgpu is about
+ * that of a small kernel's run; images are taken in groups only where P would outgrow `maxBytes`.
  *
- * Built only from the backend's own kernels (pad, strided slice, reshape, batched matmul, sum,
- * concat), so it runs, and is tested, on any backend.
+ * How P is built is the caller's: `composedIm2col` (strided slices and a concat, any backend, what
+ * the tests run) or webgpu-im2col.ts's single shader.
  */
 import { backend_util, Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { callKernel, free } from './kernel-util.ts';
 
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;
+/** The most one pass's patch matrix may take (all of a batch at once for every Stage I layer at batch 64). */
+const MAX_PATCH_BYTES = 2 ** 30;
+
+export type Conv2DInfo = backend_util.Conv2DInfo;
+/** Calls a kernel of the backend at hand, returning its one output. */
+export type Run = (kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs?: object) => TensorInfo;
+/** x [n, h, w, ci] to its patches [n·Ho·Wo, kh·kw·ci] for the conv `info` describes (its batch size is n). */
+export type Im2col = (x: TensorInfo, info: Conv2DInfo, backend: KernelBackend, run: Run) => TensorInfo;
 
 /** The largest divisor of m that is at most `limit`: chunks must tile M exactly. */
 export function chunkRows(m: number, limit = CHUNK_ROWS): number {
@@ -26,30 +35,19 @@ export function chunkRows(m: number, limit = CHUNK_ROWS): number {
   return 1;
 }
 
-export function splitKFilterGradient(backendName: string, chunkLimit = CHUNK_ROWS): KernelFunc {
-  return (args) => {
-    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const backend = args.backend as KernelBackend;
-    const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
-    if (attrs.dataFormat === 'NCHW') throw new Error('split-K Conv2DBackpropFilter supports NHWC only');
-    const run = (kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], kernelAttrs: object = {}) => callKernel(backendName, backend, kernelName, inputs, kernelAttrs);
-    const reshape = (t: TensorInfo, shape: number[]) => run('Reshape', { x: t }, { shape });
-
-    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co } = info;
-    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
-    // Padded so that every tap's strided slice lies inside; a negative pad (rows no tap reaches) is none.
-    const padBottom = Math.max(0, kh + (ho - 1) * sh - h - padInfo.top);
-    const padRight = Math.max(0, kw + (wo - 1) * sw - w - padInfo.left);
-    const padded = run('PadV2', { x }, { paddings: [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]], constantValue: 0 });
-
-    const m = n * ho * wo;
-    const rows = chunkRows(m, chunkLimit);
-    const dyChunks = reshape(dy, [m / rows, rows, co]);
-    const taps: TensorInfo[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const tap = run('StridedSlice', { x: padded }, {
+/** im2col from the backend's own kernels: each tap's strided slice of the padded input, concatenated along channels. */
+export const composedIm2col: Im2col = (x, info, backend, run) => {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
+  // Padded so that every tap's strided slice lies inside; a negative pad (rows no tap reaches) is none.
+  const padBottom = Math.max(0, kh + (ho - 1) * sh - h - padInfo.top);
+  const padRight = Math.max(0, kw + (wo - 1) * sw - w - padInfo.left);
+  const padded = run('PadV2', { x }, { paddings: [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]], constantValue: 0 });
+  const taps: TensorInfo[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      taps.push(
+        run('StridedSlice', { x: padded }, {
           begin: [0, i, j, 0],
           end: [n, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, ci],
           strides: [1, sh, sw, 1],
@@ -58,26 +56,63 @@ export function splitKFilterGradient(backendName: string, chunkLimit = CHUNK_ROW
           ellipsisMask: 0,
           newAxisMask: 0,
           shrinkAxisMask: 0,
-        });
-        const tapChunks = reshape(tap, [m / rows, rows, ci]);
-        const partial = run('BatchMatMul', { a: tapChunks, b: dyChunks }, { transposeA: true, transposeB: false });
-        const sum = run('Sum', { x: partial }, { axis: [0], keepDims: true });
-        free(backend, tap, tapChunks, partial);
-        taps.push(sum);
+        }),
+      );
+    }
+  }
+  const patches = taps.length === 1 ? taps[0] : run('Concat', taps, { axis: 3 });
+  const out = run('Reshape', { x: patches }, { shape: [n * ho * wo, kh * kw * ci] });
+  free(backend, padded, ...(taps.length === 1 ? [] : [patches]), ...taps);
+  return out;
+};
+
+export function splitKFilterGradient(backendName: string, im2col: Im2col = composedIm2col, { chunkLimit = CHUNK_ROWS, maxBytes = MAX_PATCH_BYTES } = {}): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const backend = args.backend as KernelBackend;
+    const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+    if (attrs.dataFormat === 'NCHW') throw new Error('split-K Conv2DBackpropFilter supports NHWC only');
+    const run: Run = (kernelName, inputs, kernelAttrs = {}) => callKernel(backendName, backend, kernelName, inputs, kernelAttrs);
+    const conv = (n: number) => backend_util.computeConv2DInfo([n, ...(x.shape.slice(1) as [number, number, number])], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const [n, h, w, ci] = x.shape;
+    const { outHeight: ho, outWidth: wo, outChannels: co } = conv(n);
+    const [kh, kw] = attrs.filterShape;
+    const k = kh * kw * ci;
+    const group = Math.max(1, Math.min(n, Math.floor(maxBytes / (ho * wo * k * 4))));
+
+    let total: TensorInfo | undefined;
+    for (let first = 0; first < n; first += group) {
+      const count = Math.min(group, n - first);
+      const whole = count === n;
+      const xs = whole ? x : run('Slice', { x }, { begin: [first, 0, 0, 0], size: [count, h, w, ci] });
+      const dys = whole ? dy : run('Slice', { x: dy }, { begin: [first, 0, 0, 0], size: [count, ho, wo, co] });
+      const patches = im2col(xs, conv(count), backend, run);
+      const m = count * ho * wo;
+      const rows = chunkRows(m, chunkLimit);
+      const a = run('Reshape', { x: patches }, { shape: [m / rows, rows, k] });
+      const b = run('Reshape', { x: dys }, { shape: [m / rows, rows, co] });
+      const partial = run('BatchMatMul', { a, b }, { transposeA: true, transposeB: false });
+      const sum = run('Sum', { x: partial }, { axis: [0], keepDims: false });
+      free(backend, patches, a, b, partial, ...(whole ? [] : [xs, dys]));
+      if (total) {
+        const next = run('Add', { a: total, b: sum });
+        free(backend, total, sum);
+        total = next;
+      } else {
+        total = sum;
       }
     }
-    const stacked = run('Concat', taps, { axis: 0 });
-    const out = reshape(stacked, [kh, kw, ci, co]);
-    free(backend, padded, dyChunks, stacked, ...taps);
+    const out = run('Reshape', { x: total! }, { shape: [kh, kw, ci, co] });
+    free(backend, total!);
     return out;
   };
 }
 
 /** Puts the split-K filter gradient in place of `backendName`'s own, which stays for NCHW. */
-export function registerSplitKFilterGradient(backendName: string): void {
+export function registerSplitKFilterGradient(backendName: string, im2col?: Im2col): void {
   const stock = getKernel(Conv2DBackpropFilter, backendName);
   if (stock == null) throw new Error(`backend '${backendName}' has no Conv2DBackpropFilter to replace`);
-  const ours = splitKFilterGradient(backendName);
+  const ours = splitKFilterGradient(backendName, im2col);
   unregisterKernel(Conv2DBackpropFilter, backendName);
   registerKernel({
     kernelName: Conv2DBackpropFilter,

@@ -1,0 +1,52 @@
+/**
+ * im2col in one WGSL shader for the webgpu backend's split-K filter gradient: one thread per
+ * element of the patch matrix [n·Ho·Wo, kh·kw·ci], reading x where the tap lands inside it and 0 in
+ * the padding. The composed version (a slice per tap and a concat) costs kh·kw + 2 kernel calls,
+ * each with its own host-side overhead; this is one.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { Im2col } from './split-k-filter-gradient.ts';
+
+class Im2colProgram {
+  readonly variableNames = ['x'];
+  readonly uniforms = 'pads : vec2<i32>, strides : vec2<i32>, outWidth : i32, outArea : i32, filterWidth : i32, inChannels : i32,';
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly size = true;
+  readonly shaderKey = 't2i_im2col';
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+
+  constructor(readonly outputShape: [number, number]) {
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let coords = getCoordsFromIndex(index);
+          let image = coords[0] / uniforms.outArea;
+          let position = coords[0] % uniforms.outArea;
+          let tap = coords[1] / uniforms.inChannels;
+          let channel = coords[1] % uniforms.inChannels;
+          let row = (position / uniforms.outWidth) * uniforms.strides[0] - uniforms.pads[0] + tap / uniforms.filterWidth;
+          let col = (position % uniforms.outWidth) * uniforms.strides[1] - uniforms.pads[1] + tap % uniforms.filterWidth;
+          var value = 0.0;
+          if (row >= 0 && row < uniforms.xShape[1] && col >= 0 && col < uniforms.xShape[2]) {
+            value = getX(image, row, col, channel);
+          }
+          setOutputAtIndex(index, value);
+        }
+      }
+    `;
+  }
+}
+
+export const webgpuIm2col: Im2col = (x, info, backend) => {
+  const { batchSize: n, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, inChannels: ci, strideHeight: sh, strideWidth: sw, padInfo } = info;
+  const program = new Im2colProgram([n * ho * wo, kh * kw * ci]);
+  const uniforms = [[padInfo.top, padInfo.left], [sh, sw], [wo], [ho * wo], [kw], [ci]].map((data) => ({ type: 'int32', data }));
+  return (backend as unknown as WebGPUBackend).runWebGPUProgram(program, [x], 'float32', uniforms) as TensorInfo;
+};

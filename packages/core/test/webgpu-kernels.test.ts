@@ -1,0 +1,64 @@
+/**
+ * Our webgpu kernels against tfjs's cpu kernels, on a real WebGPU adapter. CI has none, so this
+ * runs only when asked: `T2I_TEST_WEBGPU=1 pnpm vitest run packages/core/test/webgpu-kernels.test.ts`
+ * (Mesa's lavapipe works: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, tf } from '../src/runtime/index.ts';
+import { composedIm2col, type Run } from '../src/runtime/split-k-filter-gradient.ts';
+import { callKernel } from '../src/runtime/kernel-util.ts';
+
+type Shape4 = [number, number, number, number];
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+const cases: { x: Shape4; k: number; co: number; stride: number | [number, number]; pad: Pad }[] = [
+  { x: [4, 16, 16, 3], k: 4, co: 8, stride: 2, pad: 'same' },
+  { x: [2, 12, 12, 16], k: 3, co: 8, stride: 1, pad: 'same' },
+  { x: [3, 9, 11, 5], k: 3, co: 6, stride: 1, pad: 'valid' },
+  { x: [2, 8, 8, 32], k: 1, co: 4, stride: 1, pad: 'same' },
+  { x: [2, 11, 9, 4], k: 4, co: 3, stride: [3, 2], pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+];
+
+const values = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+
+describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
+  beforeAll(async () => {
+    await initBackend('webgpu');
+  });
+
+  for (const { x: shape, k, co, stride, pad } of cases) {
+    const label = `x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}`;
+    const filterShape: Shape4 = [k, k, shape[3], co];
+    const attrs = { strides: stride, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape };
+    const inputs = async () => {
+      const x = values(shape, 1);
+      const [, ho, wo] = tf.conv2d(tf.zeros(shape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, stride, pad).shape;
+      return { x, dy: values([shape[0], ho, wo, co], 2), dyShape: [shape[0], ho, wo, co] };
+    };
+
+    it(`the filter gradient matches the cpu backend's: ${label}`, async () => {
+      const { x, dy, dyShape } = await inputs();
+      const on = async (backend: string) => {
+        await tf.setBackend(backend);
+        const out = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(x, shape), dy: tf.tensor(dy, dyShape) }, attrs as never) as tf.Tensor;
+        return Float32Array.from(await out.data());
+      };
+      const want = await on('cpu');
+      const got = await on('webgpu');
+      const scale = Math.max(...want.map(Math.abs));
+      expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-4 * scale);
+    });
+
+    it(`the im2col shader matches the composed im2col: ${label}`, async () => {
+      const { webgpuIm2col } = await import('../src/runtime/webgpu-im2col.ts');
+      await tf.setBackend('webgpu');
+      const backend = tf.backend();
+      const run: Run = (name, ins, a = {}) => callKernel('webgpu', backend, name, ins, a);
+      const xt = tf.tensor4d((await inputs()).x, shape);
+      const info = tf.backend_util.computeConv2DInfo(shape, filterShape, stride, 1, pad);
+      const patches = (im2col: typeof composedIm2col) => tf.engine().makeTensorFromTensorInfo(im2col(xt, info, backend, run));
+      const [got, want] = [patches(webgpuIm2col), patches(composedIm2col)];
+      expect(got.shape).toEqual(want.shape);
+      expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+    });
+  }
+});
