@@ -88,7 +88,7 @@ describe('Adam', () => {
   it("follows TensorFlow's update rule", () => {
     const w = tf.variable(tf.tensor1d([1, -2, 0.5]));
     const grads = [[0.3, -1, 2], [0.1, 0.2, -0.4], [-2, 0.5, 1]];
-    const opt = new Adam(0.01, 0.5, 0.999, 1e-8);
+    const opt = new Adam(0.01, 0.5, { beta2: 0.999, epsilon: 1e-8 });
     const want = [1, -2, 0.5];
     const m = [0, 0, 0];
     const v = [0, 0, 0];
@@ -105,6 +105,27 @@ describe('Adam', () => {
     Array.from(w.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
     opt.dispose();
     w.dispose();
+  });
+
+  it('updates all variables at once in flat mode, to the same values', () => {
+    const shapes = [[3, 2], [5], [2, 2, 2]];
+    const run = (flat: boolean) => {
+      const vars = shapes.map((shape, i) => tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 100 + i))));
+      const opt = new Adam(0.05, 0.5, { flat });
+      for (let step = 0; step < 4; step++) {
+        const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1 + 10 * step + i)]));
+        opt.applyGradients(grads);
+        tf.dispose(Object.values(grads));
+      }
+      const values = vars.map((v) => Array.from(v.dataSync()));
+      opt.dispose();
+      tf.dispose(vars);
+      return values;
+    };
+    const before = tf.memory().numTensors;
+    const [flat, each] = [run(true), run(false)];
+    flat.flat().forEach((x, i) => expect(x).toBeCloseTo(each.flat()[i], 6));
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it("frees each variable's temporaries before the next (tf.train.adam holds all of them to the end)", async () => {
@@ -127,25 +148,28 @@ describe('Adam', () => {
 });
 
 describe('checkpoints', () => {
-  it('resuming from a checkpoint gives the same next step as continuing', async () => {
-    const d = dir();
-    const a = tinyModel(1);
-    const optA = new Adam(0.1, 0.5);
-    for (let i = 0; i < 3; i++) optA.minimize(a.loss);
-    await saveCheckpoint(d, { step: 3, weights: a.store.snapshot(), optimizer: await a.store.optimizerState(optA), meta: { note: 'x' } });
-    optA.minimize(a.loss);
-    const continued = Array.from(a.store.variables.get('dense/w')!.dataSync());
+  for (const [saveFlat, loadFlat] of [[false, false], [true, true], [true, false], [false, true]]) {
+    it(`resuming from a checkpoint gives the same next step as continuing (Adam ${saveFlat ? 'flat' : 'per variable'}, resumed ${loadFlat ? 'flat' : 'per variable'})`, async () => {
+      const d = dir();
+      const a = tinyModel(1);
+      const optA = new Adam(0.1, 0.5, { flat: saveFlat });
+      for (let i = 0; i < 3; i++) optA.minimize(a.loss);
+      const optimizer = await a.store.optimizerState(optA);
+      await saveCheckpoint(d, { step: 3, weights: a.store.snapshot(), optimizer, meta: { note: 'x' } });
+      optA.minimize(a.loss);
+      const continued = Array.from(a.store.variables.get('dense/w')!.dataSync());
 
-    const b = tinyModel(99);
-    const optB = new Adam(0.1, 0.5);
-    const saved = (await loadCheckpoint(d))!;
-    expect(saved.step).toBe(3);
-    expect(saved.meta.note).toBe('x');
-    b.store.load(saved.weights);
-    await b.store.restoreOptimizer(optB, saved.optimizer);
-    optB.minimize(b.loss);
-    expect(Array.from(b.store.variables.get('dense/w')!.dataSync())).toEqual(continued);
-  });
+      const b = tinyModel(99);
+      const optB = new Adam(0.1, 0.5, { flat: loadFlat });
+      const saved = (await loadCheckpoint(d))!;
+      expect(saved.step).toBe(3);
+      expect(saved.meta.note).toBe('x');
+      b.store.load(saved.weights);
+      await b.store.restoreOptimizer(optB, saved.optimizer);
+      optB.minimize(b.loss);
+      Array.from(b.store.variables.get('dense/w')!.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(continued[i], 6));
+    });
+  }
 
   it('keeps the last k, and ignores a folder left half-written', async () => {
     const d = dir();

@@ -2,21 +2,43 @@ import { tf } from './backend.ts';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
+type Step = (t: tf.Tensor) => tf.Tensor;
+
 /**
- * Sets a variable to the end of a chain of element-wise steps, freeing each intermediate as soon
- * as the next exists: at most two tensors of the variable's size are alive at once, where a tidy
- * would keep the whole chain to its end.
+ * The end of a chain of element-wise steps, each intermediate freed as soon as the next exists:
+ * at most two tensors of the input's size are alive at once, where a tidy would keep the whole
+ * chain to its end.
  */
-function update(variable: tf.Variable, first: () => tf.Tensor, ...rest: ((t: tf.Tensor) => tf.Tensor)[]): void {
+function chain(first: () => tf.Tensor, ...rest: Step[]): tf.Tensor {
   let value = first();
   for (const step of rest) {
     const next = step(value);
     value.dispose();
     value = next;
   }
+  return value;
+}
+
+function update(variable: tf.Variable, first: () => tf.Tensor, ...rest: Step[]): void {
+  const value = chain(first, ...rest);
   variable.assign(value);
   value.dispose();
 }
+
+/**
+ * Flat updates where kernel calls are dear and memory is not (webgpu), per-variable ones elsewhere.
+ * T2I_ADAM=flat or per-variable overrides it, to measure one against the other.
+ */
+export function flatAdamByDefault(): boolean {
+  const chosen = process.env.T2I_ADAM;
+  if (chosen !== undefined && chosen !== 'flat' && chosen !== 'per-variable') throw new Error(`T2I_ADAM is '${chosen}'; use flat or per-variable`);
+  return chosen ? chosen === 'flat' : tf.getBackend() === 'webgpu';
+}
+
+/** Where each variable lies in the flat vectors of flat mode. */
+type Layout = { name: string; shape: number[]; size: number }[];
+
+const flatten = (tensors: tf.Tensor[]) => tf.tidy(() => tf.concat(tensors.map((t) => t.reshape([-1]))));
 
 /**
  * Adam (Kingma & Ba) in TensorFlow's form, the one the official StackGAN trained with:
@@ -27,20 +49,33 @@ function update(variable: tf.Variable, first: () => tf.Tensor, ...rest: ((t: tf.
  * that is 2 GB on top of the weights, and wasm's heap stops at 4 GiB. Here each update frees its
  * temporaries as it goes, so the extra memory is two copies of the largest variable.
  *
+ * `flat`: on a GPU each kernel call has a host-side cost comparable to a small kernel's run (issue
+ * 7), and per-variable updates are 12 calls a variable, 700 of a Stage I step's 2,300. Flat mode
+ * keeps both moments as one vector each and updates all variables at once, their weights and
+ * gradients concatenated and the new weights split back: about 12 calls plus one slice a variable,
+ * for two more flat copies of all weights in memory. Use it where memory is plentiful (webgpu);
+ * the per-variable mode is the one that fits wasm's heap.
+ *
  * The slots are named as tfjs names them (`<variable>/m`, `<variable>/v`, after the iteration
  * count), so ParamStore.optimizerState and restoreOptimizer read and write them unchanged, but
  * they are found by name rather than by position.
  */
 export class Adam extends tf.Optimizer {
   private readonly slots = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  readonly flat: boolean;
+  private flatSlots: { layout: Layout; m: tf.Variable; v: tf.Variable } | undefined;
 
   constructor(
     public learningRate: number,
     private readonly beta1: number,
-    private readonly beta2 = 0.999,
-    private readonly epsilon = 1e-8,
+    { beta2 = 0.999, epsilon = 1e-8, flat = false }: { beta2?: number; epsilon?: number; flat?: boolean } = {},
   ) {
     super();
+    this.beta2 = beta2;
+    this.epsilon = epsilon;
+    this.flat = flat;
   }
 
   static get className(): string {
@@ -51,16 +86,40 @@ export class Adam extends tf.Optimizer {
     const list = Array.isArray(gradients) ? gradients : Object.entries(gradients).map(([name, tensor]) => ({ name, tensor }));
     const t = this.iterations + 1;
     const step = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    for (const { name, tensor: g } of list) {
-      if (g == null) continue;
-      const value = tf.engine().registeredVariables[name];
-      const { m, v } = this.slot(name, value);
-      // m += (g − m)(1 − β1); v += (g² − v)(1 − β2); w −= step · m / (√v + ε)
-      update(m, () => g.sub(m), (t) => t.mul(1 - this.beta1), (t) => t.add(m));
-      update(v, () => g.square(), (t) => t.sub(v), (t) => t.mul(1 - this.beta2), (t) => t.add(v));
-      update(value, () => v.sqrt(), (t) => t.add(this.epsilon), (t) => m.div(t), (t) => t.mul(-step), (t) => t.add(value));
+    const present = list.filter((x) => x.tensor != null);
+    if (this.flat) {
+      const { layout, m, v } = this.flatSlot(present.map(({ name, tensor }) => ({ name, shape: tensor.shape, size: tensor.size })));
+      const variables = layout.map(({ name }) => tf.engine().registeredVariables[name]);
+      const byName = new Map(present.map((x) => [x.name, x.tensor]));
+      const g = flatten(layout.map(({ name }) => byName.get(name)!));
+      const w = flatten(variables);
+      const updated = this.step(step, g, m, v, w);
+      tf.dispose([g, w]);
+      const parts = tf.split(updated, layout.map((l) => l.size));
+      updated.dispose();
+      parts.forEach((part, i) => {
+        const shaped = part.reshape(layout[i].shape);
+        variables[i].assign(shaped);
+        tf.dispose([part, shaped]);
+      });
+    } else {
+      for (const { name, tensor: g } of present) {
+        const value = tf.engine().registeredVariables[name];
+        const { m, v } = this.slot(name, value);
+        const next = this.step(step, g, m, v, value);
+        value.assign(next);
+        next.dispose();
+      }
     }
     this.incrementIterations();
+  }
+
+  /** Updates the moments m and v in place and returns the new weights. */
+  private step(step: number, g: tf.Tensor, m: tf.Variable, v: tf.Variable, w: tf.Tensor): tf.Tensor {
+    // m += (g − m)(1 − β1); v += (g² − v)(1 − β2); w −= step · m / (√v + ε)
+    update(m, () => g.sub(m), (t) => t.mul(1 - this.beta1), (t) => t.add(m));
+    update(v, () => g.square(), (t) => t.sub(v), (t) => t.mul(1 - this.beta2), (t) => t.add(v));
+    return chain(() => v.sqrt(), (t) => t.add(this.epsilon), (t) => m.div(t), (t) => t.mul(-step), (t) => t.add(w));
   }
 
   private slot(name: string, value: tf.Variable) {
@@ -73,7 +132,29 @@ export class Adam extends tf.Optimizer {
     return s;
   }
 
+  /** Flat mode's moments, made on the first update from the per-variable ones setWeights restored (zeros where none). */
+  private flatSlot(layout: Layout) {
+    if (this.flatSlots) {
+      if (this.flatSlots.layout.map((l) => l.name).join() !== layout.map((l) => l.name).join()) {
+        throw new Error('Adam (flat): the variables to update differ from the first update\'s; use one optimizer per set of variables');
+      }
+      return this.flatSlots;
+    }
+    const gather = (slot: 'm' | 'v') => tf.tidy(() => flatten(layout.map(({ name, shape }) => this.slots.get(name)?.[slot] ?? tf.zeros(shape))).variable(false));
+    this.flatSlots = { layout, m: gather('m'), v: gather('v') };
+    for (const s of this.slots.values()) tf.dispose([s.m, s.v]);
+    this.slots.clear();
+    return this.flatSlots;
+  }
+
   override async getWeights(): Promise<NamedTensor[]> {
+    if (this.flatSlots) {
+      // Fresh tensors cut from the flat moments, not variables: the caller disposes them.
+      const { layout, m, v } = this.flatSlots;
+      const cut = (flat: tf.Tensor, slot: string) =>
+        tf.tidy(() => tf.split(flat, layout.map((l) => l.size)).map((part, i) => ({ name: `${layout[i].name}/${slot}`, tensor: part.reshape(layout[i].shape) })));
+      return [await this.saveIterations(), ...cut(m, 'm'), ...cut(v, 'v')];
+    }
     const slots = [...this.slots];
     return [await this.saveIterations(), ...slots.map(([name, s]) => ({ name: `${name}/m`, tensor: s.m })), ...slots.map(([name, s]) => ({ name: `${name}/v`, tensor: s.v }))];
   }
@@ -94,9 +175,11 @@ export class Adam extends tf.Optimizer {
   override dispose(): void {
     for (const s of this.slots.values()) tf.dispose([s.m, s.v]);
     this.slots.clear();
+    if (this.flatSlots) tf.dispose([this.flatSlots.m, this.flatSlots.v]);
+    this.flatSlots = undefined;
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, flat: this.flat };
   }
 }

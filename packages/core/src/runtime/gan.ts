@@ -1,7 +1,7 @@
 import { log } from '../log.ts';
 import { progressBar } from '../progress.ts';
 import type { Rng } from '../rng.ts';
-import { Adam } from './adam.ts';
+import { Adam, flatAdamByDefault } from './adam.ts';
 import { tf } from './backend.ts';
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
@@ -65,8 +65,9 @@ const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
  */
 export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop: GanLoop<B, S>): Promise<{ epoch: number; step: number }> {
   const { schedule, store } = loop;
-  const gOpt = new Adam(schedule.learningRate, schedule.beta1);
-  const dOpt = new Adam(schedule.learningRate, schedule.beta1);
+  const flat = flatAdamByDefault();
+  const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
+  const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
   let epoch = 0;
   let step = 0;
   let saved = loop.restart ? undefined : await loadCheckpoint(loop.checkpointDir);
