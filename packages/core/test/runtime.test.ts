@@ -284,6 +284,15 @@ describe('trainGan', () => {
     loop.store.dispose();
   });
 
+  it('stops with a checkpoint when another epoch would overrun --minutes, and resumes from it', async () => {
+    const out = dir();
+    const { loop } = tinyGan(out);
+    expect(await trainGan({ ...loop, minutes: 1e-9 })).toEqual({ epoch: 1, step: 3 });
+    expect(await listCheckpoints(loop.checkpointDir)).toEqual([3]);
+    expect(await trainGan({ ...loop, restart: false })).toEqual({ epoch: 2, step: 6 });
+    loop.store.dispose();
+  });
+
   it('stops on the step that diverged, before its epoch is checkpointed', async () => {
     const out = dir();
     const { loop } = tinyGan(out, 5);

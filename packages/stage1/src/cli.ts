@@ -29,6 +29,7 @@ const TrainOptions = z.object({
   backend: z.string().optional(),
   out: z.string().optional(),
   restart: z.boolean(),
+  minutes: z.coerce.number().positive().optional(),
 });
 
 const train = stageCommand('train', 'Train the Stage I GAN (64x64) on the training classes; resumes from the last checkpoint in data/stage1/checkpoints')
@@ -45,9 +46,10 @@ const train = stageCommand('train', 'Train the Stage I GAN (64x64) on the traini
   .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
   .option('--out <dir>', 'output folder (default: data/stage1)')
   .option('--restart', 'ignore existing checkpoints and train from scratch', false)
+  .option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)')
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage1 train');
-    const { config: name, backend: backendName, out, restart, ...overrides } = o;
+    const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage1Config, configsDir, name, overrides) as Stage1Config;
     const backend = await initBackend(backendName);
     // Vectors first: when they are missing, the command that makes them (turbo run embeddings)
@@ -55,7 +57,7 @@ const train = stageCommand('train', 'Train the Stage I GAN (64x64) on the traini
     const vectors = await loadCaptionVectors();
     const data = ganData(await loadImageSet(76, (split) => split === 'train'), vectors);
     const { store, ...rest } = buildStage1(config, data.vectors.dim);
-    await trainStage1({ store, ...rest }, data, config, { outDir: out ?? stageDir('stage1'), restart, backend: backend.name });
+    await trainStage1({ store, ...rest }, data, config, { outDir: out ?? stageDir('stage1'), restart, minutes, backend: backend.name });
     store.dispose();
   });
 

@@ -1,5 +1,5 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode } from '@t2i/core/runtime';
+import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage1Config } from './config.ts';
@@ -57,7 +57,7 @@ export function stage1Losses(models: Stage1Models, config: Stage1Config) {
   return ganClsLosses(D, fakes, config.klWeight);
 }
 
-export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {
+export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: TrainRun): Promise<void> {
   const { store, generator: G } = models;
   const dim = data.vectors.dim;
   const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
@@ -93,6 +93,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     checkpointDir: path.join(options.outDir, 'checkpoints'),
     metrics: new MetricsLog(path.join(options.outDir, 'metrics.jsonl')),
     restart: options.restart,
+    minutes: options.minutes,
     onCheckpoint,
   });
 }

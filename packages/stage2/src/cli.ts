@@ -32,6 +32,7 @@ const TrainOptions = z.object({
   backend: z.string().optional(),
   out: z.string().optional(),
   restart: z.boolean(),
+  minutes: z.coerce.number().positive().optional(),
 });
 
 const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a frozen Stage I, streaming the 304x304 training images; resumes from the last checkpoint in data/stage2/checkpoints')
@@ -48,9 +49,10 @@ const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a froze
   .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
   .option('--out <dir>', 'output folder (default: data/stage2)')
   .option('--restart', 'ignore existing checkpoints and train from scratch', false)
+  .option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)')
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage2 train');
-    const { config: name, backend: backendName, out, restart, ...overrides } = o;
+    const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage2Config, configsDir, name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
     const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE), 'pnpm turbo run preprocess-images');
@@ -61,7 +63,7 @@ const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a froze
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);
     try {
-      await trainStage2(models, stage1, data, config, { outDir: out ?? stageDir('stage2'), restart, backend: backend.name });
+      await trainStage2(models, stage1, data, config, { outDir: out ?? stageDir('stage2'), restart, minutes, backend: backend.name });
     } finally {
       await data.stream.close();
     }

@@ -1,5 +1,5 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode } from '@t2i/core/runtime';
+import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ganClsLosses, generateStage1, generatorDir, normalTensor, type GanBatch, type LoadedGenerator } from 'stage1';
@@ -94,7 +94,7 @@ function fixedGridNoise(stage1: Pick<LoadedGenerator['config'], 'zDim' | 'condit
   return { z: draw(stage1.zDim), eps1: draw(stage1.conditionDim), eps2: draw(config.conditionDim) };
 }
 
-export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator, data: Stage2Data, config: Stage2Config, options: { outDir: string; restart: boolean; backend: string }): Promise<void> {
+export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator, data: Stage2Data, config: Stage2Config, options: TrainRun): Promise<void> {
   const { store, generator: G } = models;
   const { stream, vectors } = data;
   const dim = vectors.dim;
@@ -144,6 +144,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
     checkpointDir: path.join(options.outDir, 'checkpoints'),
     metrics: new MetricsLog(path.join(options.outDir, 'metrics.jsonl')),
     restart: options.restart,
+    minutes: options.minutes,
     onCheckpoint,
   });
 }

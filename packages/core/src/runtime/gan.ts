@@ -47,8 +47,19 @@ export interface GanLoop<B, S = number[]> {
   checkpointDir: string;
   metrics: MetricsLog;
   restart: boolean;
+  /** A wall-clock budget: the loop stops, checkpointed, after the last epoch expected to end within it. */
+  minutes?: number;
   /** After every checkpoint (grids, exports). */
   onCheckpoint?(epoch: number): Promise<void>;
+}
+
+/** How a stage's training command runs the loop. */
+export interface TrainRun {
+  outDir: string;
+  restart: boolean;
+  backend: string;
+  /** See GanLoop.minutes. */
+  minutes?: number;
 }
 
 export const learningRateAt = (s: GanSchedule, epoch: number) => s.learningRate * 0.5 ** Math.floor(epoch / s.lrDecayEpochs);
@@ -117,7 +128,8 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     }
   };
 
-  for (; epoch < schedule.epochs; ) {
+  const deadline = performance.now() + (loop.minutes ?? Infinity) * 60_000;
+  for (let stop = false; epoch < schedule.epochs && !stop; ) {
     const lr = learningRateAt(schedule, epoch);
     for (const opt of [gOpt, dOpt]) opt.learningRate = lr;
     const batches = loop.epochBatches(loop.rng);
@@ -177,7 +189,10 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / batches.length]));
     loop.metrics.append({ step, epoch, lr, seconds, ...means });
     log(`${loop.name} epoch ${epoch}/${schedule.epochs}: ${Object.entries(means).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; ${seconds.toFixed(1)} s`);
-    if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs) {
+    // Judged by the epoch just run: the next one is expected to take as long.
+    stop = epoch < schedule.epochs && performance.now() + seconds * 1000 > deadline;
+    if (stop) log(`${loop.name}: stopping after epoch ${epoch}: another would end past the ${loop.minutes}-minute limit; run again to resume`);
+    if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs || stop) {
       const optimizer = { ...prefixed('g', await store.optimizerState(gOpt)), ...prefixed('d', await store.optimizerState(dOpt)) };
       await saveCheckpoint(loop.checkpointDir, { step, weights: store.snapshot(), optimizer, meta: { epoch, rng: loop.rng.seedState, identity: loop.identity } }, schedule.keepCheckpoints);
       await loop.onCheckpoint?.(epoch);
