@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
@@ -11,15 +11,18 @@ import {
   initBackend,
   listCheckpoints,
   loadCheckpoint,
+  loadTensors,
   MetricsLog,
   ParamStore,
   saveCheckpoint,
+  saveTensors,
   StepRunner,
   tf,
   trainGan,
   type BackendLoader,
   type BackendName,
 } from '../src/runtime/index.ts';
+import { fromHalf, toHalf } from '../src/runtime/half.ts';
 
 const dirs: string[] = [];
 const dir = () => (dirs.push(tempDir()), dirs[dirs.length - 1]);
@@ -194,6 +197,46 @@ describe('checkpoints', () => {
     const folder = await saveCheckpoint(d, { step: 1, weights: m.store.snapshot(), optimizer: {}, meta: {} });
     truncateSync(path.join(folder, 'tensors.bin'), 20);
     await expect(loadCheckpoint(d)).rejects.toThrow(/tensors\.bin ends inside weights\/dense\/\w: the file is truncated; delete this folder/);
+  });
+});
+
+describe('float16 storage', () => {
+  it('round-trips every half value, and rounds to the nearest half, ties to even', () => {
+    const all = Uint16Array.from({ length: 0x10000 }, (_, h) => h);
+    const values = fromHalf(all);
+    const back = toHalf(values);
+    const nan = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+    for (let h = 0; h < 0x10000; h++) if (!nan(h)) expect(back[h]).toBe(h);
+    const cases: [number, number][] = [
+      [1, 1],
+      [0.1, 0.0999755859375],
+      [1 + 2 ** -11, 1],
+      [1 + 3 * 2 ** -11, 1 + 2 ** -9],
+      [65504, 65504],
+      [65520, Infinity],
+      [-1e6, -Infinity],
+      [2 ** -24, 2 ** -24],
+      [1.4 * 2 ** -25, 2 ** -24],
+      [2 ** -26, 0],
+      [3 * 2 ** -25, 2 * 2 ** -24],
+    ];
+    const got = fromHalf(toHalf(Float32Array.from(cases, ([x]) => x)));
+    cases.forEach(([, want], i) => expect(got[i]).toBe(want));
+    expect(fromHalf(toHalf(Float32Array.of(NaN)))[0]).toBeNaN();
+  });
+
+  it('stores float32 weights at half the bytes and reads them back as float32', async () => {
+    const d = dir();
+    const w = tf.tensor2d([[0.5, -1.25], [3.14159, 1e-3]]);
+    const steps = tf.tensor1d([7], 'int32');
+    await saveTensors(d, { weights: { w, steps } }, { note: 'half' }, { float16: true });
+    expect(statSync(path.join(d, 'tensors.bin')).size).toBe(4 * 2 + 4);
+    const { groups, meta } = await loadTensors(d);
+    expect(meta.note).toBe('half');
+    expect(groups.weights.w.dtype).toBe('float32');
+    expect(Array.from(groups.weights.w.dataSync())).toEqual([0.5, -1.25, 3.140625, 0.0010004043579101562]);
+    expect(Array.from(groups.weights.steps.dataSync())).toEqual([7]);
+    tf.dispose([w, steps, ...Object.values(groups.weights)]);
   });
 });
 

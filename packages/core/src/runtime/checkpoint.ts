@@ -4,11 +4,13 @@ import { tempPathFor } from '../atomic.ts';
 import { requireArtifact } from '../paths.ts';
 import { Rng } from '../rng.ts';
 import { tf } from './backend.ts';
+import { fromHalf, toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
 
 /**
  * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,
- * and any JSON state: epoch, RNG state, config) and `tensors.bin` (float32/int32, concatenated).
+ * and any JSON state: epoch, RNG state, config) and `tensors.bin` (float32/int32, or float16 for
+ * exports saved so, concatenated).
  * It is written to a temp folder and renamed into place, so a killed run leaves either the
  * previous checkpoint or the new one, never half of one.
  */
@@ -26,7 +28,8 @@ interface TensorEntry {
   group: string;
   name: string;
   shape: number[];
-  dtype: 'float32' | 'int32';
+  /** As stored: float16 is read back as float32. */
+  dtype: 'float32' | 'int32' | 'float16';
   offset: number;
   length: number;
 }
@@ -37,9 +40,10 @@ export const checkpointDirName = (step: number) => `step-${String(step).padStart
 
 /**
  * Writes named tensor groups and JSON metadata as one folder, atomically: a temp folder renamed
- * into place. Checkpoints and exported models share this format.
+ * into place. Checkpoints and exported models share this format. `float16` stores float32
+ * tensors at half the size (a generator to ship; never a checkpoint to resume).
  */
-export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>): Promise<void> {
+export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>, { float16 = false } = {}): Promise<void> {
   const tensors = Object.entries(groups).flatMap(([group, named]) => Object.entries(named).map(([name, tensor]) => ({ group, name, tensor })));
   for (const { group, name, tensor } of tensors) {
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
@@ -54,9 +58,10 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     const bin = await fs.open(path.join(tmp, 'tensors.bin'), 'w');
     try {
       for (const { group, name, tensor } of tensors) {
-        const values = (await tensor.data()) as Float32Array | Int32Array;
+        const data = (await tensor.data()) as Float32Array | Int32Array;
+        const values = float16 && data instanceof Float32Array ? toHalf(data) : data;
         await bin.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-        entries.push({ group, name, shape: tensor.shape, dtype: tensor.dtype as TensorEntry['dtype'], offset, length: values.length });
+        entries.push({ group, name, shape: tensor.shape, dtype: values instanceof Uint16Array ? 'float16' : (tensor.dtype as TensorEntry['dtype']), offset, length: values.length });
         offset += values.byteLength;
       }
       await bin.sync();
@@ -85,10 +90,10 @@ export async function loadTensors(folder: string): Promise<{ groups: Record<stri
   const bin = await fs.open(path.join(folder, 'tensors.bin'), 'r');
   try {
     for (const e of json.tensors) {
-      const values = e.dtype === 'int32' ? new Int32Array(e.length) : new Float32Array(e.length);
+      const values = e.dtype === 'int32' ? new Int32Array(e.length) : e.dtype === 'float16' ? new Uint16Array(e.length) : new Float32Array(e.length);
       const { bytesRead } = await bin.read(new Uint8Array(values.buffer), 0, values.byteLength, e.offset);
       if (bytesRead !== values.byteLength) throw new Error(`${folder}/tensors.bin ends inside ${e.group}/${e.name}: the file is truncated; delete this folder and resume from an earlier one`);
-      (groups[e.group] ??= {})[e.name] = tf.tensor(values, e.shape, e.dtype);
+      (groups[e.group] ??= {})[e.name] = values instanceof Uint16Array ? tf.tensor(fromHalf(values), e.shape, 'float32') : tf.tensor(values, e.shape, e.dtype as 'float32' | 'int32');
     }
   } finally {
     await bin.close();
