@@ -61,21 +61,54 @@ export class BatchNorm {
   }
 
   apply<T extends tf.Tensor>(x: T, mode: Mode): T {
-    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    if (!mode.training) return tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, 1e-5) as T;
+    if (!mode.training) return tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, EPSILON) as T;
     const groups = mode.groups ?? 1;
-    if (groups > 1) {
-      if (mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
-      const stacked = x.reshape([groups, -1, x.shape[x.rank - 1]]);
-      const { mean, variance } = tf.moments(stacked, 1, true);
-      // Written out: tf.batchNorm's kernels cycle through the statistics rather than broadcast them.
-      const normalised = stacked.sub(mean).mul(tf.rsqrt(variance.add(1e-5)));
-      return normalised.mul(this.gamma).add(this.beta).reshape(x.shape) as T;
-    }
-    const { mean, variance } = tf.moments(x, axes);
-    if (mode.updates) mode.updates.pending.push({ layer: this, mean: tf.keep(mean), variance: tf.keep(variance) });
-    return tf.batchNorm(x, mean, variance, this.beta, this.gamma, 1e-5) as T;
+    if (groups > 1 && mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
+    const record = mode.updates && ((mean: tf.Tensor, variance: tf.Tensor) => mode.updates!.pending.push({ layer: this, mean, variance }));
+    return batchNormTraining(x, this.gamma, this.beta, groups, record) as T;
   }
+}
+
+const EPSILON = 1e-5;
+
+/**
+ * Training-mode batch norm, each of `groups` stacked batches normalised by its own statistics,
+ * with its gradient written out (Ioffe & Szegedy 2015; per group and channel, over its n values):
+ *
+ *   dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n),   dγ = Σ dy·x̂,   dβ = Σ dy
+ *
+ * Autodiff through tf.moments and tf.batchNorm took 44 kernel calls a layer, forward and back;
+ * this takes about 20, and on a GPU each call costs host time (issue 7). The input is saved for
+ * the backward pass, as autodiff saves it; x̂ is recomputed there rather than held.
+ * `record` receives the batch statistics (kept) for the moving averages.
+ */
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, record?: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
+  const shape = x.shape;
+  const channels = shape[shape.length - 1];
+  const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const stacked = x.reshape([groups, -1, channels]);
+    const { mean, variance } = tf.moments(stacked, 1, true);
+    const inv = tf.rsqrt(variance.add(EPSILON));
+    record?.(tf.keep(mean.reshape([channels])), tf.keep(variance.reshape([channels])));
+    // One group: tfjs's fused kernel. Several: written out, since its kernels cycle through the
+    // statistics rather than broadcast them over groups.
+    const value = groups === 1 ? tf.batchNorm(x, mean.reshape([channels]), variance.reshape([channels]), beta, gamma, EPSILON) : stacked.sub(mean).mul(inv).mul(gamma).add(beta).reshape(shape);
+    save([stacked, mean, inv, gamma]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, [stacked, mean, inv, gamma]: tf.Tensor[]) => {
+        const n = stacked.shape[1]!;
+        const dys = dy.reshape(stacked.shape);
+        const xhat = stacked.sub(mean).mul(inv);
+        const sumDy = dys.sum(1, true);
+        const sumDyXhat = dys.mul(xhat).sum(1, true);
+        const dx = dys.sub(sumDy.div(n)).sub(xhat.mul(sumDyXhat.div(n))).mul(inv.mul(gamma));
+        return [dx.reshape(shape), sumDyXhat.sum([0, 1]), sumDy.sum([0, 1])];
+      },
+    };
+  });
+  return normalise(x, gamma, beta);
 }
 
 /** A bias-free convolution (StackGAN's convs have none; batch norm follows). */

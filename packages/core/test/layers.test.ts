@@ -1,0 +1,61 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../src/index.ts';
+import { BatchNorm, BatchNormUpdates, batchNormTraining, ParamStore, tf } from '../src/runtime/index.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Batch norm as the textbook writes it, each group by its own statistics: autodiff differentiates this. */
+function plain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number): tf.Tensor {
+  const stacked = x.reshape([groups, -1, x.shape[x.rank - 1]]);
+  const { mean, variance } = tf.moments(stacked, 1, true);
+  return stacked.sub(mean).div(variance.add(1e-5).sqrt()).mul(gamma).add(beta).reshape(x.shape);
+}
+
+const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
+
+describe('batch norm in training', () => {
+  for (const { shape, groups } of [
+    { shape: [6, 5, 4, 3], groups: 1 },
+    { shape: [6, 5, 4, 3], groups: 3 },
+    { shape: [8, 7], groups: 1 },
+    { shape: [8, 7], groups: 2 },
+  ]) {
+    it(`matches autodiff of the plain formula in value and in every gradient: [${shape}], ${groups} group(s)`, () => {
+      tf.tidy(() => {
+        const c = shape[shape.length - 1];
+        const x = tf.randomNormal(shape, 2, 3, 'float32', 1);
+        const gamma = tf.randomNormal([c], 1, 0.3, 'float32', 2);
+        const beta = tf.randomNormal([c], 0, 1, 'float32', 3);
+        // A random weighting of the outputs, so that every gradient term matters.
+        const weights = tf.randomNormal(shape, 0, 1, 'float32', 4);
+        const loss = (f: typeof plain) => (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => f(a, b, d, groups).mul(weights).sum();
+        const ours = tf.grads(loss(batchNormTraining))([x, gamma, beta]);
+        const want = tf.grads(loss(plain))([x, gamma, beta]);
+        expect(maxDiff(batchNormTraining(x, gamma, beta, groups), plain(x, gamma, beta, groups))).toBeLessThan(1e-5);
+        ours.forEach((g, i) => {
+          expect(g.shape).toEqual(want[i].shape);
+          expect(maxDiff(g, want[i])).toBeLessThan(1e-4);
+        });
+      });
+    });
+  }
+
+  it('records the batch statistics for the moving averages, and leaves no tensor behind', () => {
+    const layer = new BatchNorm(new ParamStore(new Rng(1)), 'bn', 3);
+    const x = tf.randomNormal([4, 2, 2, 3], 5, 2, 'float32', 5);
+    const updates = new BatchNormUpdates();
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.variableGrads(() => layer.apply(x, { training: true, updates }).square().mean() as tf.Scalar, [layer.gamma, layer.beta]);
+    });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    expect(maxDiff(updates.pending[0].mean, mean)).toBeLessThan(1e-5);
+    expect(maxDiff(updates.pending[0].variance, variance)).toBeLessThan(1e-4);
+    updates.apply();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxDiff(layer.movingMean, mean.mul(0.1))).toBeLessThan(1e-5);
+  });
+});
