@@ -3,11 +3,12 @@
  * training loop on synthetic data: ms/step, images/s and achieved GFLOP/s, beside the same
  * backend's 1024^3 matmul rate measured in the same run. FLOPs are counted from the shapes of
  * every Conv2D, conv gradient and matmul kernel of one step's forward and backward passes
- * (tf.profile of both losses' gradients; Adam's element-wise updates add none). Nothing here is a test.
+ * (tf.profile of one step; Adam's element-wise updates add none). With --profile, the step's kernel
+ * calls and where its kernel time goes. Nothing here is a test.
  *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4]
  */
 import { Rng, loadConfig } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { Adam, flatAdamByDefault, initBackend, tf } from '@t2i/core/runtime';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,7 +60,7 @@ async function run(config: Stage1Config, epochs: number, stepsPerEpoch: number) 
   }
 }
 
-/** One step's forward and backward passes, synchronously (tf.profile loses kernels across awaits). */
+/** One step's forward and backward passes and Adam's updates, synchronously (tf.profile loses kernels across awaits). */
 async function profileStep(config: Stage1Config) {
   const models = buildStage1(config, TEXT_DIM);
   const data = syntheticData(config.batchSize);
@@ -68,17 +69,41 @@ async function profileStep(config: Stage1Config) {
   const batch = ganBatch(data, data.rows.slice(0, config.batchSize), 64, config.captionsPerExample, rng);
   const d = models.store.trainable('d');
   const g = models.store.trainable('g').concat(models.store.trainable('ca'));
+  const flat = flatAdamByDefault();
+  const [dOpt, gOpt] = [new Adam(1e-4, 0.5, { flat }), new Adam(1e-4, 0.5, { flat })];
   // Once unprofiled, so that one-time kernel set-up is not counted.
   const step = () => {
     const fake = losses.fakeImages(batch, rng);
-    tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(batch, fake).total, d).grads);
-    tf.dispose(tf.variableGrads(() => losses.generatorLoss(batch, { training: true }, rng).total, g).grads);
+    dOpt.applyGradients(tf.variableGrads(() => losses.discriminatorLoss(batch, fake).total, d).grads);
+    gOpt.applyGradients(tf.variableGrads(() => losses.generatorLoss(batch, { training: true }, rng).total, g).grads);
   };
   tf.tidy(step);
+  const dispatches = countDispatches();
   const profile = await tf.profile(() => tf.tidy(step));
+  const gpuDispatches = dispatches.stop();
   tf.dispose(batch);
+  dOpt.dispose();
+  gOpt.dispose();
   models.store.dispose();
-  return profile;
+  return { profile, gpuDispatches };
+}
+
+/** The webgpu backend's shader dispatches from now to stop() (kernels such as Reshape make none); undefined elsewhere. */
+function countDispatches(): { stop(): number | undefined } {
+  const backend = tf.backend() as unknown as { recordAndSubmit?: (...args: unknown[]) => void };
+  const original = backend.recordAndSubmit;
+  if (!original) return { stop: () => undefined };
+  let count = 0;
+  backend.recordAndSubmit = (...args) => {
+    count++;
+    original.apply(backend, args);
+  };
+  return {
+    stop: () => {
+      backend.recordAndSubmit = original;
+      return count;
+    },
+  };
 }
 
 const quiet = process.stderr.write.bind(process.stderr);
@@ -91,7 +116,7 @@ console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s
 for (const name of values.variants!.split(',')) {
   const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
-  const profile = await profileStep(base);
+  const { profile, gpuDispatches } = await profileStep(base);
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
   const byKernel = new Map<string, number>();
   for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
@@ -104,6 +129,6 @@ for (const name of values.variants!.split(',')) {
   if (values.profile) {
     const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
     const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 10);
-    console.log('   kernel time of one forward+backward (profiled): ' + top.map(([k, t]) => `${k} ${((100 * t) / sum).toFixed(0)}%`).join(', '));
+    console.log(`   one step, profiled (Adam ${flatAdamByDefault() ? 'flat' : 'per variable'}): ${profile.kernels.length} kernel calls${gpuDispatches === undefined ? '' : ` (${gpuDispatches} GPU dispatches)`}, ${sum.toFixed(1)} ms of kernel time: ` + top.map(([k, t]) => `${k} ${t.toFixed(1)} ms (${((100 * t) / sum).toFixed(0)}%)`).join(', '));
   }
 }

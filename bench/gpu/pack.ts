@@ -1,15 +1,27 @@
 /**
- * Packs what a GPU machine without Node.js needs to run bench/stage1.ts on the webgpu backend
- * into .device/kit.tar.xz (git-ignored; carry it with the device tool): this machine's node
- * binary, the benchmark bundled into one file by esbuild, the native packages the bundle leaves
- * out (webgpu's Dawn for linux-x64, sharp for the grids), Stage I's configs, and Debian's
- * libvulkan1 (the Vulkan loader Dawn opens). bench/gpu/run.sh unpacks and runs it there.
- *   pnpm --filter bench exec tsx gpu/pack.ts
+ * Packs what a GPU machine without Node.js or the dataset needs to run bench/stage1.ts and
+ * gpu/train.ts on the webgpu backend, into .device (git-ignored; carry it with the device tool):
+ *  - kit.tar.xz: this machine's node binary (stripped), both scripts bundled by esbuild, the
+ *    native packages the bundles leave out (webgpu's Dawn for linux-x64, sharp for images),
+ *    Stage I's configs, and Debian's libvulkan1 (the Vulkan loader Dawn opens);
+ *  - data.tar.xz: the full training set in travel form (travel.ts) and the text side of the
+ *    trained sentence encoder, from this checkout's data/ (run the pipeline's first three stages
+ *    on the full dataset first); --keep-data reuses the one already there (it takes minutes).
+ * bench/gpu/run.sh unpacks and runs it there. All of it and the working tree must stay under 64 MiB.
+ *   pnpm --filter bench exec tsx gpu/pack.ts [--keep-data]
  */
+import { readTable, stageDir } from '@t2i/core';
+import { initBackend, loadTensors, saveTensors } from '@t2i/core/runtime';
+import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadImageSet } from 'preprocess-images';
+import { writeTravelPack } from './travel.ts';
+
+const { values } = parseArgs({ options: { 'keep-data': { type: 'boolean', default: false } } });
 
 const bench = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const root = path.dirname(bench);
@@ -21,8 +33,9 @@ mkdirSync(path.join(kit, 'bench'), { recursive: true });
 // Native addons cannot be bundled; they travel as packages beside the bundle.
 const natives = ['webgpu', 'sharp'];
 await build({
-  entryPoints: [path.join(bench, 'stage1.ts')],
-  outfile: path.join(kit, 'bench', 'stage1.mjs'),
+  entryPoints: { stage1: path.join(bench, 'stage1.ts'), train: path.join(bench, 'gpu', 'train.ts') },
+  outdir: path.join(kit, 'bench'),
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -49,9 +62,47 @@ const sharp = copyPackage('sharp', path.join(bench, 'node_modules'), (rel) => re
 for (const dep of ['@img/colour', 'detect-libc', 'semver', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) copyPackage(dep, path.dirname(sharp));
 
 cpSync(realpathSync(process.execPath), path.join(kit, 'node'));
+// Symbols are a tenth of node's binary and 2 MiB of the archive.
+execFileSync('strip', ['--strip-all', path.join(kit, 'node')]);
 execFileSync('apt-get', ['download', 'libvulkan1'], { cwd: kit, stdio: 'inherit' });
 
 const archive = path.join(out, 'kit.tar.xz');
-execFileSync('tar', ['-cf', archive, '-I', 'xz -T0 -6', '-C', path.dirname(kit), 'kit'], { stdio: 'inherit' });
+execFileSync('tar', ['-cf', archive, '-I', 'xz -T0 -9e', '-C', path.dirname(kit), 'kit'], { stdio: 'inherit' });
 rmSync(path.join(out, 'build'), { recursive: true, force: true });
-console.log(`${archive}: ${(statSync(archive).size / 2 ** 20).toFixed(1)} MiB (the device tool carries at most 64 MiB with the working tree)`);
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+console.log(`${archive}: ${mib(statSync(archive).size)}`);
+
+const data = path.join(out, 'data.tar.xz');
+if (!values['keep-data']) {
+  rmSync(data, { force: true });
+  await initBackend('cpu');
+  const staging = path.join(out, 'build', 'data');
+  const images = await loadImageSet(76, (split) => split === 'train');
+  const captions = new Map<string, string[]>();
+  const table = await readTable(path.join(stageDir('captions'), 'captions.arrow'));
+  for (let i = 0; i < table.numRows; i++) {
+    const id = table.getChild('image_id')!.get(i) as string;
+    captions.set(id, [...(captions.get(id) ?? []), table.getChild('text')!.get(i) as string]);
+  }
+  await writeTravelPack(path.join(staging, 'stage1-train.arrow'), images, captions);
+  // The text side of the encoder is all that sentences need.
+  const { groups, meta } = await loadTensors(encoderDir());
+  await saveTensors(path.join(staging, 'encoder'), { weights: Object.fromEntries(Object.entries(groups.weights).filter(([name]) => name.startsWith('text/'))) }, meta);
+
+  // The encoder must give there the vectors the embeddings stage wrote here.
+  const stored = await loadCaptionVectors();
+  const encoder = await SentenceEncoder.load(path.join(staging, 'encoder'));
+  const ids = images.ids.slice(0, 32);
+  const { vectors } = await encoder.encode(ids.flatMap((id) => captions.get(id)!));
+  encoder.dispose();
+  const want = Float32Array.from(ids.flatMap((id) => [...stored.byImage.get(id)!]));
+  const worst = vectors.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+  if (worst > 1e-4) throw new Error(`pack: the encoder's vectors differ from data/embeddings' by up to ${worst}; rerun the embeddings stage`);
+  // The captions' text is a quarter of the file and compresses; the AVIF images do not.
+  execFileSync('tar', ['-cf', data, '-I', 'xz -T0 -9', '-C', path.dirname(staging), 'data'], { stdio: 'inherit' });
+  rmSync(path.join(out, 'build'), { recursive: true, force: true });
+  console.log(`${data}: ${images.ids.length} images and their captions, the text encoder: ${mib(statSync(data).size)} (its vectors match the stored ones to ${worst.toExponential(1)})`);
+}
+const tree = execFileSync('git', ['ls-files', '-z'], { cwd: root }).toString().split('\0').filter(Boolean).reduce((n, f) => n + statSync(path.join(root, f)).size, 0);
+const carried = [archive, data].filter(existsSync).reduce((n, f) => n + statSync(f).size, 0);
+console.log(`with the working tree (${mib(tree)}): ${mib(tree + carried)} of the device tool's 64 MiB`);

@@ -191,7 +191,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     log(`${loop.name} epoch ${epoch}/${schedule.epochs}: ${Object.entries(means).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}; ${seconds.toFixed(1)} s`);
     // Judged by the epoch just run: the next one is expected to take as long.
     stop = epoch < schedule.epochs && performance.now() + seconds * 1000 > deadline;
-    if (stop) log(`${loop.name}: stopping after epoch ${epoch}: another would end past the ${loop.minutes}-minute limit; run again to resume`);
+    if (stop) log(`${loop.name}: stopping after epoch ${epoch}: another would end past the ${Number(loop.minutes!.toPrecision(3))}-minute limit; run again to resume`);
     if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs || stop) {
       const optimizer = { ...prefixed('g', await store.optimizerState(gOpt)), ...prefixed('d', await store.optimizerState(dOpt)) };
       await saveCheckpoint(loop.checkpointDir, { step, weights: store.snapshot(), optimizer, meta: { epoch, rng: loop.rng.seedState, identity: loop.identity } }, schedule.keepCheckpoints);

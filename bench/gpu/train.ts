@@ -1,0 +1,50 @@
+/**
+ * Stage I training on the GPU machine, which has neither Node.js nor the dataset: bench/gpu/pack.ts
+ * bundles this file with node and packs the training data (travel.ts), bench/gpu/run.sh runs it
+ * there. The same trainStage1 as `pnpm --filter stage1 train`, on the same images and caption
+ * vectors, for a time budget; its output folder is stage1's (grids, generator, metrics, checkpoints),
+ * with the generator stored as float16 at the end (28 MB at full width instead of 56: what comes
+ * back from the GPU machine is at most 64 MiB; loadTensors reads it as any other).
+ *   node train.mjs --data DIR --out DIR [--minutes 5] [--config full] [--batch-size 64] [--backend webgpu] [--limit N]
+ * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
+ */
+import { loadConfig, log, repoRoot } from '@t2i/core';
+import { initBackend, loadTensors, saveTensors, tf } from '@t2i/core/runtime';
+import { REFERENCE_CAPTIONS } from 'captions';
+import { SentenceEncoder } from 'embeddings';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildStage1, ganData, generatorDir, Stage1Config, trainStage1 } from 'stage1';
+import { encodeCaptionVectors, readTravelPack } from './travel.ts';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    out: { type: 'string' },
+    minutes: { type: 'string', default: '5' },
+    config: { type: 'string', default: 'full' },
+    'batch-size': { type: 'string' },
+    backend: { type: 'string', default: 'webgpu' },
+    limit: { type: 'string' },
+  },
+});
+if (!values.data || !values.out) throw new Error('train: --data DIR (what pack.ts wrote to .device/data) and --out DIR are required');
+const started = performance.now();
+const backend = await initBackend(values.backend);
+const configsDir = path.join(repoRoot, 'packages', 'stage1', 'configs');
+const config = loadConfig(Stage1Config, configsDir, values.config!, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}) as Stage1Config;
+
+const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit ? Number(values.limit) : undefined);
+const encoder = await SentenceEncoder.load(path.join(values.data, 'encoder'));
+const vectors = await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s) => encoder.encode(s), encoder.dim);
+encoder.dispose();
+log(`train: ${images.ids.length} images decoded, ${[...captions.values()].reduce((n, c) => n + c.length, 0)} captions encoded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+// What is left of the budget after loading goes to training.
+const minutes = Number(values.minutes) - (performance.now() - started) / 60_000;
+const models = buildStage1(config, vectors.dim);
+await trainStage1(models, ganData(images, vectors), config, { outDir: values.out, restart: true, backend: backend.name, minutes });
+models.store.dispose();
+const { groups, meta } = await loadTensors(generatorDir(values.out));
+await saveTensors(generatorDir(values.out), groups, meta, { float16: true });
+tf.dispose(Object.values(groups).flatMap((g) => Object.values(g)));
