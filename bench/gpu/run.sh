@@ -7,12 +7,12 @@
 #  2. if .device/data.tar.xz came too: Stage I's full config trained on the 7,034 training images
 #     for the minutes given, its grids, metrics and generator brought back (split into 15 MiB parts:
 #     cat results.tar.part-* | tar -x).
-#   bash bench/gpu/run.sh [full|ngf64] [batch] [train-minutes]     (default: full 64 5)
+#   bash bench/gpu/run.sh [full|ngf64] [batch] [train-minutes]     (default: full 64 4, leaving the rest about 5 of a 10-minute device call)
 # Everything printed also goes to $OUT/log.txt, the ratios to $OUT/ratio.txt (at most 8 files come back).
 set -uo pipefail
 variant=${1:-full}
 batch=${2:-64}
-minutes=${3:-5}
+minutes=${3:-4}
 case "$variant" in
   full) widths=(--ngf 128 --ndf 64) ;;
   ngf64) widths=(--ngf 64 --ndf 32) ;;

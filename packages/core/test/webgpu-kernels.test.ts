@@ -4,7 +4,8 @@
  * (Mesa's lavapipe works: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, tf } from '../src/runtime/index.ts';
+import { Rng } from '../src/index.ts';
+import { Adam, ConvBn, initBackend, leakyRelu, ParamStore, tf } from '../src/runtime/index.ts';
 import { composedIm2col, type Run } from '../src/runtime/split-k-filter-gradient.ts';
 import { callKernel } from '../src/runtime/kernel-util.ts';
 
@@ -61,4 +62,29 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
       expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
     });
   }
+
+  it('a training step (convs, batch norm, Adam) on webgpu leaves the weights a cpu step leaves', async () => {
+    // What webgpu runs differently: the filter gradient through the shader, batch norm's written-out
+    // gradient, Adam in flat mode. The cpu step runs tfjs's filter gradient and per-variable Adam.
+    const x = values([4, 16, 16, 3], 7);
+    const step = async (backend: string) => {
+      await tf.setBackend(backend);
+      const store = new ParamStore(new Rng(5));
+      const layers = [new ConvBn(store, 'a', 3, 8, 4, 2), new ConvBn(store, 'b', 8, 8, 3), new ConvBn(store, 'c', 8, 4, 4, 2)];
+      const input = tf.tensor4d(x, [4, 16, 16, 3]);
+      const opt = new Adam(0.01, 0.5, { flat: backend === 'webgpu' });
+      for (let i = 0; i < 2; i++) {
+        opt.minimize(() => layers.reduce((h, l) => leakyRelu(l.apply(h, { training: true, groups: 2 })), input).square().mean() as tf.Scalar);
+      }
+      const weights = await Promise.all(store.list().map(async (v) => Array.from(await v.data())));
+      opt.dispose();
+      store.dispose();
+      input.dispose();
+      return weights.flat();
+    };
+    const want = await step('cpu');
+    const got = await step('webgpu');
+    expect(got.length).toBe(want.length);
+    expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-4);
+  });
 });
