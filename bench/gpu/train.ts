@@ -40,8 +40,9 @@ const vectors = await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s
 encoder.dispose();
 log(`train: ${images.ids.length} images decoded, ${[...captions.values()].reduce((n, c) => n + c.length, 0)} captions encoded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-// What is left of the budget after loading goes to training.
-const minutes = Number(values.minutes) - (performance.now() - started) / 60_000;
+// What is left of the budget after loading goes to training (at least one epoch runs).
+const minutes = Math.max(0, Number(values.minutes) - (performance.now() - started) / 60_000);
+log(`train: ${minutes.toFixed(2)} of the ${values.minutes} minutes left for training`);
 const models = buildStage1(config, vectors.dim);
 await trainStage1(models, ganData(images, vectors), config, { outDir: values.out, restart: true, backend: backend.name, minutes });
 models.store.dispose();
