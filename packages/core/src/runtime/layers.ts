@@ -104,7 +104,9 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         const sumDy = dys.sum(1, true);
         const sumDyXhat = dys.mul(xhat).sum(1, true);
         const dx = dys.sub(sumDy.div(n)).sub(xhat.mul(sumDyXhat.div(n))).mul(inv.mul(gamma));
-        return [dx.reshape(shape), sumDyXhat.sum([0, 1]), sumDy.sum([0, 1])];
+        // Summing over groups is a transpose and a reduction on webgpu; one group needs neither.
+        const perChannel = (t: tf.Tensor) => (groups === 1 ? t.reshape([channels]) : t.sum([0, 1]));
+        return [dx.reshape(shape), perChannel(sumDyXhat), perChannel(sumDy)];
       },
     };
   });
