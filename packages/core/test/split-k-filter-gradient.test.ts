@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chunkRows, composedIm2col, splitKFilterGradient } from '../src/runtime/split-k-filter-gradient.ts';
+import { chunkRows, composedIm2col, type Im2col, splitKFilterGradient } from '../src/runtime/split-k-filter-gradient.ts';
 import { tf } from '../src/runtime/index.ts';
 
 beforeAll(async () => {
@@ -9,8 +9,12 @@ beforeAll(async () => {
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 /** The split-K kernel, called as the engine would call it, on the cpu backend's kernels. */
-function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: number, pad: Pad, limits: { chunkLimit: number; maxBytes?: number }): tf.Tensor4D {
-  const out = splitKFilterGradient('cpu', composedIm2col, limits)({ inputs: { x, dy }, backend: tf.backend(), attrs: { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape } as never });
+/** The composed im2col as a backend whose buffers hold `bytes` at most would offer it. */
+const capped = (bytes: number): Im2col => Object.assign((...args: Parameters<Im2col>) => composedIm2col(...args), { maxBytes: () => bytes });
+
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], strides: number, pad: Pad, limits: { chunkLimit: number; maxBytes?: number; backendBytes?: number }): tf.Tensor4D {
+  const { backendBytes, ...options } = limits;
+  const out = splitKFilterGradient('cpu', backendBytes ? capped(backendBytes) : composedIm2col, options)({ inputs: { x, dy }, backend: tf.backend(), attrs: { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape } as never });
   return tf.engine().makeTensorFromTensorInfo(out as tf.TensorInfo) as tf.Tensor4D;
 }
 
@@ -23,7 +27,7 @@ describe('split-K conv filter gradient', () => {
     { x: [2, 8, 8, 6], k: 1, co: 4, stride: 1, pad: 'same' },
   ];
   for (const { x: shape, k, co, stride, pad } of cases) {
-    for (const limits of [{ chunkLimit: 4096 }, { chunkLimit: 7 }, { chunkLimit: 4096, maxBytes: 1 }]) {
+    for (const limits of [{ chunkLimit: 4096 }, { chunkLimit: 7 }, { chunkLimit: 4096, maxBytes: 1 }, { chunkLimit: 4096, backendBytes: 700 }]) {
       it(`matches the backend's own kernel: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}, ${JSON.stringify(limits)}`, () => {
         const filterShape: [number, number, number, number] = [k, k, shape[3], co];
         const x = tf.randomNormal(shape, 0, 1, 'float32', 1) as tf.Tensor4D;

@@ -10,7 +10,8 @@
  * M runs to hundreds of thousands while K×Co is small, so M is cut into S chunks of L rows
  * (split-K): one batched matmul [S, K, L]·[S, L, Co] keeps S times more of the GPU busy, and a sum
  * over S finishes it. Three kernel calls in all, where a call's host-side cost on webgpu is about
- * that of a small kernel's run; images are taken in groups only where P would outgrow `maxBytes`.
+ * that of a small kernel's run; images are taken in groups only where P would outgrow `maxBytes`
+ * or the backend's largest buffer.
  *
  * How P is built is the caller's: `composedIm2col` (strided slices and a concat, any backend, what
  * the tests run) or webgpu-im2col.ts's single shader.
@@ -26,8 +27,11 @@ const MAX_PATCH_BYTES = 2 ** 30;
 export type Conv2DInfo = backend_util.Conv2DInfo;
 /** Calls a kernel of the backend at hand, returning its one output. */
 export type Run = (kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs?: object) => TensorInfo;
-/** x [n, h, w, ci] to its patches [n·Ho·Wo, kh·kw·ci] for the conv `info` describes (its batch size is n). */
-export type Im2col = (x: TensorInfo, info: Conv2DInfo, backend: KernelBackend, run: Run) => TensorInfo;
+/**
+ * x [n, h, w, ci] to its patches [n·Ho·Wo, kh·kw·ci] for the conv `info` describes (its batch size
+ * is n); `maxBytes`, where the backend caps one buffer's size, is that cap.
+ */
+export type Im2col = ((x: TensorInfo, info: Conv2DInfo, backend: KernelBackend, run: Run) => TensorInfo) & { maxBytes?: (backend: KernelBackend) => number };
 
 /** The largest divisor of m that is at most `limit`: chunks must tile M exactly. */
 export function chunkRows(m: number, limit = CHUNK_ROWS): number {
@@ -78,7 +82,8 @@ export function splitKFilterGradient(backendName: string, im2col: Im2col = compo
     const { outHeight: ho, outWidth: wo, outChannels: co } = conv(n);
     const [kh, kw] = attrs.filterShape;
     const k = kh * kw * ci;
-    const group = Math.max(1, Math.min(n, Math.floor(maxBytes / (ho * wo * k * 4))));
+    const limit = Math.min(maxBytes, im2col.maxBytes?.(backend) ?? Infinity);
+    const group = Math.max(1, Math.min(n, Math.floor(limit / (ho * wo * k * 4))));
 
     let total: TensorInfo | undefined;
     for (let first = 0; first < n; first += group) {

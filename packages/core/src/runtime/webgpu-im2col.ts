@@ -4,7 +4,7 @@
  * the padding. The composed version (a slice per tap and a concat) costs kh·kw + 2 kernel calls,
  * each with its own host-side overhead; this is one.
  */
-import type { TensorInfo } from '@tensorflow/tfjs';
+import type { backend_util, KernelBackend, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { Im2col } from './split-k-filter-gradient.ts';
 
@@ -44,9 +44,17 @@ class Im2colProgram {
   }
 }
 
-export const webgpuIm2col: Im2col = (x, info, backend) => {
+function im2col(x: TensorInfo, info: backend_util.Conv2DInfo, backend: KernelBackend): TensorInfo {
   const { batchSize: n, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, inChannels: ci, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const program = new Im2colProgram([n * ho * wo, kh * kw * ci]);
   const uniforms = [[padInfo.top, padInfo.left], [sh, sw], [wo], [ho * wo], [kw], [ci]].map((data) => ({ type: 'int32', data }));
   return (backend as unknown as WebGPUBackend).runWebGPUProgram(program, [x], 'float32', uniforms) as TensorInfo;
-};
+}
+
+/** The patch matrix is one storage buffer: the device's limits on both bound it. */
+function maxBytes(backend: KernelBackend): number {
+  const { limits } = (backend as unknown as WebGPUBackend).device;
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
+export const webgpuIm2col: Im2col = Object.assign(im2col, { maxBytes });
