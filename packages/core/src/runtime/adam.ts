@@ -40,6 +40,9 @@ type Layout = { name: string; shape: number[]; size: number }[];
 
 const flatten = (tensors: tf.Tensor[]) => tf.tidy(() => tf.concat(tensors.map((t) => t.reshape([-1]))));
 
+/** flatten's inverse: one tensor per layout entry, in its shape. */
+const unflatten = (flat: tf.Tensor, layout: Layout) => tf.tidy(() => tf.split(flat, layout.map((l) => l.size)).map((part, i) => part.reshape(layout[i].shape)));
+
 /**
  * Adam (Kingma & Ba) in TensorFlow's form, the one the official StackGAN trained with:
  * lr_t = lr·√(1−β2^t)/(1−β1^t), w −= lr_t·m/(√v + ε).
@@ -95,13 +98,11 @@ export class Adam extends tf.Optimizer {
       const w = flatten(variables);
       const updated = this.step(step, g, m, v, w);
       tf.dispose([g, w]);
-      const parts = tf.split(updated, layout.map((l) => l.size));
-      updated.dispose();
-      parts.forEach((part, i) => {
-        const shaped = part.reshape(layout[i].shape);
-        variables[i].assign(shaped);
-        tf.dispose([part, shaped]);
+      unflatten(updated, layout).forEach((part, i) => {
+        variables[i].assign(part);
+        part.dispose();
       });
+      updated.dispose();
     } else {
       for (const { name, tensor: g } of present) {
         const value = tf.engine().registeredVariables[name];
@@ -151,8 +152,7 @@ export class Adam extends tf.Optimizer {
     if (this.flatSlots) {
       // Fresh tensors cut from the flat moments, not variables: the caller disposes them.
       const { layout, m, v } = this.flatSlots;
-      const cut = (flat: tf.Tensor, slot: string) =>
-        tf.tidy(() => tf.split(flat, layout.map((l) => l.size)).map((part, i) => ({ name: `${layout[i].name}/${slot}`, tensor: part.reshape(layout[i].shape) })));
+      const cut = (flat: tf.Tensor, slot: string) => unflatten(flat, layout).map((tensor, i) => ({ name: `${layout[i].name}/${slot}`, tensor }));
       return [await this.saveIterations(), ...cut(m, 'm'), ...cut(v, 'v')];
     }
     const slots = [...this.slots];
