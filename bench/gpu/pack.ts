@@ -10,7 +10,8 @@
  * bench/gpu/run.sh unpacks and runs it there. All of it and the working tree must stay under 64 MiB.
  *   pnpm --filter bench exec tsx gpu/pack.ts [--keep-data]
  */
-import { readTable, stageDir } from '@t2i/core';
+import { readTable, requireArtifact, stageDir } from '@t2i/core';
+import { captionsFile } from 'captions';
 import { initBackend, loadTensors, saveTensors } from '@t2i/core/runtime';
 import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
@@ -79,10 +80,12 @@ if (!values['keep-data']) {
   const staging = path.join(out, 'build', 'data');
   const images = await loadImageSet(76, (split) => split === 'train');
   const captions = new Map<string, string[]>();
-  const table = await readTable(path.join(stageDir('captions'), 'captions.arrow'));
+  const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
+  const [ids, texts] = [table.getChild('image_id')!, table.getChild('text')!];
   for (let i = 0; i < table.numRows; i++) {
-    const id = table.getChild('image_id')!.get(i) as string;
-    captions.set(id, [...(captions.get(id) ?? []), table.getChild('text')!.get(i) as string]);
+    const id = ids.get(i) as string;
+    if (!captions.has(id)) captions.set(id, []);
+    captions.get(id)!.push(texts.get(i) as string);
   }
   await writeTravelPack(path.join(staging, 'stage1-train.arrow'), images, captions);
   // The text side of the encoder is all that sentences need.
@@ -92,10 +95,10 @@ if (!values['keep-data']) {
   // The encoder must give there the vectors the embeddings stage wrote here.
   const stored = await loadCaptionVectors();
   const encoder = await SentenceEncoder.load(path.join(staging, 'encoder'));
-  const ids = images.ids.slice(0, 32);
-  const { vectors } = await encoder.encode(ids.flatMap((id) => captions.get(id)!));
+  const checked = images.ids.slice(0, 32);
+  const { vectors } = await encoder.encode(checked.flatMap((id) => captions.get(id)!));
   encoder.dispose();
-  const want = Float32Array.from(ids.flatMap((id) => [...stored.byImage.get(id)!]));
+  const want = Float32Array.from(checked.flatMap((id) => [...stored.byImage.get(id)!]));
   const worst = vectors.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
   if (worst > 1e-4) throw new Error(`pack: the encoder's vectors differ from data/embeddings' by up to ${worst}; rerun the embeddings stage`);
   // The captions' text is a quarter of the file and compresses; the AVIF images do not.

@@ -58,13 +58,14 @@ export async function readTravelPack(file: string, limit = Infinity): Promise<{ 
   const encoded: Uint8Array[] = [];
   const captions = new Map<string, string[]>();
   for await (const batch of readBatches(file)) {
+    const [idCol, classCol, splitCol, avifCol, captionsCol] = ['image_id', 'class_id', 'split', 'avif', 'captions'].map((name) => batch.getChild(name)!);
     for (let i = 0; i < batch.numRows && ids.length < limit; i++) {
-      const id = batch.getChild('image_id')!.get(i) as string;
+      const id = idCol.get(i) as string;
       ids.push(id);
-      classIds.push(batch.getChild('class_id')!.get(i) as number);
-      splits.push(batch.getChild('split')!.get(i) as Split);
-      encoded.push(batch.getChild('avif')!.get(i) as Uint8Array);
-      captions.set(id, [...(batch.getChild('captions')!.get(i) as Iterable<string>)]);
+      classIds.push(classCol.get(i) as number);
+      splits.push(splitCol.get(i) as Split);
+      encoded.push(avifCol.get(i) as Uint8Array);
+      captions.set(id, [...(captionsCol.get(i) as Iterable<string>)]);
     }
   }
   const first = await sharp(encoded[0]).metadata();
