@@ -22,6 +22,7 @@ import {
   type BackendLoader,
   type BackendName,
 } from '../src/runtime/index.ts';
+import { isDawnPoll, pollDawnByTimer } from '../src/runtime/dawn-polling.ts';
 import { fromHalf, toHalf } from '../src/runtime/half.ts';
 
 const dirs: string[] = [];
@@ -86,6 +87,33 @@ function tinyModel(seed: number) {
   const loss = () => x.matMul(w).add(b).square().mean() as tf.Scalar;
   return { store, loss, x };
 }
+
+describe("Dawn's polling", () => {
+  // Function.prototype stands in for Dawn's poll: native, anonymous, no parameters.
+  const dawnPoll = Function.prototype as () => void;
+
+  it('tells Dawn\'s poll from the callbacks everyone else passes to setImmediate', () => {
+    expect(isDawnPoll(dawnPoll)).toBe(true);
+    let resolver: unknown;
+    new Promise((resolve) => (resolver = resolve));
+    for (const other of [() => {}, function named() {}, resolver, dawnPoll.bind(null), Math.random, undefined]) expect(isDawnPoll(other)).toBe(false);
+  });
+
+  it('sends only Dawn\'s polls through a 1 ms timer, and wraps setImmediate once', () => {
+    const calls: string[] = [];
+    const host = {
+      setImmediate: (callback: () => void) => calls.push(`immediate ${callback === dawnPoll ? 'dawn' : 'other'}`),
+      setTimeout: (callback: () => void, ms: number) => calls.push(`timeout ${ms} ${callback === dawnPoll ? 'dawn' : 'other'}`),
+    };
+    pollDawnByTimer(host);
+    const wrapped = host.setImmediate;
+    pollDawnByTimer(host);
+    expect(host.setImmediate).toBe(wrapped);
+    host.setImmediate(dawnPoll);
+    host.setImmediate(() => {});
+    expect(calls).toEqual(['timeout 1 dawn', 'immediate other']);
+  });
+});
 
 describe('Adam', () => {
   it("follows TensorFlow's update rule", () => {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { log } from '../log.ts';
 import { registerCpuKernelFixes } from './cpu-kernels.ts';
+import { pollDawnByTimer } from './dawn-polling.ts';
 
 export { tf };
 
@@ -67,6 +68,7 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     // Dawn through the `webgpu` package; tfjs-backend-webgpu looks for navigator.gpu.
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
+    pollDawnByTimer();
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan loader: libvulkan.so.1)');
