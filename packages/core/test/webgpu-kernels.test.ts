@@ -5,9 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/index.ts';
-import { Adam, ConvBn, initBackend, leakyRelu, ParamStore, tf } from '../src/runtime/index.ts';
+import { Adam, batchNormTraining, ConvBn, initBackend, leakyRelu, ParamStore, tf } from '../src/runtime/index.ts';
 import { composedIm2col, type Run } from '../src/runtime/split-k-filter-gradient.ts';
 import { callKernel } from '../src/runtime/kernel-util.ts';
+import { recordsBatchStatistics } from './batch-norm-records.ts';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -64,9 +65,46 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     });
   }
 
+  for (const { shape, groups } of [
+    { shape: [6, 5, 4, 3], groups: 1 },
+    { shape: [6, 5, 4, 3], groups: 3 },
+    { shape: [8, 7], groups: 2 },
+    { shape: [2, 4, 4, 130], groups: 1 },
+    // Columns of 4,650 and 1,550: the wider workgroup, and a last stride that is not full.
+    { shape: [5, 30, 31, 7], groups: 1 },
+    { shape: [6, 30, 31, 2], groups: 3 },
+  ]) {
+    it(`batch norm's kernels give the cpu backend's value and gradients: [${shape}], ${groups} group(s)`, async () => {
+      const c = shape[shape.length - 1];
+      const [x, gamma, beta, weights] = [values(shape, 1).map((v) => 2 + 3 * v), values([c], 2).map((v) => 1 + 0.3 * v), values([c], 3), values(shape, 4)];
+      const on = async (backend: string) => {
+        await tf.setBackend(backend);
+        const outputs = tf.tidy(() => {
+          const args = [tf.tensor(x, shape), tf.tensor(gamma), tf.tensor(beta)];
+          const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, groups).mul(tf.tensor(weights, shape)).sum();
+          return [batchNormTraining(args[0], args[1], args[2], groups), ...tf.grads(f)(args)];
+        });
+        const read = await Promise.all(outputs.map(async (t) => Float32Array.from(await t.data())));
+        tf.dispose(outputs);
+        return read;
+      };
+      const want = await on('cpu');
+      const got = await on('webgpu');
+      want.forEach((w, i) => {
+        const scale = Math.max(1, ...w.map(Math.abs));
+        expect(Math.max(...got[i].map((g, j) => Math.abs(g - w[j])))).toBeLessThan(2e-5 * scale);
+      });
+    });
+  }
+
+  it("batch norm's kernels record the batch statistics and leave no tensor behind", async () => {
+    await tf.setBackend('webgpu');
+    await recordsBatchStatistics();
+  });
+
   it('a training step (convs, batch norm, Adam) on webgpu leaves the weights a cpu step leaves', async () => {
-    // What webgpu runs differently: the filter gradient through the shader, batch norm's written-out
-    // gradient, Adam in flat mode. The cpu step runs tfjs's filter gradient and per-variable Adam.
+    // What webgpu runs differently: the filter gradient through the shader, batch norm's kernels,
+    // Adam in flat mode. The cpu step runs tfjs's filter gradient and per-variable Adam.
     const x = values([4, 16, 16, 3], 7);
     const step = async (backend: string) => {
       await tf.setBackend(backend);

@@ -87,6 +87,15 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
       const { webgpuIm2col } = await import('./webgpu-im2col.ts');
       registerSplitKFilterGradient('webgpu', webgpuIm2col);
     }
+    // T2I_WEBGPU_BATCH_NORM=composed keeps batch norm written with tf ops, for the same reason.
+    const batchNorm = process.env.T2I_WEBGPU_BATCH_NORM ?? 'kernels';
+    if (batchNorm !== 'kernels' && batchNorm !== 'composed') throw new Error(`T2I_WEBGPU_BATCH_NORM is '${batchNorm}'; use kernels (the default) or composed`);
+    if (batchNorm === 'kernels') {
+      const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
+      const { registerBatchNormTraining } = await import('./layers.ts');
+      registerWebgpuBatchNorm();
+      registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
+    }
     await use('webgpu');
   },
   wasm: async () => {

@@ -69,7 +69,17 @@ export class BatchNorm {
   }
 }
 
-const EPSILON = 1e-5;
+export const BATCH_NORM_EPSILON = 1e-5;
+const EPSILON = BATCH_NORM_EPSILON;
+
+export type BatchNormTraining = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, record?: (mean: tf.Tensor, variance: tf.Tensor) => void) => tf.Tensor;
+
+/** Backends' own training-mode batch norms (webgpu's: webgpu-batch-norm.ts), used in place of the one written with tf ops below. */
+const ownBatchNorms = new Map<string, BatchNormTraining>();
+
+export function registerBatchNormTraining(backend: string, batchNorm: BatchNormTraining): void {
+  ownBatchNorms.set(backend, batchNorm);
+}
 
 /**
  * Training-mode batch norm, each of `groups` stacked batches normalised by its own statistics,
@@ -82,7 +92,9 @@ const EPSILON = 1e-5;
  * saved for the backward pass, as autodiff saves it; x̂ is recomputed there rather than held.
  * `record` receives the batch statistics (kept) for the moving averages.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, record?: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
+export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record) => {
+  const own = ownBatchNorms.get(tf.getBackend());
+  if (own) return own(x, gamma, beta, groups, record);
   const shape = x.shape;
   const channels = shape[shape.length - 1];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -111,7 +123,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
     };
   });
   return normalise(x, gamma, beta);
-}
+};
 
 /** A bias-free convolution (StackGAN's convs have none; batch norm follows). */
 export class Conv2d {

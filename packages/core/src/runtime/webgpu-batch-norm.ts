@@ -1,0 +1,218 @@
+/**
+ * Training-mode batch norm on the webgpu backend in four WGSL kernels, two each way. Written with
+ * tf ops (layers.ts), one layer forward and back with a loss around it made 28 dispatches (three
+ * stacked groups: 35), the forward pass alone 9: a reduction over every axis but channels is a
+ * transpose and a reduce there, and each element-wise step its own pass. Here: 11 (13), forward 2.
+ * Every dispatch costs host time, the GPU step's bottleneck (issue 7).
+ *
+ * The input is seen as [groups, n, channels]; statistics and gradient sums travel packed as
+ * [groups, 2, channels] (mean and variance; Σdy and Σdy·x̂), computed by one workgroup per group
+ * and channel, two passes over its column for the variance (as tf.moments does, not E[x²]−E[x]²).
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { tf } from './backend.ts';
+import { BATCH_NORM_EPSILON, type BatchNormTraining } from './layers.ts';
+
+const MOMENTS = 'T2iBatchNormMoments';
+const NORMALISE = 'T2iBatchNormNormalise';
+const GRAD_SUMS = 'T2iBatchNormGradSums';
+const GRAD_INPUT = 'T2iBatchNormGradInput';
+
+/** A power of two (the workgroup's tree sum halves it): wider for long columns. */
+const columnWorkgroup = (n: number) => (n >= 4096 ? 256 : 64);
+
+// Every kernel here takes the same uniforms: n, channels, groups·channels and ε.
+const UNIFORMS = 'rows : i32, channels : i32, items : i32, epsilon : f32,';
+
+/**
+ * One workgroup per (group, channel) of x [groups, n, channels], writing [groups, 2, channels].
+ * `body` gets `column(code)`, which runs code over this thread's share of the column with `i` the
+ * flat index of an element, and `total(v)`, the workgroup's sum.
+ */
+class ColumnProgram {
+  readonly uniforms = UNIFORMS;
+  readonly workgroupSize: [number, number, number];
+  readonly outputShape: number[];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly variableNames: string[],
+    [groups, n, channels]: number[],
+    name: string,
+    private readonly body: (column: (code: string) => string) => string,
+  ) {
+    this.workgroupSize = [columnWorkgroup(n), 1, 1];
+    this.outputShape = [groups, 2, channels];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
+    this.dispatch = webgpu_util.computeDispatch({ x: [0] }, [groups * channels], [1, 1, 1]);
+    this.shaderKey = `t2i_bn_${name}_${this.workgroupSize[0]}`;
+  }
+
+  getUserCode(): string {
+    const size = this.workgroupSize[0];
+    const column = (code: string) => `
+      if (live) {
+        for (var row = i32(localId.x); row < uniforms.rows; row = row + ${size}) {
+          let i = first + row * uniforms.channels;
+          ${code}
+        }
+      }`;
+    return `
+      var<workgroup> partial : array<f32, ${size}>;
+
+      fn total(value : f32) -> f32 {
+        partial[localId.x] = value;
+        workgroupBarrier();
+        for (var half = ${size / 2}u; half > 0u; half = half / 2u) {
+          if (localId.x < half) {
+            partial[localId.x] = partial[localId.x] + partial[localId.x + half];
+          }
+          workgroupBarrier();
+        }
+        let result = partial[0];
+        workgroupBarrier();
+        return result;
+      }
+
+      fn main(index : i32) {
+        let item = index / ${size};
+        let live = item < uniforms.items;
+        let group = item / uniforms.channels;
+        let channel = item % uniforms.channels;
+        let first = group * uniforms.rows * uniforms.channels + channel;
+        let out = group * 2 * uniforms.channels + channel;
+        let n = f32(uniforms.rows);
+        ${this.body(column)}
+      }
+    `;
+  }
+}
+
+const momentsBody = (column: (code: string) => string) => `
+  var sum = 0.0;
+  ${column('sum = sum + x[i];')}
+  let mean = total(sum) / n;
+  var squares = 0.0;
+  ${column('let d = x[i] - mean; squares = squares + d * d;')}
+  let variance = total(squares) / n;
+  if (live && localId.x == 0u) {
+    setOutputAtIndex(out, mean);
+    setOutputAtIndex(out + uniforms.channels, variance);
+  }`;
+
+const gradSumsBody = (column: (code: string) => string) => `
+  let mean = stats[out];
+  let inv = inverseSqrt(stats[out + uniforms.channels] + uniforms.epsilon);
+  var sumDy = 0.0;
+  var sumDyXhat = 0.0;
+  ${column('sumDy = sumDy + dy[i]; sumDyXhat = sumDyXhat + dy[i] * (x[i] - mean) * inv;')}
+  let a = total(sumDy);
+  let b = total(sumDyXhat);
+  if (live && localId.x == 0u) {
+    setOutputAtIndex(out, a);
+    setOutputAtIndex(out + uniforms.channels, b);
+  }`;
+
+/** One thread per element of x [groups, n, channels]; `value` sees x̂, inv, the channel and `s`, the index of its statistics. */
+class ElementwiseProgram {
+  readonly uniforms = UNIFORMS;
+  readonly workgroupSize: [number, number, number] = [256, 1, 1];
+  readonly size = true;
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly variableNames: string[],
+    readonly outputShape: number[],
+    name: string,
+    private readonly value: string,
+  ) {
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+    this.shaderKey = `t2i_bn_${name}`;
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let channel = index % uniforms.channels;
+          let s = index / (uniforms.rows * uniforms.channels) * 2 * uniforms.channels + channel;
+          let inv = inverseSqrt(stats[s + uniforms.channels] + uniforms.epsilon);
+          let xhat = (x[index] - stats[s]) * inv;
+          setOutputAtIndex(index, ${this.value});
+        }
+      }
+    `;
+  }
+}
+
+// dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n), with the sums of x's group and channel.
+const gradInputValue = 'gamma[channel] * inv * (dy[index] - (sums[s] + xhat * sums[s + uniforms.channels]) / f32(uniforms.rows))';
+
+type Program = ColumnProgram | ElementwiseProgram;
+
+/** A kernel of the named inputs (x among them, [groups, n, channels]) and attribute ε. */
+function kernel(kernelName: string, variableNames: string[], program: (shape: number[]) => Program): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+    const named = inputs as Record<string, TensorInfo>;
+    const [groups, n, channels] = named.x.shape;
+    const epsilon = (attrs as { epsilon?: number }).epsilon ?? 0;
+    const uniforms = [[n], [channels], [groups * channels]].map((data) => ({ type: 'int32', data }));
+    uniforms.push({ type: 'float32', data: [epsilon] });
+    const inputsInOrder = variableNames.map((v) => named[v]);
+    return (backend as unknown as WebGPUBackend).runWebGPUProgram(program(named.x.shape) as never, inputsInOrder, 'float32', uniforms as never);
+  };
+  return { kernelName, backendName: 'webgpu', kernelFunc };
+}
+
+const MOMENT_INPUTS = ['x'];
+const GRAD_SUM_INPUTS = ['dy', 'x', 'stats'];
+const NORMALISE_INPUTS = ['x', 'stats', 'gamma', 'beta'];
+const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gamma'];
+
+const kernels: KernelConfig[] = [
+  kernel(MOMENTS, MOMENT_INPUTS, (shape) => new ColumnProgram(MOMENT_INPUTS, shape, 'moments', momentsBody)),
+  kernel(GRAD_SUMS, GRAD_SUM_INPUTS, (shape) => new ColumnProgram(GRAD_SUM_INPUTS, shape, 'grad_sums', gradSumsBody)),
+  kernel(NORMALISE, NORMALISE_INPUTS, (shape) => new ElementwiseProgram(NORMALISE_INPUTS, shape, 'normalise', 'xhat * gamma[channel] + beta[channel]')),
+  kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, (shape) => new ElementwiseProgram(GRAD_INPUT_INPUTS, shape, 'grad_input', gradInputValue)),
+];
+
+export function registerWebgpuBatchNorm(): void {
+  for (const k of kernels) if (!tf.getKernel(k.kernelName, 'webgpu')) tf.registerKernel(k);
+}
+
+const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) => tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
+
+/** layers.ts's batchNormTraining, on the kernels above. */
+export const webgpuBatchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record) => {
+  const epsilon = BATCH_NORM_EPSILON;
+  const shape = x.shape;
+  const channels = shape[shape.length - 1];
+  const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const stacked = x.reshape([groups, -1, channels]);
+    const stats = runKernel(MOMENTS, { x: stacked });
+    if (record) {
+      const row = (r: number) => tf.keep(stats.slice([0, r, 0], [1, 1, channels]).reshape([channels]));
+      record(row(0), row(1));
+    }
+    save([stacked, stats, gamma]);
+    return {
+      value: runKernel(NORMALISE, { x: stacked, stats, gamma, beta }, { epsilon }).reshape(shape),
+      gradFunc: (dy: tf.Tensor, [stacked, stats, gamma]: tf.Tensor[]) => {
+        const dys = dy.reshape(stacked.shape);
+        const sums = runKernel(GRAD_SUMS, { dy: dys, x: stacked, stats }, { epsilon });
+        const dx = runKernel(GRAD_INPUT, { dy: dys, x: stacked, stats, sums, gamma }, { epsilon });
+        const perChannel = groups === 1 ? sums.reshape([2, channels]) : sums.sum(0);
+        const row = (r: number) => perChannel.slice([r, 0], [1, channels]).reshape([channels]);
+        return [dx.reshape(shape), row(1), row(0)];
+      },
+    };
+  });
+  return normalise(x, gamma, beta);
+};
