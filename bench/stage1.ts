@@ -81,11 +81,20 @@ async function profileStep(config: Stage1Config) {
   const dispatches = countDispatches();
   const profile = await tf.profile(() => tf.tidy(step));
   const gpuDispatches = dispatches.stop();
+  // Host time: recording a step's kernels, not counting the wait for the GPU to run them (on wasm
+  // and cpu recording is running them).
+  let hostMs = 0;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    tf.tidy(step);
+    hostMs += (performance.now() - start) / 3;
+    await d[0].data();
+  }
   tf.dispose(batch);
   dOpt.dispose();
   gOpt.dispose();
   models.store.dispose();
-  return { profile, gpuDispatches };
+  return { profile, gpuDispatches, hostMs };
 }
 
 /** The webgpu backend's shader dispatches from now to stop() (kernels such as Reshape make none); undefined elsewhere. */
@@ -116,7 +125,7 @@ console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s
 for (const name of values.variants!.split(',')) {
   const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
-  const { profile, gpuDispatches } = await profileStep(base);
+  const { profile, gpuDispatches, hostMs } = await profileStep(base);
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
   const byKernel = new Map<string, number>();
   for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
@@ -129,6 +138,6 @@ for (const name of values.variants!.split(',')) {
   if (values.profile) {
     const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
     const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 10);
-    console.log(`   one step, profiled (Adam ${flatAdamByDefault() ? 'flat' : 'per variable'}): ${profile.kernels.length} kernel calls${gpuDispatches === undefined ? '' : ` (${gpuDispatches} GPU dispatches)`}, ${sum.toFixed(1)} ms of kernel time: ` + top.map(([k, t]) => `${k} ${t.toFixed(1)} ms (${((100 * t) / sum).toFixed(0)}%)`).join(', '));
+    console.log(`   one step, profiled (Adam ${flatAdamByDefault() ? 'flat' : 'per variable'}): ${profile.kernels.length} kernel calls${gpuDispatches === undefined ? '' : ` (${gpuDispatches} GPU dispatches, recorded in ${hostMs.toFixed(0)} ms of host time)`}, ${sum.toFixed(1)} ms of kernel time: ` + top.map(([k, t]) => `${k} ${t.toFixed(1)} ms (${((100 * t) / sum).toFixed(0)}%)`).join(', '));
   }
 }
