@@ -1,9 +1,9 @@
 #!/bin/bash
 # On the GPU machine (the device tool), from the repository root, with .device carried
 # (bench/gpu/pack.ts makes it), in one run on one GPU:
-#  1. our Stage I training step on the webgpu backend as tfjs ships it (its conv filter gradient,
-#     per-variable Adam, batch norm from tf ops: "tfjs") and as we run it (im2col + split-K filter
-#     gradient, flat Adam, batch-norm kernels: "t2i"),
+#  1. our Stage I training step on the webgpu backend as tfjs ships it (its conv gradients,
+#     per-variable Adam, batch norm from tf ops: "tfjs") and as we run it (our filter and input
+#     gradients, flat Adam, batch-norm kernels: "t2i"),
 #     with kernel breakdowns, then PyTorch's step of the same network (bench/torch_stage1.py), and the ratios;
 #  2. if .device/data.tar.xz came too: Stage I's full config trained on the 7,034 training images
 #     for the minutes given, its grids, metrics and generator brought back (split into 15 MiB parts:
@@ -36,8 +36,8 @@ bench() { # name, then environment assignments
   local name=$1; shift
   (cd /tmp/kit/bench && env "$@" /tmp/kit/node stage1.mjs --backend webgpu --variants "$variant" --batch "$batch" --profile) 2>&1 | grep -v '░' | tee "$work/bench-$name.txt"
 }
-bench tfjs T2I_WEBGPU_FILTER_GRAD=stock T2I_ADAM=per-variable T2I_WEBGPU_BATCH_NORM=composed
-bench t2i T2I_WEBGPU_FILTER_GRAD=split-k T2I_ADAM=flat T2I_WEBGPU_BATCH_NORM=kernels
+bench tfjs T2I_WEBGPU_STOCK=all T2I_ADAM=per-variable
+bench t2i T2I_WEBGPU_STOCK= T2I_ADAM=flat
 PYTHONUNBUFFERED=1 ${PYTHON:-python3} "$repo/bench/torch_stage1.py" "${widths[@]}" --batch "$batch" 2>&1 | tee "$work/torch.txt"
 
 theirs=$(sed -n 's/.*images\/s \([0-9.]*\).*/\1/p' "$work/torch.txt" | tail -1)

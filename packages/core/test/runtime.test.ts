@@ -17,6 +17,7 @@ import {
   saveCheckpoint,
   saveTensors,
   StepRunner,
+  stockWebgpuKernels,
   tf,
   trainGan,
   type BackendLoader,
@@ -87,6 +88,15 @@ function tinyModel(seed: number) {
   const loss = () => x.matMul(w).add(b).square().mean() as tf.Scalar;
   return { store, loss, x };
 }
+
+describe('T2I_WEBGPU_STOCK', () => {
+  it('names which of our webgpu kernels stay tfjs\'s: none by default, some, or all', () => {
+    expect([...stockWebgpuKernels('')]).toEqual([]);
+    expect([...stockWebgpuKernels('batch-norm,filter-grad')]).toEqual(['batch-norm', 'filter-grad']);
+    expect([...stockWebgpuKernels('all')]).toEqual(['filter-grad', 'input-grad', 'batch-norm']);
+    expect(() => stockWebgpuKernels('filter-grad,adam')).toThrow(/names adam; use all or a comma list of filter-grad, input-grad, batch-norm/);
+  });
+});
 
 describe("Dawn's polling", () => {
   // Function.prototype stands in for Dawn's poll: native, anonymous, no parameters.

@@ -18,6 +18,9 @@ const cases: { x: Shape4; k: number; co: number; stride: number | [number, numbe
   { x: [3, 9, 11, 5], k: 3, co: 6, stride: 1, pad: 'valid' },
   { x: [2, 8, 8, 32], k: 1, co: 4, stride: 1, pad: 'same' },
   { x: [2, 11, 9, 4], k: 4, co: 3, stride: [3, 2], pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  // Stride 1 with pads that differ top to bottom and left to right: the input gradient turns them round.
+  { x: [2, 10, 9, 5], k: 4, co: 7, stride: 1, pad: 'same' },
+  { x: [2, 10, 9, 5], k: 3, co: 4, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
 ];
 
 const values = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -42,6 +45,20 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const out = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(x, shape), dy: tf.tensor(dy, dyShape) }, attrs as never) as tf.Tensor;
+        return Float32Array.from(await out.data());
+      };
+      const want = await on('cpu');
+      const got = await on('webgpu');
+      const scale = Math.max(...want.map(Math.abs));
+      expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-4 * scale);
+    });
+
+    it(`the input gradient matches the cpu backend's: ${label}`, async () => {
+      const { dy, dyShape } = await inputs();
+      const w = values(filterShape, 3);
+      const on = async (backend: string) => {
+        await tf.setBackend(backend);
+        const out = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, filterShape) }, { ...attrs, inputShape: shape } as never) as tf.Tensor;
         return Float32Array.from(await out.data());
       };
       const want = await on('cpu');

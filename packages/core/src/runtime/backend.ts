@@ -43,6 +43,17 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm. */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm'] as const;
+
+/** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
+export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
+  const names = value === 'all' ? [...WEBGPU_KERNELS] : value.split(',').filter(Boolean);
+  const unknown = names.filter((n) => !(WEBGPU_KERNELS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`T2I_WEBGPU_STOCK names ${unknown.join(', ')}; use all or a comma list of ${WEBGPU_KERNELS.join(', ')}`);
+  return new Set(names);
+}
+
 export const LOADERS: Record<BackendName, BackendLoader> = {
   'tensorflow-gpu': async () => {
     // Needs CUDA 11.2 + cuDNN 8.1 and the package's install script (libtensorflow download).
@@ -79,18 +90,17 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     }
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
-    // T2I_WEBGPU_FILTER_GRAD=stock keeps tfjs's own kernel, to measure one against the other.
-    const filterGradient = process.env.T2I_WEBGPU_FILTER_GRAD ?? 'split-k';
-    if (filterGradient !== 'split-k' && filterGradient !== 'stock') throw new Error(`T2I_WEBGPU_FILTER_GRAD is '${filterGradient}'; use split-k (the default) or stock`);
-    if (filterGradient === 'split-k') {
+    const stock = stockWebgpuKernels();
+    if (!stock.has('filter-grad')) {
       const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
       const { webgpuIm2col } = await import('./webgpu-im2col.ts');
       registerSplitKFilterGradient('webgpu', webgpuIm2col);
     }
-    // T2I_WEBGPU_BATCH_NORM=composed keeps batch norm written with tf ops, for the same reason.
-    const batchNorm = process.env.T2I_WEBGPU_BATCH_NORM ?? 'kernels';
-    if (batchNorm !== 'kernels' && batchNorm !== 'composed') throw new Error(`T2I_WEBGPU_BATCH_NORM is '${batchNorm}'; use kernels (the default) or composed`);
-    if (batchNorm === 'kernels') {
+    if (!stock.has('input-grad')) {
+      const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
+      registerWebgpuInputGradient();
+    }
+    if (!stock.has('batch-norm')) {
       const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
       const { registerBatchNormTraining } = await import('./layers.ts');
       registerWebgpuBatchNorm();
