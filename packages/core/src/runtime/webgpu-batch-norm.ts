@@ -13,6 +13,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
 import { BATCH_NORM_EPSILON, type BatchNormTraining } from './layers.ts';
+import { FlatProgram } from './webgpu-program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';
 const NORMALISE = 'T2iBatchNormNormalise';
@@ -116,45 +117,19 @@ const gradSumsBody = (column: (code: string) => string) => `
     setOutputAtIndex(out + uniforms.channels, b);
   }`;
 
-/** One thread per element of x [groups, n, channels]; `value` sees x̂, inv, the channel and `s`, the index of its statistics. */
-class ElementwiseProgram {
-  readonly uniforms = UNIFORMS;
-  readonly workgroupSize: [number, number, number] = [256, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-
-  constructor(
-    readonly variableNames: string[],
-    readonly outputShape: number[],
-    name: string,
-    private readonly value: string,
-  ) {
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-    this.shaderKey = `t2i_bn_${name}`;
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let channel = index % uniforms.channels;
-          let s = index / (uniforms.rows * uniforms.channels) * 2 * uniforms.channels + channel;
-          let inv = inverseSqrt(stats[s + uniforms.channels] + uniforms.epsilon);
-          let xhat = (x[index] - stats[s]) * inv;
-          setOutputAtIndex(index, ${this.value});
-        }
-      }
-    `;
-  }
-}
+/** One thread per element of x [groups, n, channels]: `value` of x̂, inv, the channel and `s`, the index of its statistics. */
+const elementwise = (name: string, variableNames: string[], value: string) => (shape: number[]) =>
+  new FlatProgram(`t2i_bn_${name}`, variableNames, shape, UNIFORMS, `
+    let channel = index % uniforms.channels;
+    let s = index / (uniforms.rows * uniforms.channels) * 2 * uniforms.channels + channel;
+    let inv = inverseSqrt(stats[s + uniforms.channels] + uniforms.epsilon);
+    let xhat = (x[index] - stats[s]) * inv;
+    setOutputAtIndex(index, ${value});`);
 
 // dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n), with the sums of x's group and channel.
 const gradInputValue = 'gamma[channel] * inv * (dy[index] - (sums[s] + xhat * sums[s + uniforms.channels]) / f32(uniforms.rows))';
 
-type Program = ColumnProgram | ElementwiseProgram;
+type Program = ColumnProgram | FlatProgram;
 
 /** A kernel of the named inputs (x among them, [groups, n, channels]) and attribute ε. */
 function kernel(kernelName: string, variableNames: string[], program: (shape: number[]) => Program): KernelConfig {
@@ -178,8 +153,8 @@ const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gamma'];
 const kernels: KernelConfig[] = [
   kernel(MOMENTS, MOMENT_INPUTS, (shape) => new ColumnProgram(MOMENT_INPUTS, shape, 'moments', momentsBody)),
   kernel(GRAD_SUMS, GRAD_SUM_INPUTS, (shape) => new ColumnProgram(GRAD_SUM_INPUTS, shape, 'grad_sums', gradSumsBody)),
-  kernel(NORMALISE, NORMALISE_INPUTS, (shape) => new ElementwiseProgram(NORMALISE_INPUTS, shape, 'normalise', 'xhat * gamma[channel] + beta[channel]')),
-  kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, (shape) => new ElementwiseProgram(GRAD_INPUT_INPUTS, shape, 'grad_input', gradInputValue)),
+  kernel(NORMALISE, NORMALISE_INPUTS, elementwise('normalise', NORMALISE_INPUTS, 'xhat * gamma[channel] + beta[channel]')),
+  kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, elementwise('grad_input', GRAD_INPUT_INPUTS, gradInputValue)),
 ];
 
 export function registerWebgpuBatchNorm(): void {

@@ -6,38 +6,18 @@
  * stride 1. Strided convs (the discriminator's) keep tfjs's kernel, as does NCHW.
  */
 import { backend_util, Conv2DBackpropInput, getKernel, registerKernel, unregisterKernel, type Conv2DBackpropInputAttrs, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { callKernel, free } from './kernel-util.ts';
+import { FlatProgram } from './webgpu-program.ts';
 
-/** [kh, kw, ci, co] -> [kh, kw, co, ci], each tap moved to (kh−1−row, kw−1−col): one thread per output element. */
-class TurnedFilterProgram {
-  readonly variableNames = ['w'];
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly size = true;
-  readonly shaderKey = 't2i_turned_filter';
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let c = getCoordsFromIndex(index);
-          setOutputAtIndex(index, getW(uniforms.wShape[0] - 1 - c[0], uniforms.wShape[1] - 1 - c[1], c[3], c[2]));
-        }
-      }
-    `;
-  }
-}
+/** [kh, kw, ci, co] -> [kh, kw, co, ci], each tap moved to (kh−1−row, kw−1−col). */
+const TURN = `
+  let c = getCoordsFromIndex(index);
+  setOutputAtIndex(index, getW(uniforms.wShape[0] - 1 - c[0], uniforms.wShape[1] - 1 - c[1], c[3], c[2]));`;
 
 function turnedFilter(backend: WebGPUBackend, w: TensorInfo): TensorInfo {
   const [kh, kw, ci, co] = w.shape;
-  return backend.runWebGPUProgram(new TurnedFilterProgram([kh, kw, co, ci]) as never, [w], 'float32');
+  return backend.runWebGPUProgram(new FlatProgram('t2i_turned_filter', ['w'], [kh, kw, co, ci], '', TURN) as never, [w], 'float32');
 }
 
 export function registerWebgpuInputGradient(): void {
