@@ -38,11 +38,13 @@ bench() { # name, then environment assignments
 }
 bench tfjs T2I_WEBGPU_STOCK=all T2I_ADAM=per-variable
 bench t2i T2I_WEBGPU_STOCK= T2I_ADAM=flat
+# The one change whose gain only a GPU can tell: the input gradient as a forward conv.
+bench t2i-stock-input-grad T2I_WEBGPU_STOCK=input-grad T2I_ADAM=flat
 PYTHONUNBUFFERED=1 ${PYTHON:-python3} "$repo/bench/torch_stage1.py" "${widths[@]}" --batch "$batch" 2>&1 | tee "$work/torch.txt"
 
 theirs=$(sed -n 's/.*images\/s \([0-9.]*\).*/\1/p' "$work/torch.txt" | tail -1)
 [ -n "$theirs" ] || echo "run.sh: PyTorch printed no images/s (see above); no ratios" | tee "$out/ratio.txt"
-[ -n "$theirs" ] && for name in tfjs t2i; do
+[ -n "$theirs" ] && for name in tfjs t2i t2i-stock-input-grad; do
   ours=$(awk -F'|' -v v="$variant" '$1 == v" " { gsub(/ /, "", $6); print $6 }' "$work/bench-$name.txt")
   awk -v a="$ours" -v b="$theirs" -v v="$variant" -v n="$batch" -v g="$name" 'BEGIN { printf "stage1 %s, batch %s: webgpu (%s) %s images/s, PyTorch %s images/s, ratio %.3f\n", v, n, g, a, b, a / b }'
 done | tee "$out/ratio.txt"

@@ -43,8 +43,8 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm. */
-export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm'] as const;
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes. */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum'] as const;
 
 /** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
@@ -95,6 +95,10 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
       const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
       const { webgpuIm2col } = await import('./webgpu-im2col.ts');
       registerSplitKFilterGradient('webgpu', webgpuIm2col);
+    }
+    if (!stock.has('leading-sum')) {
+      const { registerWebgpuLeadingSum } = await import('./webgpu-leading-sum.ts');
+      registerWebgpuLeadingSum();
     }
     if (!stock.has('input-grad')) {
       const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
