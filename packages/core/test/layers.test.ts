@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchNormTraining, tf } from '../src/runtime/index.ts';
+import { batchNormTraining, replicate, tf } from '../src/runtime/index.ts';
 import { recordsBatchStatistics } from './batch-norm-records.ts';
 
 beforeAll(async () => {
@@ -43,4 +43,17 @@ describe('batch norm in training', () => {
   }
 
   it('records the batch statistics for the moving averages, and leaves no tensor behind', recordsBatchStatistics);
+});
+
+describe('replicate', () => {
+  it("copies a code to every position, with tf.tile's value and gradient", () => {
+    tf.tidy(() => {
+      const code = tf.randomNormal([2, 5], 0, 1, 'float32', 6);
+      const weights = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 7);
+      const tiled = (c: tf.Tensor) => c.reshape([2, 1, 1, 5]).tile([1, 3, 4, 1]);
+      expect(maxDiff(replicate(code, 3, 4), tiled(code))).toBe(0);
+      const grad = (f: (c: tf.Tensor) => tf.Tensor) => tf.grad((c: tf.Tensor) => f(c).mul(weights).sum())(code);
+      expect(maxDiff(grad((c) => replicate(c, 3, 4)), grad(tiled))).toBeLessThan(1e-5);
+    });
+  });
 });

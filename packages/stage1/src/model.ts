@@ -1,4 +1,4 @@
-import { BatchNorm, Bottleneck, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import { BatchNorm, Bottleneck, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
 import type { Stage1Config } from './config.ts';
 
 /**
@@ -119,7 +119,7 @@ export class Discriminator {
       h = leakyRelu(this.res!.apply(h, mode));
     }
     const [n, hh, ww] = h.shape;
-    const code = leakyRelu(this.text.apply(text)).reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
     const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
     return this.logit.apply(joint).reshape([n]);
   }

@@ -1,4 +1,4 @@
-import { Bottleneck, Conv2d, ConvBn, Dense, leakyRelu, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import { Bottleneck, Conv2d, ConvBn, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
 import { ConditioningAugmentation } from 'stage1';
 import type { Stage2Config } from './config.ts';
 
@@ -54,8 +54,8 @@ export class Generator {
   /** From Stage I's image and the conditioning code: [n, 256, 256, 3]. */
   generate(image: tf.Tensor4D, c: tf.Tensor2D, mode: Mode): tf.Tensor4D {
     const h = this.encode(image, mode);
-    const [n, hh, ww] = h.shape;
-    const code = c.reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    const [, hh, ww] = h.shape;
+    const code = replicate(c, hh, ww);
     let x = tf.relu(this.joint.apply(tf.concat([h, code], 3), mode));
     for (const block of this.residuals) x = block.apply(x, mode);
     for (const up of this.ups) x = tf.relu(up.apply(upsample2x(x), mode));
@@ -102,7 +102,7 @@ export class Discriminator {
   logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
     const h = this.features(images, mode);
     const [n, hh, ww] = h.shape;
-    const code = leakyRelu(this.text.apply(text)).reshape([n, 1, 1, -1]).tile([1, hh, ww, 1]) as tf.Tensor4D;
+    const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
     const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
     return this.logit.apply(joint).reshape([n]);
   }
