@@ -141,6 +141,23 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     });
   }
 
+  for (const [name, f] of [
+    ['ReLU', (x: tf.Tensor) => tf.relu(x)],
+    ['leaky ReLU', (x: tf.Tensor) => tf.leakyRelu(x, 0.2)],
+  ] as const) {
+    it(`the gradient of ${name} matches the cpu backend's, zeros included`, async () => {
+      const x = values([3, 5, 7], 8).map((v, i) => (i % 5 === 0 ? 0 : v));
+      const dy = values([3, 5, 7], 9);
+      const on = async (backend: string) => {
+        await tf.setBackend(backend);
+        const [grad] = tf.grads((t: tf.Tensor) => f(t).mul(tf.tensor(dy, [3, 5, 7])).sum())([tf.tensor(x, [3, 5, 7])]);
+        return Float32Array.from(await grad.data());
+      };
+      const want = await on('cpu');
+      expect(Array.from(await on('webgpu'))).toEqual(Array.from(want));
+    });
+  }
+
   it('a training step (convs, batch norm, Adam) on webgpu leaves the weights a cpu step leaves', async () => {
     // What webgpu runs differently: the filter gradient through the shader, batch norm's kernels,
     // Adam in flat mode. The cpu step runs tfjs's filter gradient and per-variable Adam.

@@ -43,8 +43,8 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes. */
-export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum'] as const;
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU. */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad'] as const;
 
 /** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
@@ -99,6 +99,10 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     if (!stock.has('leading-sum')) {
       const { registerWebgpuLeadingSum } = await import('./webgpu-leading-sum.ts');
       registerWebgpuLeadingSum();
+    }
+    if (!stock.has('rectifier-grad')) {
+      const { registerWebgpuRectifierGradients } = await import('./webgpu-rectifier-gradient.ts');
+      registerWebgpuRectifierGradients();
     }
     if (!stock.has('input-grad')) {
       const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
