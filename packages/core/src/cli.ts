@@ -10,6 +10,48 @@ export function stageCommand(name: string, description: string): Command {
     .showHelpAfterError();
 }
 
+/** An optional whole-number flag, from commander's string. */
+export const optionalInt = z.coerce.number().int().optional();
+
+/** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
+export const trainingFlags = {
+  config: z.string(),
+  batchSize: optionalInt,
+  epochs: optionalInt,
+  learningRate: z.coerce.number().optional(),
+  seed: optionalInt,
+  backend: z.string().optional(),
+  out: z.string().optional(),
+  restart: z.boolean(),
+};
+
+/** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
+export const ganFlags = {
+  checkpointEvery: optionalInt,
+  minutes: z.coerce.number().positive().optional(),
+};
+
+/**
+ * A training command: --config, then the stage's own config overrides (`overrides`), then those
+ * every trainer shares, and for a GAN --checkpoint-every and --minutes; trainingFlags and
+ * ganFlags parse them.
+ */
+export function trainingCommand(name: string, description: string, outDefault: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
+  const command = stageCommand(name, description).option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
+  overrides(command)
+    .option('--batch-size <n>', 'batch size (overrides the config)')
+    .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')
+    .option('--learning-rate <x>', 'initial Adam learning rate (overrides the config)')
+    .option('--seed <n>', 'random seed (overrides the config)');
+  if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
+  command
+    .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
+    .option('--out <dir>', `output folder (default: ${outDefault})`)
+    .option('--restart', 'ignore existing checkpoints and train from scratch', false);
+  if (gan) command.option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)');
+  return command;
+}
+
 /** Parses commander's loose option bag once, at the edge, into a typed object. */
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
   const result = schema.safeParse(raw);

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, parseOptions, requireArtifact, runMain, stageCommand, stageDir } from '@t2i/core';
+import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runMain, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
@@ -14,42 +14,30 @@ import { sampleStage2 } from './sample.ts';
 import { buildStage2, trainStage2 } from './train.ts';
 
 const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
-const int = z.coerce.number().int().optional();
 /** Stage II crops 256 from images of 304 (256 x 76/64), as Stage I crops 64 from 76. */
 const SOURCE_SIZE = 304;
 
 const TrainOptions = z.object({
-  config: z.string(),
-  ngf: int,
-  ndf: int,
-  residualBlocks: int,
-  batchSize: int,
-  epochs: int,
-  learningRate: z.coerce.number().optional(),
-  shuffleRows: int,
-  checkpointEvery: int,
-  seed: int,
-  backend: z.string().optional(),
-  out: z.string().optional(),
-  restart: z.boolean(),
-  minutes: z.coerce.number().positive().optional(),
+  ...trainingFlags,
+  ...ganFlags,
+  ngf: optionalInt,
+  ndf: optionalInt,
+  residualBlocks: optionalInt,
+  shuffleRows: optionalInt,
 });
 
-const train = stageCommand('train', 'Train the Stage II GAN (256x256) on a frozen Stage I, streaming the 304x304 training images; resumes from the last checkpoint in data/stage2/checkpoints')
-  .option('--config <name|file>', 'tiny (a CPU demo on the sample), full (the paper\'s), or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
-  .option('--ngf <n>', 'generator width, a multiple of 4 (overrides the config)')
-  .option('--ndf <n>', 'discriminator width (overrides the config)')
-  .option('--residual-blocks <n>', 'residual blocks in the generator (overrides the config)')
-  .option('--batch-size <n>', 'batch size (overrides the config)')
-  .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')
-  .option('--learning-rate <x>', 'initial Adam learning rate for G and D (overrides the config)')
-  .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)')
-  .option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)')
-  .option('--seed <n>', 'random seed (overrides the config)')
-  .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
-  .option('--out <dir>', 'output folder (default: data/stage2)')
-  .option('--restart', 'ignore existing checkpoints and train from scratch', false)
-  .option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)')
+const train = trainingCommand(
+  'train',
+  'Train the Stage II GAN (256x256) on a frozen Stage I, streaming the 304x304 training images; resumes from the last checkpoint in data/stage2/checkpoints',
+  'data/stage2',
+  (c) =>
+    c
+      .option('--ngf <n>', 'generator width, a multiple of 4 (overrides the config)')
+      .option('--ndf <n>', 'discriminator width (overrides the config)')
+      .option('--residual-blocks <n>', 'residual blocks in the generator (overrides the config)')
+      .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)'),
+  { gan: true },
+)
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage2 train');
     const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
