@@ -137,7 +137,7 @@ for (const name of values.variants!.split(',')) {
   console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${((batch * 1000) / ms).toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}`);
   if (values.profile) {
     const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
-    const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 10);
+    const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 16);
     console.log(`   one step, profiled (Adam ${flatAdamByDefault() ? 'flat' : 'per variable'}): ${profile.kernels.length} kernel calls${gpuDispatches === undefined ? '' : ` (${gpuDispatches} GPU dispatches, recorded in ${hostMs.toFixed(0)} ms of host time)`}, ${sum.toFixed(1)} ms of kernel time: ` + top.map(([k, t]) => `${k} ${t.toFixed(1)} ms (${((100 * t) / sum).toFixed(0)}%)`).join(', '));
   }
 }

@@ -145,17 +145,23 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     ['ReLU', (x: tf.Tensor) => tf.relu(x)],
     ['leaky ReLU', (x: tf.Tensor) => tf.leakyRelu(x, 0.2)],
   ] as const) {
-    it(`the gradient of ${name} matches the cpu backend's, zeros included`, async () => {
-      const x = values([3, 5, 7], 8).map((v, i) => (i % 5 === 0 ? 0 : v));
-      const dy = values([3, 5, 7], 9);
-      const on = async (backend: string) => {
-        await tf.setBackend(backend);
-        const [grad] = tf.grads((t: tf.Tensor) => f(t).mul(tf.tensor(dy, [3, 5, 7])).sum())([tf.tensor(x, [3, 5, 7])]);
-        return Float32Array.from(await grad.data());
-      };
-      const want = await on('cpu');
-      expect(Array.from(await on('webgpu'))).toEqual(Array.from(want));
-    });
+    // The second shape needs more than 65,535 workgroups of 64: a dispatch over two dimensions.
+    for (const shape of [[3, 5, 7], [2, 2049, 1024]]) {
+      it(`the gradient of ${name} matches the cpu backend's, zeros included: [${shape}]`, async () => {
+        const x = values(shape, 8).map((v, i) => (i % 5 === 0 ? 0 : v));
+        const dy = values(shape, 9);
+        const on = async (backend: string) => {
+          await tf.setBackend(backend);
+          const grad = tf.tidy(() => tf.grads((t: tf.Tensor) => f(t).mul(tf.tensor(dy, shape)).sum())([tf.tensor(x, shape)])[0]);
+          const data = Float32Array.from(await grad.data());
+          grad.dispose();
+          return data;
+        };
+        const want = await on('cpu');
+        const got = await on('webgpu');
+        expect(got.every((g, i) => g === want[i])).toBe(true);
+      });
+    }
   }
 
   it('a training step (convs, batch norm, Adam) on webgpu leaves the weights a cpu step leaves', async () => {
