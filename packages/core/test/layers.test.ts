@@ -43,6 +43,22 @@ describe('batch norm in training', () => {
   }
 
   it('records the batch statistics for the moving averages, and leaves no tensor behind', recordsBatchStatistics);
+
+  for (const activation of ['relu', 'leakyRelu'] as const) {
+    it(`with ${activation} after it: the activation of its output, in value and gradients`, () => {
+      tf.tidy(() => {
+        const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 1);
+        const gamma = tf.randomNormal([3], 1, 0.3, 'float32', 2);
+        const beta = tf.randomNormal([3], 0, 1, 'float32', 3);
+        const weights = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 4);
+        const act = (t: tf.Tensor) => (activation === 'relu' ? tf.relu(t) : tf.leakyRelu(t, 0.2));
+        const fused = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, 3, undefined, activation).mul(weights).sum();
+        const after = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => act(plain(a, b, d, 3)).mul(weights).sum();
+        expect(maxDiff(fused(x, gamma, beta), after(x, gamma, beta))).toBeLessThan(1e-4);
+        tf.grads(fused)([x, gamma, beta]).forEach((g, i) => expect(maxDiff(g, tf.grads(after)([x, gamma, beta])[i])).toBeLessThan(1e-4));
+      });
+    });
+  }
 });
 
 describe('replicate', () => {

@@ -82,7 +82,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     });
   }
 
-  for (const { shape, groups } of [
+  for (const { shape, groups, activation } of [
     { shape: [6, 5, 4, 3], groups: 1 },
     { shape: [6, 5, 4, 3], groups: 3 },
     { shape: [8, 7], groups: 2 },
@@ -90,16 +90,21 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     // Columns of 4,650 and 1,550: the wider workgroup, and a last stride that is not full.
     { shape: [5, 30, 31, 7], groups: 1 },
     { shape: [6, 30, 31, 2], groups: 3 },
+    // The activation after it, in the same kernels.
+    { shape: [6, 5, 4, 3], groups: 1, activation: 'relu' as const },
+    { shape: [6, 5, 4, 3], groups: 3, activation: 'leakyRelu' as const },
+    { shape: [5, 30, 31, 7], groups: 1, activation: 'leakyRelu' as const },
   ]) {
-    it(`batch norm's kernels give the cpu backend's value and gradients: [${shape}], ${groups} group(s)`, async () => {
+    it(`batch norm's kernels give the cpu backend's value and gradients: [${shape}], ${groups} group(s)${activation ? `, then ${activation}` : ''}`, async () => {
       const c = shape[shape.length - 1];
       const [x, gamma, beta, weights] = [values(shape, 1).map((v) => 2 + 3 * v), values([c], 2).map((v) => 1 + 0.3 * v), values([c], 3), values(shape, 4)];
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const outputs = tf.tidy(() => {
           const args = [tf.tensor(x, shape), tf.tensor(gamma), tf.tensor(beta)];
-          const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, groups).mul(tf.tensor(weights, shape)).sum();
-          return [batchNormTraining(args[0], args[1], args[2], groups), ...tf.grads(f)(args)];
+          const bn = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, groups, undefined, activation);
+          const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => bn(a, b, d).mul(tf.tensor(weights, shape)).sum();
+          return [bn(args[0], args[1], args[2]), ...tf.grads(f)(args)];
         });
         const read = await Promise.all(outputs.map(async (t) => Float32Array.from(await t.data())));
         tf.dispose(outputs);

@@ -22,8 +22,6 @@ export class ConditioningAugmentation {
   }
 }
 
-const relu = (x: tf.Tensor4D) => tf.relu(x);
-
 /** Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. */
 export class Generator {
   readonly ca: ConditioningAugmentation;
@@ -53,9 +51,9 @@ export class Generator {
         this.deconvs.push({ up: new Deconv2d(s, `g/deconv${i + 1}`, widths[i], widths[i + 1]), bn: i < 3 ? new BatchNorm(s, `g/deconv${i + 1}_bn`, widths[i + 1]) : undefined });
       }
     } else {
-      this.res4 = new Bottleneck(s, 'g/res4', ngf * 8, relu);
+      this.res4 = new Bottleneck(s, 'g/res4', ngf * 8, 'relu');
       this.ups.push(new ConvBn(s, 'g/up8', ngf * 8, ngf * 4, 3));
-      this.res8 = new Bottleneck(s, 'g/res8', ngf * 4, relu);
+      this.res8 = new Bottleneck(s, 'g/res8', ngf * 4, 'relu');
       this.ups.push(new ConvBn(s, 'g/up16', ngf * 4, ngf * 2, 3));
       this.ups.push(new ConvBn(s, 'g/up32', ngf * 2, ngf, 3));
       this.toRgb = new Conv2d(s, 'g/up64/conv', ngf, 3, 3);
@@ -67,8 +65,8 @@ export class Generator {
     const n = c.shape[0];
     const x = this.fc.apply(tf.concat([c, z], 1));
     if (this.kind === 'simple') {
-      let h = tf.relu(this.fcBn.apply(x.reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D, mode));
-      for (const { up, bn } of this.deconvs) h = bn ? tf.relu(bn.apply(up.apply(h), mode)) : tf.tanh(up.apply(h));
+      let h = this.fcBn.apply(x.reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D, mode, 'relu');
+      for (const { up, bn } of this.deconvs) h = bn ? bn.apply(up.apply(h), mode, 'relu') : tf.tanh(up.apply(h));
       return h;
     }
     // FC + BN (no activation before the residual sum), as the official code does.
@@ -76,8 +74,8 @@ export class Generator {
     const r4 = tf.relu(this.res4!.apply(h4, mode));
     const h8 = this.ups[0].apply(upsample2x(r4), mode);
     const r8 = tf.relu(this.res8!.apply(h8, mode));
-    const h16 = tf.relu(this.ups[1].apply(upsample2x(r8), mode));
-    const h32 = tf.relu(this.ups[2].apply(upsample2x(h16), mode));
+    const h16 = this.ups[1].apply(upsample2x(r8), mode, 'relu');
+    const h32 = this.ups[2].apply(upsample2x(h16), mode, 'relu');
     return tf.tanh(this.toRgb!.apply(upsample2x(h32)));
   }
 }
@@ -101,7 +99,7 @@ export class Discriminator {
     this.kind = config.discriminator;
     this.first = new Conv2d(s, 'd/down1', 3, ndf, 4, 2);
     this.downs = [new ConvBn(s, 'd/down2', ndf, ndf * 2, 4, 2), new ConvBn(s, 'd/down3', ndf * 2, ndf * 4, 4, 2), new ConvBn(s, 'd/down4', ndf * 4, ndf * 8, 4, 2)];
-    if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, leakyRelu);
+    if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu');
     this.text = new Dense(s, 'd/text', textDim, conditionDim);
     this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1);
     this.logit = new Conv2d(s, 'd/logit', ndf * 8, 1, 4, 4, 'valid');
@@ -111,16 +109,16 @@ export class Discriminator {
   logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
     let h = leakyRelu(this.first.apply(images));
     if (this.kind === 'simple') {
-      for (const down of this.downs) h = leakyRelu(down.apply(h, mode));
+      for (const down of this.downs) h = down.apply(h, mode, 'leakyRelu');
     } else {
       // The official code leaves the 3rd and 4th convs without activation before the residual unit.
-      h = leakyRelu(this.downs[0].apply(h, mode));
+      h = this.downs[0].apply(h, mode, 'leakyRelu');
       h = this.downs[2].apply(this.downs[1].apply(h, mode), mode);
       h = leakyRelu(this.res!.apply(h, mode));
     }
     const [n, hh, ww] = h.shape;
     const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
-    const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
+    const joint = this.joint.apply(tf.concat([h, code], 3), mode, 'leakyRelu');
     return this.logit.apply(joint).reshape([n]);
   }
 }

@@ -13,7 +13,7 @@ class ResidualBlock {
   }
 
   apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
-    return tf.relu(x.add<tf.Tensor4D>(this.b.apply(tf.relu(this.a.apply(x, mode)), mode)));
+    return tf.relu(x.add<tf.Tensor4D>(this.b.apply(this.a.apply(x, mode, 'relu'), mode)));
   }
 }
 
@@ -48,7 +48,7 @@ export class Generator {
   /** [n, 64, 64, 3] Stage I images -> [n, 16, 16, 4 ngf] features. */
   encode(image: tf.Tensor4D, mode: Mode): tf.Tensor4D {
     const h = tf.relu(this.encode1.apply(image));
-    return tf.relu(this.encode3.apply(tf.relu(this.encode2.apply(h, mode)), mode));
+    return this.encode3.apply(this.encode2.apply(h, mode, 'relu'), mode, 'relu');
   }
 
   /** From Stage I's image and the conditioning code: [n, 256, 256, 3]. */
@@ -56,9 +56,9 @@ export class Generator {
     const h = this.encode(image, mode);
     const [, hh, ww] = h.shape;
     const code = replicate(c, hh, ww);
-    let x = tf.relu(this.joint.apply(tf.concat([h, code], 3), mode));
+    let x = this.joint.apply(tf.concat([h, code], 3), mode, 'relu');
     for (const block of this.residuals) x = block.apply(x, mode);
-    for (const up of this.ups) x = tf.relu(up.apply(upsample2x(x), mode));
+    for (const up of this.ups) x = up.apply(upsample2x(x), mode, 'relu');
     return tf.tanh(this.toRgb.apply(x));
   }
 }
@@ -83,7 +83,7 @@ export class Discriminator {
     this.first = new Conv2d(s, 'd/down128/conv', 3, ndf, 4, 2);
     this.downs = [64, 32, 16, 8, 4].map((side, i) => new ConvBn(s, `d/down${side}`, ndf * 2 ** i, ndf * 2 ** (i + 1), 4, 2));
     this.reduce = [new ConvBn(s, 'd/reduce16', ndf * 32, ndf * 16, 1), new ConvBn(s, 'd/reduce8', ndf * 16, ndf * 8, 1)];
-    this.res = new Bottleneck(s, 'd/res4', ndf * 8, leakyRelu);
+    this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu');
     this.text = new Dense(s, 'd/text', textDim, conditionDim);
     this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1);
     this.logit = new Conv2d(s, 'd/logit/conv', ndf * 8, 1, 4, 4, 'valid');
@@ -92,9 +92,9 @@ export class Discriminator {
   /** [n, 256, 256, 3] images -> [n, 4, 4, 8 ndf] features. */
   features(images: tf.Tensor4D, mode: Mode): tf.Tensor4D {
     let h = leakyRelu(this.first.apply(images));
-    for (const down of this.downs) h = leakyRelu(down.apply(h, mode));
+    for (const down of this.downs) h = down.apply(h, mode, 'leakyRelu');
     // As the official code: no activation after the second 1x1 conv, before the residual sum.
-    h = this.reduce[1].apply(leakyRelu(this.reduce[0].apply(h, mode)), mode);
+    h = this.reduce[1].apply(this.reduce[0].apply(h, mode, 'leakyRelu'), mode);
     return leakyRelu(this.res.apply(h, mode));
   }
 
@@ -103,7 +103,7 @@ export class Discriminator {
     const h = this.features(images, mode);
     const [n, hh, ww] = h.shape;
     const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
-    const joint = leakyRelu(this.joint.apply(tf.concat([h, code], 3), mode));
+    const joint = this.joint.apply(tf.concat([h, code], 3), mode, 'leakyRelu');
     return this.logit.apply(joint).reshape([n]);
   }
 }

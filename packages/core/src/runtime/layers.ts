@@ -60,19 +60,27 @@ export class BatchNorm {
     this.movingVariance = s.add(`${name}/moving_variance`, [channels], { kind: 'ones' }, false);
   }
 
-  apply<T extends tf.Tensor>(x: T, mode: Mode): T {
-    if (!mode.training) return tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, EPSILON) as T;
+  /** With `activation`, the activation after it too: one kernel with it on webgpu. */
+  apply<T extends tf.Tensor>(x: T, mode: Mode, activation?: Activation): T {
+    if (!mode.training) return activate(tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, EPSILON) as T, activation);
     const groups = mode.groups ?? 1;
     if (groups > 1 && mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
     const record = mode.updates && ((mean: tf.Tensor, variance: tf.Tensor) => mode.updates!.pending.push({ layer: this, mean, variance }));
-    return batchNormTraining(x, this.gamma, this.beta, groups, record) as T;
+    return batchNormTraining(x, this.gamma, this.beta, groups, record, activation) as T;
   }
 }
 
 export const BATCH_NORM_EPSILON = 1e-5;
 const EPSILON = BATCH_NORM_EPSILON;
 
-export type BatchNormTraining = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, record?: (mean: tf.Tensor, variance: tf.Tensor) => void) => tf.Tensor;
+export type BatchNormTraining = (
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+  record?: (mean: tf.Tensor, variance: tf.Tensor) => void,
+  activation?: Activation,
+) => tf.Tensor;
 
 /** Backends' own training-mode batch norms (webgpu's: webgpu-batch-norm.ts), used in place of the one written with tf ops below. */
 const ownBatchNorms = new Map<string, BatchNormTraining>();
@@ -92,9 +100,9 @@ export function registerBatchNormTraining(backend: string, batchNorm: BatchNormT
  * saved for the backward pass, as autodiff saves it; x̂ is recomputed there rather than held.
  * `record` receives the batch statistics (kept) for the moving averages.
  */
-export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record) => {
+export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
   const own = ownBatchNorms.get(tf.getBackend());
-  if (own) return own(x, gamma, beta, groups, record);
+  if (own) return own(x, gamma, beta, groups, record, activation);
   const shape = x.shape;
   const channels = shape[shape.length - 1];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -122,7 +130,7 @@ export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, rec
       },
     };
   });
-  return normalise(x, gamma, beta);
+  return activate(normalise(x, gamma, beta), activation);
 };
 
 /** A bias-free convolution (StackGAN's convs have none; batch norm follows). */
@@ -178,7 +186,18 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
 }
 
-export const leakyRelu = <T extends tf.Tensor>(x: T): T => tf.leakyRelu(x, 0.2) as T;
+/** StackGAN's leaky ReLU slope. */
+export const LEAKY_SLOPE = 0.2;
+
+export const leakyRelu = <T extends tf.Tensor>(x: T): T => tf.leakyRelu(x, LEAKY_SLOPE) as T;
+
+/** The activations that follow batch norm in StackGAN's networks. */
+export type Activation = 'relu' | 'leakyRelu';
+
+export function activate<T extends tf.Tensor>(x: T, activation?: Activation): T {
+  if (activation === 'relu') return tf.relu(x);
+  return activation === 'leakyRelu' ? leakyRelu(x) : x;
+}
 
 /**
  * A text code [n, c] copied to every position of an [n, h, w, c] map, as StackGAN joins it to
@@ -190,7 +209,7 @@ export function replicate(code: tf.Tensor, h: number, w: number): tf.Tensor4D {
   return code.reshape([n, 1, 1, c]).add(tf.zeros([1, h, w, 1]));
 }
 
-/** conv -> BN, the unit StackGAN's generators and discriminators are built from (activation is the caller's). */
+/** conv -> BN (-> activation), the unit StackGAN's generators and discriminators are built from. */
 export class ConvBn {
   private readonly conv: Conv2d;
   private readonly bn: BatchNorm;
@@ -200,8 +219,8 @@ export class ConvBn {
     this.bn = new BatchNorm(s, `${name}/bn`, outChannels);
   }
 
-  apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
-    return this.bn.apply(this.conv.apply(x), mode);
+  apply(x: tf.Tensor4D, mode: Mode, activation?: Activation): tf.Tensor4D {
+    return this.bn.apply(this.conv.apply(x), mode, activation);
   }
 }
 
@@ -215,7 +234,7 @@ export class Bottleneck {
   private readonly b: ConvBn;
   private readonly c: ConvBn;
 
-  constructor(s: Scope, name: string, channels: number, private readonly act: (x: tf.Tensor4D) => tf.Tensor4D) {
+  constructor(s: Scope, name: string, channels: number, private readonly act: Activation) {
     const inner = Math.max(1, channels / 4);
     this.a = new ConvBn(s, `${name}/a`, channels, inner, 1);
     this.b = new ConvBn(s, `${name}/b`, inner, inner, 3);
@@ -223,6 +242,6 @@ export class Bottleneck {
   }
 
   apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {
-    return x.add(this.c.apply(this.act(this.b.apply(this.act(this.a.apply(x, mode)), mode)), mode));
+    return x.add(this.c.apply(this.b.apply(this.a.apply(x, mode, this.act), mode, this.act), mode));
   }
 }

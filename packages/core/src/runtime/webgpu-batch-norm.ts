@@ -12,7 +12,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
-import { BATCH_NORM_EPSILON, type BatchNormTraining } from './layers.ts';
+import { BATCH_NORM_EPSILON, LEAKY_SLOPE, type Activation, type BatchNormTraining } from './layers.ts';
 import { FlatProgram } from './webgpu-program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';
@@ -92,6 +92,17 @@ class ColumnProgram {
   }
 }
 
+/**
+ * g where y > 0 and the activation's slope times g elsewhere, as a WGSL expression: with g = y the
+ * activation itself, with g an incoming gradient its gradient (ReLU's and leaky ReLU's, at y = 0
+ * too, as tfjs has them). No activation: g.
+ */
+function gated(activation: Activation | undefined, y: string, g: string): string {
+  if (activation === undefined) return g;
+  const slope = activation === 'relu' ? '0.0' : `${LEAKY_SLOPE} * ${g}`;
+  return `select(${slope}, ${g}, ${y} > 0.0)`;
+}
+
 const momentsBody = (column: (code: string) => string) => `
   var sum = 0.0;
   ${column('sum = sum + x[i];')}
@@ -104,12 +115,20 @@ const momentsBody = (column: (code: string) => string) => `
     setOutputAtIndex(out + uniforms.channels, variance);
   }`;
 
-const gradSumsBody = (column: (code: string) => string) => `
+// With an activation, dy is first taken back through it, at y = γx̂ + β recomputed.
+const gradSumsBody = (activation?: Activation) => (column: (code: string) => string) => `
   let mean = stats[out];
   let inv = inverseSqrt(stats[out + uniforms.channels] + uniforms.epsilon);
+  // Read whether used or not: a binding the shader never reads is left out of its layout.
+  let scale = gamma[channel];
+  let shift = beta[channel];
   var sumDy = 0.0;
   var sumDyXhat = 0.0;
-  ${column('sumDy = sumDy + dy[i]; sumDyXhat = sumDyXhat + dy[i] * (x[i] - mean) * inv;')}
+  ${column(`
+    let xhat = (x[i] - mean) * inv;
+    let g = ${gated(activation, 'xhat * scale + shift', 'dy[i]')};
+    sumDy = sumDy + g;
+    sumDyXhat = sumDyXhat + g * xhat;`)}
   let a = total(sumDy);
   let b = total(sumDyXhat);
   if (live && localId.x == 0u) {
@@ -117,72 +136,79 @@ const gradSumsBody = (column: (code: string) => string) => `
     setOutputAtIndex(out + uniforms.channels, b);
   }`;
 
-/** One thread per element of x [groups, n, channels]: `value` of x̂, inv, the channel and `s`, the index of its statistics. */
+/** One thread per element of x [groups, n, channels]: `value` of x̂, inv, y = γx̂ + β, the channel and `s`, the index of its statistics. */
 const elementwise = (name: string, variableNames: string[], value: string) => (shape: number[]) =>
   new FlatProgram(`t2i_bn_${name}`, variableNames, shape, UNIFORMS, `
     let channel = index % uniforms.channels;
     let s = index / (uniforms.rows * uniforms.channels) * 2 * uniforms.channels + channel;
     let inv = inverseSqrt(stats[s + uniforms.channels] + uniforms.epsilon);
     let xhat = (x[index] - stats[s]) * inv;
+    let y = xhat * gamma[channel] + beta[channel];
     setOutputAtIndex(index, ${value});`);
 
 // dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n), with the sums of x's group and channel.
-const gradInputValue = 'gamma[channel] * inv * (dy[index] - (sums[s] + xhat * sums[s + uniforms.channels]) / f32(uniforms.rows))';
+const gradInputValue = (activation?: Activation) =>
+  `gamma[channel] * inv * (${gated(activation, 'y', 'dy[index]')} - (sums[s] + xhat * sums[s + uniforms.channels]) / f32(uniforms.rows))`;
 
 type Program = ColumnProgram | FlatProgram;
+type Attrs = { epsilon?: number; activation?: Activation };
 
-/** A kernel of the named inputs (x among them, [groups, n, channels]) and attribute ε. */
-function kernel(kernelName: string, variableNames: string[], program: (shape: number[]) => Program): KernelConfig {
+/** A kernel of the named inputs (x among them, [groups, n, channels]) and attributes ε and the activation. */
+function kernel(kernelName: string, variableNames: string[], program: (shape: number[], activation?: Activation) => Program): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     const named = inputs as Record<string, TensorInfo>;
     const [groups, n, channels] = named.x.shape;
-    const epsilon = (attrs as { epsilon?: number }).epsilon ?? 0;
+    const { epsilon = 0, activation } = attrs as Attrs;
     const uniforms = [[n], [channels], [groups * channels]].map((data) => ({ type: 'int32', data }));
     uniforms.push({ type: 'float32', data: [epsilon] });
     const inputsInOrder = variableNames.map((v) => named[v]);
-    return (backend as unknown as WebGPUBackend).runWebGPUProgram(program(named.x.shape) as never, inputsInOrder, 'float32', uniforms as never);
+    return (backend as unknown as WebGPUBackend).runWebGPUProgram(program(named.x.shape, activation) as never, inputsInOrder, 'float32', uniforms as never);
   };
   return { kernelName, backendName: 'webgpu', kernelFunc };
 }
 
+const variant = (name: string, activation?: Activation) => (activation ? `${name}_${activation}` : name);
+
 const MOMENT_INPUTS = ['x'];
-const GRAD_SUM_INPUTS = ['dy', 'x', 'stats'];
+// The gradient kernels take gamma and beta always; y = γx̂ + β is needed where there is an activation.
+const GRAD_SUM_INPUTS = ['dy', 'x', 'stats', 'gamma', 'beta'];
 const NORMALISE_INPUTS = ['x', 'stats', 'gamma', 'beta'];
-const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gamma'];
+const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gamma', 'beta'];
 
 const kernels: KernelConfig[] = [
   kernel(MOMENTS, MOMENT_INPUTS, (shape) => new ColumnProgram(MOMENT_INPUTS, shape, 'moments', momentsBody)),
-  kernel(GRAD_SUMS, GRAD_SUM_INPUTS, (shape) => new ColumnProgram(GRAD_SUM_INPUTS, shape, 'grad_sums', gradSumsBody)),
-  kernel(NORMALISE, NORMALISE_INPUTS, elementwise('normalise', NORMALISE_INPUTS, 'xhat * gamma[channel] + beta[channel]')),
-  kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, elementwise('grad_input', GRAD_INPUT_INPUTS, gradInputValue)),
+  kernel(GRAD_SUMS, GRAD_SUM_INPUTS, (shape, activation) => new ColumnProgram(GRAD_SUM_INPUTS, shape, variant('grad_sums', activation), gradSumsBody(activation))),
+  kernel(NORMALISE, NORMALISE_INPUTS, (shape, activation) => elementwise(variant('normalise', activation), NORMALISE_INPUTS, gated(activation, 'y', 'y'))(shape)),
+  kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, (shape, activation) => elementwise(variant('grad_input', activation), GRAD_INPUT_INPUTS, gradInputValue(activation))(shape)),
 ];
 
 export function registerWebgpuBatchNorm(): void {
   for (const k of kernels) if (!tf.getKernel(k.kernelName, 'webgpu')) tf.registerKernel(k);
 }
 
-const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) => tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
+const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Attrs = {}) => tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
 
 /** layers.ts's batchNormTraining, on the kernels above. */
-export const webgpuBatchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record) => {
+export const webgpuBatchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
   const epsilon = BATCH_NORM_EPSILON;
   const shape = x.shape;
   const channels = shape[shape.length - 1];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const attrs = { epsilon, ...(activation && { activation }) };
     const stacked = x.reshape([groups, -1, channels]);
     const stats = runKernel(MOMENTS, { x: stacked });
     if (record) {
       const row = (r: number) => tf.keep(stats.slice([0, r, 0], [1, 1, channels]).reshape([channels]));
       record(row(0), row(1));
     }
-    save([stacked, stats, gamma]);
+    save([stacked, stats, gamma, beta]);
     return {
-      value: runKernel(NORMALISE, { x: stacked, stats, gamma, beta }, { epsilon }).reshape(shape),
-      gradFunc: (dy: tf.Tensor, [stacked, stats, gamma]: tf.Tensor[]) => {
+      value: runKernel(NORMALISE, { x: stacked, stats, gamma, beta }, attrs).reshape(shape),
+      gradFunc: (dy: tf.Tensor, [stacked, stats, gamma, beta]: tf.Tensor[]) => {
         const dys = dy.reshape(stacked.shape);
-        const sums = runKernel(GRAD_SUMS, { dy: dys, x: stacked, stats }, { epsilon });
-        const dx = runKernel(GRAD_INPUT, { dy: dys, x: stacked, stats, sums, gamma }, { epsilon });
+        const sums = runKernel(GRAD_SUMS, { dy: dys, x: stacked, stats, gamma, beta }, attrs);
+        const dx = runKernel(GRAD_INPUT, { dy: dys, x: stacked, stats, sums, gamma, beta }, attrs);
         const perChannel = groups === 1 ? sums.reshape([2, channels]) : sums.sum(0);
         const row = (r: number) => perChannel.slice([r, 0], [1, channels]).reshape([channels]);
         return [dx.reshape(shape), row(1), row(0)];
