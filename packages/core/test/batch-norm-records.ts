@@ -18,12 +18,16 @@ export async function recordsBatchStatistics(): Promise<void> {
   tf.tidy(() => {
     tf.variableGrads(() => layer.apply(x, { training: true, updates }).square().mean() as tf.Scalar, [layer.gamma, layer.beta]);
   });
-  expect(tf.memory().numTensors).toBe(before + 2);
-  expect(await maxDiff(updates.pending[0].mean, mean)).toBeLessThan(1e-5);
-  expect(await maxDiff(updates.pending[0].variance, variance)).toBeLessThan(1e-4);
+  expect(tf.memory().numTensors).toBe(before + 1);
+  const [recordedMean, recordedVariance] = tf.unstack(updates.pending[0].stats);
+  expect(await maxDiff(recordedMean, mean)).toBeLessThan(1e-5);
+  expect(await maxDiff(recordedVariance, variance)).toBeLessThan(1e-4);
+  tf.dispose([recordedMean, recordedVariance]);
   updates.apply();
   expect(tf.memory().numTensors).toBe(before);
-  const expected = mean.mul(0.1);
-  expect(await maxDiff(layer.movingMean, expected)).toBeLessThan(1e-5);
-  tf.dispose([x, mean, variance, expected]);
+  // From zeros and ones: a tenth of the batch's mean, and 0.9 + a tenth of its variance.
+  const [expectedMean, expectedVariance] = [mean.mul(0.1), variance.mul(0.1).add(0.9)];
+  expect(await maxDiff(layer.movingMean, expectedMean)).toBeLessThan(1e-5);
+  expect(await maxDiff(layer.movingVariance, expectedVariance)).toBeLessThan(1e-5);
+  tf.dispose([x, mean, variance, expectedMean, expectedVariance]);
 }

@@ -183,23 +183,24 @@ async function train(classifier: FlowerClassifier, data: ClassifierData, config:
  */
 async function calibrateBatchNorm(classifier: FlowerClassifier, data: ClassifierData, batchSize: number): Promise<void> {
   const updates = new BatchNormUpdates();
-  const sums = new Map<BatchNorm, { mean: Float64Array; variance: Float64Array }>();
+  // Per layer, the running sum of its statistics: the means, then the variances.
+  const sums = new Map<BatchNorm, Float64Array>();
   let batches = 0;
   for (let start = 0; start + 2 <= data.trainRows.length; start += batchSize) {
     tf.tidy(() => {
       classifier.apply(centreCrops(data.images, data.trainRows.slice(start, start + batchSize)), { training: true, updates });
     });
-    for (const { layer, mean, variance } of updates.pending) {
-      const sum = sums.get(layer) ?? { mean: new Float64Array(mean.size), variance: new Float64Array(variance.size) };
-      ((await mean.data()) as Float32Array).forEach((v, i) => (sum.mean[i] += v));
-      ((await variance.data()) as Float32Array).forEach((v, i) => (sum.variance[i] += v));
+    for (const { layer, stats } of updates.pending) {
+      const sum = sums.get(layer) ?? new Float64Array(stats.size);
+      ((await stats.data()) as Float32Array).forEach((v, i) => (sum[i] += v));
       sums.set(layer, sum);
     }
     updates.discard();
     batches++;
   }
   for (const [layer, sum] of sums) {
-    const [mean, variance] = [sum.mean, sum.variance].map((v) => tf.tensor1d(Float32Array.from(v, (x) => x / batches)));
+    const channels = sum.length / 2;
+    const [mean, variance] = [sum.subarray(0, channels), sum.subarray(channels)].map((v) => tf.tensor1d(Float32Array.from(v, (x) => x / batches)));
     layer.movingMean.assign(mean);
     layer.movingVariance.assign(variance);
     tf.dispose([mean, variance]);

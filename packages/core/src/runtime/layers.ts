@@ -14,23 +14,34 @@ export const GAMMA_INIT: Init = { kind: 'normal', mean: 1, std: 0.02 };
  * runs inside the optimizer's tidy, so the statistics are kept for the caller to apply.
  */
 export class BatchNormUpdates {
-  readonly pending: { layer: BatchNorm; mean: tf.Tensor; variance: tf.Tensor }[] = [];
+  /** Each layer's batch statistics, [2, channels]: the mean, then the variance. */
+  readonly pending: { layer: BatchNorm; stats: tf.Tensor }[] = [];
 
   apply(momentum = 0.9): void {
+    const ownKernel = tf.getKernel(MOVING_AVERAGE, tf.getBackend()) !== undefined;
     tf.tidy(() => {
-      for (const { layer, mean, variance } of this.pending) {
-        layer.movingMean.assign(layer.movingMean.mul(momentum).add(mean.mul(1 - momentum)));
-        layer.movingVariance.assign(layer.movingVariance.mul(momentum).add(variance.mul(1 - momentum)));
+      for (const { layer, stats } of this.pending) {
+        [layer.movingMean, layer.movingVariance].forEach((moving, row) => {
+          const batch = () => stats.slice([row, 0], [1, -1]).reshape(moving.shape);
+          moving.assign(ownKernel ? tf.engine().runKernel(MOVING_AVERAGE, { moving, stats } as never, { row, momentum } as never) as tf.Tensor : moving.mul(momentum).add(batch().mul(1 - momentum)));
+        });
       }
     });
     this.discard();
   }
 
   discard(): void {
-    tf.dispose(this.pending.flatMap((p) => [p.mean, p.variance]));
+    tf.dispose(this.pending.map((p) => p.stats));
     this.pending.length = 0;
   }
 }
+
+/**
+ * A backend's one-kernel moving-average update (webgpu's: webgpu-batch-norm.ts), where it has one:
+ * moving [C] and stats [2, C] in, moving·momentum + stats[row]·(1 − momentum) out. Three kernels
+ * and a slice otherwise.
+ */
+export const MOVING_AVERAGE = 'T2iBatchNormMovingAverage';
 
 /** Training mode: the forward pass uses batch statistics and records them in `updates` (if given). */
 export interface Mode {
@@ -65,7 +76,7 @@ export class BatchNorm {
     if (!mode.training) return activate(tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, EPSILON) as T, activation);
     const groups = mode.groups ?? 1;
     if (groups > 1 && mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
-    const record = mode.updates && ((mean: tf.Tensor, variance: tf.Tensor) => mode.updates!.pending.push({ layer: this, mean, variance }));
+    const record = mode.updates && ((stats: tf.Tensor) => mode.updates!.pending.push({ layer: this, stats }));
     return batchNormTraining(x, this.gamma, this.beta, groups, record, activation) as T;
   }
 }
@@ -78,7 +89,8 @@ export type BatchNormTraining = (
   gamma: tf.Tensor,
   beta: tf.Tensor,
   groups: number,
-  record?: (mean: tf.Tensor, variance: tf.Tensor) => void,
+  /** Receives the batch statistics, kept, as [2, channels]: the mean, then the variance. */
+  record?: (stats: tf.Tensor) => void,
   activation?: Activation,
 ) => tf.Tensor;
 
@@ -98,7 +110,7 @@ export function registerBatchNormTraining(backend: string, batchNorm: BatchNormT
  * Autodiff through tf.moments and tf.batchNorm took 49 webgpu dispatches a layer, forward and back
  * with a loss around it; this takes 29, and on a GPU each costs host time (issue 7). The input is
  * saved for the backward pass, as autodiff saves it; x̂ is recomputed there rather than held.
- * `record` receives the batch statistics (kept) for the moving averages.
+ * `record` receives the batch statistics for the moving averages.
  */
 export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
   const own = ownBatchNorms.get(tf.getBackend());
@@ -110,7 +122,7 @@ export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, rec
     const stacked = x.reshape([groups, -1, channels]);
     const { mean, variance } = tf.moments(stacked, 1, true);
     const inv = tf.rsqrt(variance.add(EPSILON));
-    record?.(tf.keep(mean.reshape([channels])), tf.keep(variance.reshape([channels])));
+    if (record) record(tf.keep(tf.concat([mean, variance], 1).reshape([2, channels])));
     // One group: tfjs's fused kernel. Several: written out, since its kernels cycle through the
     // statistics rather than broadcast them over groups.
     const value = groups === 1 ? tf.batchNorm(x, mean.reshape([channels]), variance.reshape([channels]), beta, gamma, EPSILON) : stacked.sub(mean).mul(inv).mul(gamma).add(beta).reshape(shape);

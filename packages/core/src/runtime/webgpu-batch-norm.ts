@@ -12,7 +12,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
-import { BATCH_NORM_EPSILON, LEAKY_SLOPE, type Activation, type BatchNormTraining } from './layers.ts';
+import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from './layers.ts';
 import { FlatProgram } from './webgpu-program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';
@@ -182,8 +182,22 @@ const kernels: KernelConfig[] = [
   kernel(GRAD_INPUT, GRAD_INPUT_INPUTS, (shape, activation) => elementwise(variant('grad_input', activation), GRAD_INPUT_INPUTS, gradInputValue(activation))(shape)),
 ];
 
+const MOVE = `
+  let m = uniforms.momentum;
+  setOutputAtIndex(index, moving[index] * m + stats[uniforms.row * uniforms.size + index] * (1.0 - m));`;
+
+const movingAverage: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { moving, stats } = inputs as { moving: TensorInfo; stats: TensorInfo };
+  const { row, momentum } = attrs as { row: number; momentum: number };
+  const program = new FlatProgram('t2i_bn_moving_average', ['moving', 'stats'], moving.shape, 'row : i32, momentum : f32,', MOVE);
+  return (backend as unknown as WebGPUBackend).runWebGPUProgram(program as never, [moving, stats], 'float32', [
+    { type: 'int32', data: [row] },
+    { type: 'float32', data: [momentum] },
+  ]);
+};
+
 export function registerWebgpuBatchNorm(): void {
-  for (const k of kernels) if (!tf.getKernel(k.kernelName, 'webgpu')) tf.registerKernel(k);
+  for (const k of [...kernels, { kernelName: MOVING_AVERAGE, backendName: 'webgpu', kernelFunc: movingAverage }]) if (!tf.getKernel(k.kernelName, 'webgpu')) tf.registerKernel(k);
 }
 
 const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Attrs = {}) => tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
@@ -198,10 +212,7 @@ export const webgpuBatchNormTraining: BatchNormTraining = (x, gamma, beta, group
     const attrs = { epsilon, ...(activation && { activation }) };
     const stacked = x.reshape([groups, -1, channels]);
     const stats = runKernel(MOMENTS, { x: stacked });
-    if (record) {
-      const row = (r: number) => tf.keep(stats.slice([0, r, 0], [1, 1, channels]).reshape([channels]));
-      record(row(0), row(1));
-    }
+    if (record) record(tf.keep(stats.reshape([2, channels])));
     save([stacked, stats, gamma, beta]);
     return {
       value: runKernel(NORMALISE, { x: stacked, stats, gamma, beta }, attrs).reshape(shape),
