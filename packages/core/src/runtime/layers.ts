@@ -22,8 +22,10 @@ export class BatchNormUpdates {
     tf.tidy(() => {
       for (const { layer, stats } of this.pending) {
         [layer.movingMean, layer.movingVariance].forEach((moving, row) => {
-          const batch = () => stats.slice([row, 0], [1, -1]).reshape(moving.shape);
-          moving.assign(ownKernel ? tf.engine().runKernel(MOVING_AVERAGE, { moving, stats } as never, { row, momentum } as never) as tf.Tensor : moving.mul(momentum).add(batch().mul(1 - momentum)));
+          const next = ownKernel
+            ? (tf.engine().runKernel(MOVING_AVERAGE, { moving, stats } as never, { row, momentum } as never) as tf.Tensor)
+            : moving.mul(momentum).add(stats.slice([row, 0], [1, -1]).reshape(moving.shape).mul(1 - momentum));
+          moving.assign(next);
         });
       }
     });
@@ -73,7 +75,7 @@ export class BatchNorm {
 
   /** With `activation`, the activation after it too: one kernel with it on webgpu. */
   apply<T extends tf.Tensor>(x: T, mode: Mode, activation?: Activation): T {
-    if (!mode.training) return activate(tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, EPSILON) as T, activation);
+    if (!mode.training) return activate(tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, BATCH_NORM_EPSILON) as T, activation);
     const groups = mode.groups ?? 1;
     if (groups > 1 && mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
     const record = mode.updates && ((stats: tf.Tensor) => mode.updates!.pending.push({ layer: this, stats }));
@@ -82,7 +84,6 @@ export class BatchNorm {
 }
 
 export const BATCH_NORM_EPSILON = 1e-5;
-const EPSILON = BATCH_NORM_EPSILON;
 
 export type BatchNormTraining = (
   x: tf.Tensor,
@@ -107,9 +108,10 @@ export function registerBatchNormTraining(backend: string, batchNorm: BatchNormT
  *
  *   dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n),   dγ = Σ dy·x̂,   dβ = Σ dy
  *
- * Autodiff through tf.moments and tf.batchNorm took 49 webgpu dispatches a layer, forward and back
- * with a loss around it; this takes 29, and on a GPU each costs host time (issue 7). The input is
- * saved for the backward pass, as autodiff saves it; x̂ is recomputed there rather than held.
+ * Autodiff through tf.moments and tf.batchNorm kept more intermediates and took 49 webgpu
+ * dispatches a layer, forward and back with a loss around it; this takes 28 (webgpu now runs its
+ * own kernels instead: webgpu-batch-norm.ts). The input is saved for the backward pass, as
+ * autodiff saves it; x̂ is recomputed there rather than held.
  * `record` receives the batch statistics for the moving averages.
  */
 export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
@@ -121,11 +123,11 @@ export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, rec
     const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const stacked = x.reshape([groups, -1, channels]);
     const { mean, variance } = tf.moments(stacked, 1, true);
-    const inv = tf.rsqrt(variance.add(EPSILON));
+    const inv = tf.rsqrt(variance.add(BATCH_NORM_EPSILON));
     if (record) record(tf.keep(tf.concat([mean, variance], 1).reshape([2, channels])));
     // One group: tfjs's fused kernel. Several: written out, since its kernels cycle through the
     // statistics rather than broadcast them over groups.
-    const value = groups === 1 ? tf.batchNorm(x, mean.reshape([channels]), variance.reshape([channels]), beta, gamma, EPSILON) : stacked.sub(mean).mul(inv).mul(gamma).add(beta).reshape(shape);
+    const value = groups === 1 ? tf.batchNorm(x, mean.reshape([channels]), variance.reshape([channels]), beta, gamma, BATCH_NORM_EPSILON) : stacked.sub(mean).mul(inv).mul(gamma).add(beta).reshape(shape);
     save([stacked, mean, inv, gamma]);
     return {
       value,
