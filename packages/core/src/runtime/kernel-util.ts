@@ -3,13 +3,24 @@
  * run inside the engine's kernel scope, so they work on TensorInfos rather than Tensors, and every
  * intermediate they allocate must be released with `free`.
  */
-import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { getKernel, registerKernel, unregisterKernel, type KernelBackend, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
 
 /** Runs whatever kernel `backendName` has registered now (ours where we replaced one), returning one output. */
 export function callKernel(backendName: string, backend: KernelBackend, kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: object = {}): TensorInfo {
   const config = getKernel(kernelName, backendName);
   if (config == null) throw new Error(`kernel '${kernelName}' not registered for backend '${backendName}'`);
   return config.kernelFunc({ inputs: inputs as Record<string, TensorInfo>, backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
+}
+
+/**
+ * Puts `ours` in place of `backendName`'s kernel. It is handed the kernel it replaces, to run for
+ * the cases it does not cover.
+ */
+export function replaceKernel(kernelName: string, backendName: string, ours: (args: Parameters<KernelFunc>[0], stock: KernelFunc) => ReturnType<KernelFunc>): void {
+  const stock = getKernel(kernelName, backendName);
+  if (stock == null) throw new Error(`backend '${backendName}' has no ${kernelName} to replace`);
+  unregisterKernel(kernelName, backendName);
+  registerKernel({ kernelName, backendName, kernelFunc: (args) => ours(args, stock.kernelFunc) });
 }
 
 export function free(backend: KernelBackend, ...infos: TensorInfo[]): void {

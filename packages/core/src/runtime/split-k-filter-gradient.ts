@@ -16,8 +16,8 @@
  * How P is built is the caller's: `composedIm2col` (strided slices and a concat, any backend, what
  * the tests run) or webgpu-im2col.ts's single shader.
  */
-import { backend_util, Conv2DBackpropFilter, getKernel, registerKernel, unregisterKernel, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, free } from './kernel-util.ts';
+import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import { callKernel, free, replaceKernel } from './kernel-util.ts';
 
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;
@@ -115,13 +115,6 @@ export function splitKFilterGradient(backendName: string, im2col: Im2col = compo
 
 /** Puts the split-K filter gradient in place of `backendName`'s own, which stays for NCHW. */
 export function registerSplitKFilterGradient(backendName: string, im2col?: Im2col): void {
-  const stock = getKernel(Conv2DBackpropFilter, backendName);
-  if (stock == null) throw new Error(`backend '${backendName}' has no Conv2DBackpropFilter to replace`);
   const ours = splitKFilterGradient(backendName, im2col);
-  unregisterKernel(Conv2DBackpropFilter, backendName);
-  registerKernel({
-    kernelName: Conv2DBackpropFilter,
-    backendName,
-    kernelFunc: (args) => ((args.attrs as unknown as Conv2DBackpropFilterAttrs).dataFormat === 'NCHW' ? stock.kernelFunc(args) : ours(args)),
-  });
+  replaceKernel(Conv2DBackpropFilter, backendName, (args, stock) => ((args.attrs as unknown as Conv2DBackpropFilterAttrs).dataFormat === 'NCHW' ? stock(args) : ours(args)));
 }

@@ -10,10 +10,10 @@
  * and channel, two passes over its column for the variance (as tf.moments does, not E[x²]−E[x]²).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
 import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from './layers.ts';
-import { FlatProgram } from './webgpu-program.ts';
+import { FlatProgram, runProgram, type Uniform } from './webgpu-program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';
 const NORMALISE = 'T2iBatchNormNormalise';
@@ -159,10 +159,9 @@ function kernel(kernelName: string, variableNames: string[], program: (shape: nu
     const named = inputs as Record<string, TensorInfo>;
     const [groups, n, channels] = named.x.shape;
     const { epsilon = 0, activation } = attrs as Attrs;
-    const uniforms = [[n], [channels], [groups * channels]].map((data) => ({ type: 'int32', data }));
+    const uniforms: Uniform[] = [[n], [channels], [groups * channels]].map((data) => ({ type: 'int32', data }));
     uniforms.push({ type: 'float32', data: [epsilon] });
-    const inputsInOrder = variableNames.map((v) => named[v]);
-    return (backend as unknown as WebGPUBackend).runWebGPUProgram(program(named.x.shape, activation) as never, inputsInOrder, 'float32', uniforms as never);
+    return runProgram(backend, program(named.x.shape, activation), variableNames.map((v) => named[v]), uniforms);
   };
   return { kernelName, backendName: 'webgpu', kernelFunc };
 }
@@ -190,7 +189,7 @@ const movingAverage: KernelFunc = ({ inputs, backend, attrs }) => {
   const { moving, stats } = inputs as { moving: TensorInfo; stats: TensorInfo };
   const { row, momentum } = attrs as { row: number; momentum: number };
   const program = new FlatProgram('t2i_bn_moving_average', ['moving', 'stats'], moving.shape, 'row : i32, momentum : f32,', MOVE);
-  return (backend as unknown as WebGPUBackend).runWebGPUProgram(program as never, [moving, stats], 'float32', [
+  return runProgram(backend, program, [moving, stats], [
     { type: 'int32', data: [row] },
     { type: 'float32', data: [momentum] },
   ]);

@@ -7,7 +7,7 @@
 import type { backend_util, KernelBackend, TensorInfo } from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { Im2col } from './split-k-filter-gradient.ts';
-import { FlatProgram } from './webgpu-program.ts';
+import { FlatProgram, runProgram, type Uniform } from './webgpu-program.ts';
 
 // Coordinates of the patch matrix [n·Ho·Wo, kh·kw·ci]: row = image and output position, column = tap and channel.
 const IM2COL = `
@@ -28,8 +28,8 @@ const IM2COL_UNIFORMS = 'pads : vec2<i32>, strides : vec2<i32>, outWidth : i32, 
 function im2col(x: TensorInfo, info: backend_util.Conv2DInfo, backend: KernelBackend): TensorInfo {
   const { batchSize: n, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, inChannels: ci, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const program = new FlatProgram('t2i_im2col', ['x'], [n * ho * wo, kh * kw * ci], IM2COL_UNIFORMS, IM2COL);
-  const uniforms = [[padInfo.top, padInfo.left], [sh, sw], [wo], [ho * wo], [kw], [ci]].map((data) => ({ type: 'int32', data }));
-  return (backend as unknown as WebGPUBackend).runWebGPUProgram(program as never, [x], 'float32', uniforms) as TensorInfo;
+  const uniforms = [[padInfo.top, padInfo.left], [sh, sw], [wo], [ho * wo], [kw], [ci]].map((data): Uniform => ({ type: 'int32', data }));
+  return runProgram(backend, program, [x], uniforms);
 }
 
 /** The patch matrix is one storage buffer: the device's limits on both bound it. */

@@ -6,9 +6,9 @@
  * over more than LEADING_ROWS rows (batch norm's statistics over N·H·W) keep tfjs's kernel, whose
  * workgroup per output shares a long column between threads.
  */
-import { getKernel, registerKernel, Sum, unregisterKernel, util, type KernelFunc, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { FlatProgram } from './webgpu-program.ts';
+import { Sum, util, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs';
+import { replaceKernel } from './kernel-util.ts';
+import { FlatProgram, runProgram } from './webgpu-program.ts';
 
 const LEADING_ROWS = 64;
 
@@ -20,20 +20,16 @@ const ADD_COLUMN = `
   setOutputAtIndex(index, total);`;
 
 export function registerWebgpuLeadingSum(): void {
-  const stock = getKernel(Sum, 'webgpu');
-  if (stock == null) throw new Error('the webgpu backend has no Sum to replace');
-  const kernelFunc: KernelFunc = (args) => {
+  replaceKernel(Sum, 'webgpu', (args, stock) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as SumAttrs;
     const axes = util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
     const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
     const rows = util.sizeFromShape(x.shape.slice(0, axes.length));
-    if (!leading || x.dtype !== 'float32' || rows > LEADING_ROWS) return stock.kernelFunc(args);
+    if (!leading || x.dtype !== 'float32' || rows > LEADING_ROWS) return stock(args);
     const rest = x.shape.slice(axes.length);
     const shape = keepDims ? [...axes.map(() => 1), ...rest] : rest;
     const program = new FlatProgram('t2i_leading_sum', ['x'], shape, 'rows : i32,', ADD_COLUMN);
-    return (args.backend as WebGPUBackend).runWebGPUProgram(program as never, [x], 'float32', [{ type: 'int32', data: [rows] }]);
-  };
-  unregisterKernel(Sum, 'webgpu');
-  registerKernel({ kernelName: Sum, backendName: 'webgpu', kernelFunc });
+    return runProgram(args.backend, program, [x], [{ type: 'int32', data: [rows] }]);
+  });
 }

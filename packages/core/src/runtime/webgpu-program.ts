@@ -3,7 +3,8 @@
  * `body` computes element `index` of the output (tfjs's getCoordsFromIndex turns it into
  * coordinates) and writes it with setOutputAtIndex. `uniforms` declares the program's own.
  */
-import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
 export class FlatProgram {
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
@@ -31,4 +32,11 @@ export class FlatProgram {
       }
     `;
   }
+}
+
+export type Uniform = { type: 'int32' | 'float32'; data: number[] };
+
+/** Runs one of our programs on the webgpu backend (tfjs exports no type for a program), float32 out. */
+export function runProgram(backend: unknown, program: object, inputs: TensorInfo[], uniforms: Uniform[] = []): TensorInfo {
+  return (backend as WebGPUBackend).runWebGPUProgram(program as never, inputs, 'float32', uniforms as never);
 }

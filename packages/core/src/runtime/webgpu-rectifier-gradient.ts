@@ -5,9 +5,8 @@
  * Gradients are registered for every backend at once, so on the others tfjs's own still run.
  */
 import { getGradient, LeakyRelu, registerGradient, registerKernel, Relu, type GradConfig, type KernelFunc, type LeakyReluAttrs, type TensorInfo } from '@tensorflow/tfjs';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
-import { FlatProgram } from './webgpu-program.ts';
+import { FlatProgram, runProgram } from './webgpu-program.ts';
 
 const RECTIFIER_GRAD = 'T2iRectifierGrad';
 
@@ -18,7 +17,7 @@ const PASS_WHERE_POSITIVE = `
 const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
   const program = new FlatProgram('t2i_rectifier_grad', ['dy', 'x'], dy.shape, 'alpha : f32,', PASS_WHERE_POSITIVE);
-  return (backend as WebGPUBackend).runWebGPUProgram(program as never, [dy, x], 'float32', [{ type: 'float32', data: [(attrs as { alpha: number }).alpha] }]);
+  return runProgram(backend, program, [dy, x], [{ type: 'float32', data: [(attrs as { alpha: number }).alpha] }]);
 };
 
 function ours(kernelName: string, alpha: (attrs: object) => number): GradConfig {
