@@ -9,8 +9,24 @@ export function klLoss(mu: tf.Tensor2D, logSigma: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => logSigma.neg().add(logSigma.mul(2).exp().add(mu.square()).sub(1).mul(0.5)).mean() as tf.Scalar);
 }
 
-const bce = (logits: tf.Tensor1D, target: 0 | 1): tf.Scalar =>
-  tf.losses.sigmoidCrossEntropy(target === 1 ? tf.onesLike(logits) : tf.zerosLike(logits), logits) as tf.Scalar;
+/**
+ * Sigmoid cross-entropy of logits against one label for all, averaged: softplus(−x) for 1,
+ * softplus(x) for 0, with its gradient written out, (σ(x) − label)/n. tf.losses.sigmoidCrossEntropy
+ * gives the same values through 27 kernel calls forward and back, 7 here: a GPU pays a dispatch
+ * for each, and a step takes four of these losses (issue 7).
+ */
+export const bce = (logits: tf.Tensor1D, target: 0 | 1): tf.Scalar =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([x]);
+    return {
+      value: (target === 1 ? x.neg() : x).softplus().mean() as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, [x]: tf.Tensor[]) => {
+        const p = x.sigmoid();
+        return (target === 1 ? p.sub(1) : p).mul(dy.div(x.size));
+      },
+    };
+  })(logits) as tf.Scalar;
 
 /**
  * The matching-aware discriminator loss (GAN-CLS): (real image, its text) -> 1, (real image of

@@ -2,7 +2,7 @@ import { Rng } from '@t2i/core';
 import { ParamStore, tf } from '@t2i/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { averagedCaption } from '../src/data.ts';
-import { discriminatorLoss, generatorLoss, klLoss } from '../src/losses.ts';
+import { bce, discriminatorLoss, generatorLoss, klLoss } from '../src/losses.ts';
 import { ConditioningAugmentation, Discriminator, Generator } from '../src/model.ts';
 import { tinyStage1 } from './fixtures.ts';
 
@@ -82,6 +82,17 @@ describe('losses', () => {
     const g = generatorLoss(fake, tf.scalar(0.25), 2);
     expect(g.adversarial.dataSync()[0]).toBeCloseTo((sp(-0.5) + sp(3)) / 2, 5);
     expect(g.total.dataSync()[0]).toBeCloseTo((sp(-0.5) + sp(3)) / 2 + 0.5, 5);
+  });
+
+  it("bce has tf.losses.sigmoidCrossEntropy's value and gradient, far out in the tails too", () => {
+    const logits = tf.tensor1d([-90, -20, -3, -0.5, 0, 0.7, 4, 30, 95]);
+    for (const target of [0, 1] as const) {
+      const stock = (x: tf.Tensor) => tf.losses.sigmoidCrossEntropy(tf.fill(x.shape, target), x) as tf.Scalar;
+      const ours = (x: tf.Tensor) => bce(x as tf.Tensor1D, target);
+      expect(ours(logits).dataSync()[0]).toBeCloseTo(stock(logits).dataSync()[0], 5);
+      const [got, want] = [ours, stock].map((f) => Array.from(tf.grad(f)(logits).dataSync()));
+      got.forEach((g, i) => expect(g).toBeCloseTo(want[i], 7));
+    }
   });
 });
 
