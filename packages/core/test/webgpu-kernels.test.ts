@@ -169,6 +169,32 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     }
   }
 
+  it("flat Adam's kernels leave the weights and moments per-variable Adam leaves on cpu, and free what they make", async () => {
+    const shapes = [[3, 5, 7], [65], [1], [4, 130]];
+    const run = async (backend: string, flat: boolean) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const vars = shapes.map((shape, i) => tf.tidy(() => tf.variable(tf.tensor(values(shape, 40 + i), shape))));
+      const opt = new Adam(0.05, 0.5, { flat });
+      for (let step = 0; step < 3; step++) {
+        const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(values(v.shape, 50 + 10 * step + i), v.shape)]));
+        opt.applyGradients(grads);
+        tf.dispose(Object.values(grads));
+      }
+      const slots = await opt.getWeights();
+      const out = [...(await Promise.all(vars.map((v) => v.data()))), ...(await Promise.all(slots.slice(1).map((s) => s.tensor.data())))].flatMap((a) => Array.from(a));
+      tf.dispose(flat ? slots.map((s) => s.tensor) : slots[0].tensor);
+      opt.dispose();
+      tf.dispose(vars);
+      expect(tf.memory().numTensors).toBe(before);
+      return out;
+    };
+    const want = await run('cpu', false);
+    const got = await run('webgpu', true);
+    expect(got.length).toBe(want.length);
+    expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-5);
+  });
+
   it('a training step (convs, batch norm, Adam) on webgpu leaves the weights a cpu step leaves', async () => {
     // What webgpu runs differently: the filter gradient through the shader, batch norm's kernels,
     // Adam in flat mode. The cpu step runs tfjs's filter gradient and per-variable Adam.

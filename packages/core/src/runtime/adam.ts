@@ -43,6 +43,47 @@ const flatten = (tensors: tf.Tensor[]) => tf.tidy(() => tf.concat(tensors.map((t
 /** flatten's inverse: one tensor per layout entry, in its shape. */
 const unflatten = (flat: tf.Tensor, layout: Layout) => tf.tidy(() => tf.split(flat, layout.map((l) => l.size)).map((part, i) => part.reshape(layout[i].shape)));
 
+export const ADAM_MOMENTS = 'T2iAdamMoments';
+export const ADAM_WEIGHTS = 'T2iAdamWeights';
+
+const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) != null;
+
+/** Flat mode's moments [m; v] after gradient g, as the per-variable `step` computes them: one kernel where the backend has it (webgpu-adam.ts). */
+function nextMoments(g: tf.Tensor, moments: tf.Tensor, beta1: number, beta2: number): tf.Tensor {
+  if (hasKernel(ADAM_MOMENTS)) return tf.engine().runKernel(ADAM_MOMENTS, { g, moments }, { beta1, beta2 } as never) as tf.Tensor;
+  return tf.tidy(() => {
+    const [m, v] = tf.unstack(moments);
+    return tf.stack([g.sub(m).mul(1 - beta1).add(m), g.square().sub(v).mul(1 - beta2).add(v)]);
+  });
+}
+
+/**
+ * Flat mode's weight update from the new moments: a kernel a variable, reading its stretch of the
+ * moments, where the backend has it; else all weights concatenated, updated and split back.
+ */
+function updateWeights(layout: Layout, moments: tf.Tensor, step: number, epsilon: number): void {
+  const variables = layout.map(({ name }) => tf.engine().registeredVariables[name]);
+  if (hasKernel(ADAM_WEIGHTS)) {
+    let offset = 0;
+    variables.forEach((variable, i) => {
+      const w = tf.engine().runKernel(ADAM_WEIGHTS, { w: variable, moments }, { offset, step, epsilon } as never) as tf.Tensor;
+      variable.assign(w);
+      w.dispose();
+      offset += layout[i].size;
+    });
+    return;
+  }
+  const updated = tf.tidy(() => {
+    const [m, v] = tf.unstack(moments);
+    return m.div(v.sqrt().add(epsilon)).mul(-step).add(flatten(variables));
+  });
+  unflatten(updated, layout).forEach((part, i) => {
+    variables[i].assign(part);
+    part.dispose();
+  });
+  updated.dispose();
+}
+
 /**
  * Adam (Kingma & Ba) in TensorFlow's form, the one the official StackGAN trained with:
  * lr_t = lr·√(1−β2^t)/(1−β1^t), w −= lr_t·m/(√v + ε).
@@ -54,10 +95,11 @@ const unflatten = (flat: tf.Tensor, layout: Layout) => tf.tidy(() => tf.split(fl
  *
  * `flat`: on a GPU each kernel call has a host-side cost comparable to a small kernel's run (issue
  * 7), and per-variable updates are 12 calls a variable, 700 of a Stage I step's 2,300. Flat mode
- * keeps both moments as one vector each and updates all variables at once, their weights and
- * gradients concatenated and the new weights split back: about 12 calls plus one slice a variable,
- * for two more flat copies of all weights in memory. Use it where memory is plentiful (webgpu);
- * the per-variable mode is the one that fits wasm's heap.
+ * keeps both moments in one [2, parameters] tensor and updates them at once from the gradients
+ * concatenated, then each variable from its stretch of the moments: on webgpu one kernel for the
+ * moments and one a variable (webgpu-adam.ts), for flat copies of the gradients (elsewhere, of the
+ * weights too) in memory. Use it
+ * where memory is plentiful (webgpu); the per-variable mode is the one that fits wasm's heap.
  *
  * The slots are named as tfjs names them (`<variable>/m`, `<variable>/v`, after the iteration
  * count), so ParamStore.optimizerState and restoreOptimizer read and write them unchanged, but
@@ -68,7 +110,7 @@ export class Adam extends tf.Optimizer {
   private readonly beta2: number;
   private readonly epsilon: number;
   readonly flat: boolean;
-  private flatSlots: { layout: Layout; m: tf.Variable; v: tf.Variable } | undefined;
+  private flatSlots: { layout: Layout; moments: tf.Variable } | undefined;
 
   constructor(
     public learningRate: number,
@@ -91,18 +133,14 @@ export class Adam extends tf.Optimizer {
     const step = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
     const present = list.filter((x) => x.tensor != null);
     if (this.flat) {
-      const { layout, m, v } = this.flatSlot(present.map(({ name, tensor }) => ({ name, shape: tensor.shape, size: tensor.size })));
-      const variables = layout.map(({ name }) => tf.engine().registeredVariables[name]);
+      const { layout, moments } = this.flatSlot(present.map(({ name, tensor }) => ({ name, shape: tensor.shape, size: tensor.size })));
       const byName = new Map(present.map((x) => [x.name, x.tensor]));
       const g = flatten(layout.map(({ name }) => byName.get(name)!));
-      const w = flatten(variables);
-      const updated = this.step(step, g, m, v, w);
-      tf.dispose([g, w]);
-      unflatten(updated, layout).forEach((part, i) => {
-        variables[i].assign(part);
-        part.dispose();
-      });
-      updated.dispose();
+      const next = nextMoments(g, moments, this.beta1, this.beta2);
+      g.dispose();
+      moments.assign(next);
+      next.dispose();
+      updateWeights(layout, moments, step, this.epsilon);
     } else {
       for (const { name, tensor: g } of present) {
         const value = tf.engine().registeredVariables[name];
@@ -141,8 +179,8 @@ export class Adam extends tf.Optimizer {
       }
       return this.flatSlots;
     }
-    const gather = (slot: 'm' | 'v') => tf.tidy(() => flatten(layout.map(({ name, shape }) => this.slots.get(name)?.[slot] ?? tf.zeros(shape))).variable(false));
-    this.flatSlots = { layout, m: gather('m'), v: gather('v') };
+    const gather = (slot: 'm' | 'v') => flatten(layout.map(({ name, shape }) => this.slots.get(name)?.[slot] ?? tf.zeros(shape)));
+    this.flatSlots = { layout, moments: tf.tidy(() => tf.stack([gather('m'), gather('v')]).variable(false)) };
     for (const s of this.slots.values()) tf.dispose([s.m, s.v]);
     this.slots.clear();
     return this.flatSlots;
@@ -151,9 +189,14 @@ export class Adam extends tf.Optimizer {
   override async getWeights(): Promise<NamedTensor[]> {
     if (this.flatSlots) {
       // Fresh tensors cut from the flat moments, not variables: the caller disposes them.
-      const { layout, m, v } = this.flatSlots;
-      const cut = (flat: tf.Tensor, slot: string) => unflatten(flat, layout).map((tensor, i) => ({ name: `${layout[i].name}/${slot}`, tensor }));
-      return [await this.saveIterations(), ...cut(m, 'm'), ...cut(v, 'v')];
+      const { layout, moments } = this.flatSlots;
+      const cut = (row: number, slot: string) => {
+        const flat = tf.tidy(() => moments.gather(row));
+        const parts = unflatten(flat, layout).map((tensor, i) => ({ name: `${layout[i].name}/${slot}`, tensor }));
+        flat.dispose();
+        return parts;
+      };
+      return [await this.saveIterations(), ...cut(0, 'm'), ...cut(1, 'v')];
     }
     const slots = [...this.slots];
     return [await this.saveIterations(), ...slots.map(([name, s]) => ({ name: `${name}/m`, tensor: s.m })), ...slots.map(([name, s]) => ({ name: `${name}/v`, tensor: s.v }))];
@@ -175,7 +218,7 @@ export class Adam extends tf.Optimizer {
   override dispose(): void {
     for (const s of this.slots.values()) tf.dispose([s.m, s.v]);
     this.slots.clear();
-    if (this.flatSlots) tf.dispose([this.flatSlots.m, this.flatSlots.v]);
+    this.flatSlots?.moments.dispose();
     this.flatSlots = undefined;
   }
 

@@ -43,8 +43,8 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU. */
-export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad'] as const;
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops) */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam'] as const;
 
 /** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
@@ -107,6 +107,10 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     if (!stock.has('input-grad')) {
       const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
       registerWebgpuInputGradient();
+    }
+    if (!stock.has('adam')) {
+      const { registerWebgpuAdam } = await import('./webgpu-adam.ts');
+      registerWebgpuAdam();
     }
     if (!stock.has('batch-norm')) {
       const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
