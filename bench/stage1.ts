@@ -94,13 +94,54 @@ async function profileStep(config: Stage1Config) {
     hostTimes.push(performance.now() - start);
     await d[0].data();
   }
+  const dawn = deferral === undefined ? undefined : dawnCallTimes(() => tf.tidy(step));
+  await d[0].data();
   if (deferral !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', deferral);
   const hostMs = hostTimes.sort((x, y) => x - y)[2];
   tf.dispose(batch);
   dOpt.dispose();
   gOpt.dispose();
   models.store.dispose();
-  return { profile, gpuDispatches, hostMs };
+  return { profile, gpuDispatches, hostMs, dawn };
+}
+
+/**
+ * Where recording goes inside Dawn (webgpu): each method of its device, queue, encoders,
+ * pipelines and buffers timed while `record` runs, the total and the 6 dearest.
+ */
+function dawnCallTimes(record: () => void): string {
+  const times = new Map<string, { ms: number; calls: number }>();
+  const restore: (() => void)[] = [];
+  for (const cls of ['GPUDevice', 'GPUQueue', 'GPUCommandEncoder', 'GPUComputePassEncoder', 'GPUComputePipeline', 'GPUBuffer']) {
+    const proto = (globalThis as unknown as Record<string, { prototype: Record<string, unknown> } | undefined>)[cls]?.prototype;
+    if (!proto) continue;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const original = Object.getOwnPropertyDescriptor(proto, name)?.value as ((...args: unknown[]) => unknown) | undefined;
+      if (typeof original !== 'function' || name === 'constructor') continue;
+      proto[name] = function (this: unknown, ...args: unknown[]) {
+        const start = performance.now();
+        try {
+          return original.apply(this, args);
+        } finally {
+          const t = times.get(name) ?? { ms: 0, calls: 0 };
+          t.ms += performance.now() - start;
+          t.calls++;
+          times.set(name, t);
+        }
+      };
+      restore.push(() => (proto[name] = original));
+    }
+  }
+  const start = performance.now();
+  try {
+    record();
+  } finally {
+    for (const r of restore) r();
+  }
+  const wall = performance.now() - start;
+  const all = [...times].sort((x, y) => y[1].ms - x[1].ms);
+  const inDawn = all.reduce((n, [, t]) => n + t.ms, 0);
+  return `${inDawn.toFixed(1)} of ${wall.toFixed(1)} ms in Dawn's calls: ` + all.slice(0, 6).map(([name, t]) => `${name} ${t.ms.toFixed(1)} ms (${t.calls}, ${((1000 * t.ms) / t.calls).toFixed(1)} µs each)`).join(', ');
 }
 
 /** The webgpu backend's shader dispatches from now to stop() (kernels such as Reshape make none); undefined elsewhere. */
@@ -131,7 +172,7 @@ console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s
 for (const name of values.variants!.split(',')) {
   const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
-  const { profile, gpuDispatches, hostMs } = await profileStep(base);
+  const { profile, gpuDispatches, hostMs, dawn } = await profileStep(base);
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
   const byKernel = new Map<string, number>();
   for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
@@ -148,5 +189,6 @@ for (const name of values.variants!.split(',')) {
     const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
     const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 16);
     console.log(`   one step, profiled (Adam ${flatAdamByDefault() ? 'flat' : 'per variable'}): ${profile.kernels.length} kernel calls${gpuDispatches === undefined ? '' : ` (${gpuDispatches} GPU dispatches, recorded in ${hostMs.toFixed(0)} ms of host time; the loop: ${Math.round(loopCount! / (2 * steps))} a step)`}, ${sum.toFixed(1)} ms of kernel time: ` + top.map(([k, t]) => `${k} ${t.toFixed(1)} ms (${((100 * t) / sum).toFixed(0)}%)`).join(', '));
+    if (dawn) console.log(`   recording one step (timed around each of Dawn's calls): ${dawn}`);
   }
 }

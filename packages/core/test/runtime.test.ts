@@ -23,6 +23,7 @@ import {
   type BackendLoader,
   type BackendName,
 } from '../src/runtime/index.ts';
+import { memoiseBindGroupLayouts } from '../src/runtime/dawn-layouts.ts';
 import { isDawnPoll, pollDawnByTimer } from '../src/runtime/dawn-polling.ts';
 import { fromHalf, toHalf } from '../src/runtime/half.ts';
 
@@ -93,8 +94,8 @@ describe('T2I_WEBGPU_STOCK', () => {
   it('names which of our webgpu kernels stay tfjs\'s: none by default, some, or all', () => {
     expect([...stockWebgpuKernels('')]).toEqual([]);
     expect([...stockWebgpuKernels('batch-norm,filter-grad')]).toEqual(['batch-norm', 'filter-grad']);
-    expect([...stockWebgpuKernels('all')]).toEqual(['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam']);
-    expect(() => stockWebgpuKernels('filter-grad,sgd')).toThrow(/names sgd; use all or a comma list of filter-grad, input-grad, batch-norm, leading-sum, rectifier-grad, adam/);
+    expect([...stockWebgpuKernels('all')]).toEqual(['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms']);
+    expect(() => stockWebgpuKernels('filter-grad,sgd')).toThrow(/names sgd; use all or a comma list of filter-grad, input-grad, batch-norm, leading-sum, rectifier-grad, adam, uniforms/);
   });
 });
 
@@ -122,6 +123,30 @@ describe("Dawn's polling", () => {
     host.setImmediate(dawnPoll);
     host.setImmediate(() => {});
     expect(calls).toEqual(['timeout 1 dawn', 'immediate other']);
+  });
+});
+
+describe("Dawn's bind group layouts", () => {
+  it('asks each pipeline once for each index, and wraps the prototype once', () => {
+    const asked: string[] = [];
+    class Pipeline {
+      constructor(readonly name: string) {}
+      getBindGroupLayout(index: number) {
+        asked.push(`${this.name} ${index}`);
+        return { of: this.name, index };
+      }
+    }
+    memoiseBindGroupLayouts(Pipeline.prototype);
+    const wrapped = Pipeline.prototype.getBindGroupLayout;
+    memoiseBindGroupLayouts(Pipeline.prototype);
+    expect(Pipeline.prototype.getBindGroupLayout).toBe(wrapped);
+    const [a, b] = [new Pipeline('a'), new Pipeline('b')];
+    const first = a.getBindGroupLayout(0);
+    expect(a.getBindGroupLayout(0)).toBe(first);
+    expect(a.getBindGroupLayout(1)).toEqual({ of: 'a', index: 1 });
+    expect(b.getBindGroupLayout(0)).toEqual({ of: 'b', index: 0 });
+    b.getBindGroupLayout(0);
+    expect(asked).toEqual(['a 0', 'a 1', 'b 0']);
   });
 });
 

@@ -169,6 +169,23 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     }
   }
 
+  for (const deferral of [15, 1e9]) {
+    it(`dispatches read their own uniforms, packed into shared buffers (${deferral === 15 ? 'a submission every 15 dispatches, as tfjs does' : 'one submission for all'})`, async () => {
+      await tf.setBackend('webgpu');
+      const before = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', deferral);
+      // Each slice is a dispatch whose uniforms hold its start: 3,000 of them fill several 64 KiB buffers.
+      const n = 3000;
+      const got = tf.tidy(() => {
+        const x = tf.range(0, n);
+        return tf.concat(Array.from({ length: n }, (_, i) => x.slice(n - 1 - i, 1)));
+      });
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', before);
+      expect(Array.from(await got.data())).toEqual(Array.from({ length: n }, (_, i) => n - 1 - i));
+      got.dispose();
+    });
+  }
+
   it("flat Adam's kernels leave the weights and moments per-variable Adam leaves on cpu, and free what they make", async () => {
     const shapes = [[3, 5, 7], [65], [1], [4, 130]];
     const run = async (backend: string, flat: boolean) => {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { log } from '../log.ts';
 import { registerCpuKernelFixes } from './cpu-kernels.ts';
+import { memoiseBindGroupLayouts } from './dawn-layouts.ts';
 import { pollDawnByTimer } from './dawn-polling.ts';
 
 export { tf };
@@ -43,8 +44,8 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops) */
-export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam'] as const;
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops), uniforms packed into shared buffers. */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms'] as const;
 
 /** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
@@ -80,6 +81,7 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
     pollDawnByTimer();
+    memoiseBindGroupLayouts((globals as unknown as { GPUComputePipeline: { prototype: never } }).GPUComputePipeline.prototype);
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error('no WebGPU adapter (no GPU, or no Vulkan loader: libvulkan.so.1)');
@@ -119,6 +121,10 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
       registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
     }
     await use('webgpu');
+    if (!stock.has('uniforms')) {
+      const { packUniforms } = await import('./webgpu-uniforms.ts');
+      packUniforms(tf.backend() as never);
+    }
   },
   wasm: async () => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
