@@ -91,11 +91,15 @@ function tinyModel(seed: number) {
 }
 
 describe('T2I_WEBGPU_STOCK', () => {
-  it('names which of our webgpu kernels stay tfjs\'s: none by default, some, or all', () => {
+  it('names which of our webgpu kernels stay tfjs\'s: gemm when unset, none when empty, some, or all', () => {
+    const set = process.env.T2I_WEBGPU_STOCK;
+    delete process.env.T2I_WEBGPU_STOCK;
+    expect([...stockWebgpuKernels()]).toEqual(['gemm']);
+    if (set !== undefined) process.env.T2I_WEBGPU_STOCK = set;
     expect([...stockWebgpuKernels('')]).toEqual([]);
     expect([...stockWebgpuKernels('batch-norm,filter-grad')]).toEqual(['batch-norm', 'filter-grad']);
-    expect([...stockWebgpuKernels('all')]).toEqual(['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms']);
-    expect(() => stockWebgpuKernels('filter-grad,sgd')).toThrow(/names sgd; use all or a comma list of filter-grad, input-grad, batch-norm, leading-sum, rectifier-grad, adam, uniforms/);
+    expect([...stockWebgpuKernels('all')]).toEqual(['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms', 'gemm']);
+    expect(() => stockWebgpuKernels('filter-grad,sgd')).toThrow(/names sgd; use all or a comma list of filter-grad, input-grad, batch-norm, leading-sum, rectifier-grad, adam, uniforms, gemm/);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/index.ts';
-import { Adam, batchNormTraining, ConvBn, initBackend, leakyRelu, ParamStore, tf } from '../src/runtime/index.ts';
+import { Adam, batchNormTraining, ConvBn, initBackend, leakyRelu, ParamStore, stockWebgpuKernels, tf } from '../src/runtime/index.ts';
 import { composedIm2col, type Run } from '../src/runtime/split-k-filter-gradient.ts';
 import { callKernel } from '../src/runtime/kernel-util.ts';
 import { recordsBatchStatistics } from './batch-norm-records.ts';
@@ -167,6 +167,77 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
         expect(got.every((g, i) => g === want[i])).toBe(true);
       });
     }
+  }
+
+  const closeTo = (got: Float32Array, want: Float32Array) => {
+    expect(got.length).toBe(want.length);
+    const scale = Math.max(...want.map(Math.abs));
+    expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-5 * scale);
+  };
+
+  // Both tile sizes (128 where rows and columns reach 128, else 64), ragged edges, every transpose, batches broadcast or not.
+  for (const { m, n, k, batchA, batchB } of [
+    { m: 200, n: 150, k: 37, batchA: 1, batchB: 1 },
+    { m: 70, n: 45, k: 19, batchA: 1, batchB: 1 },
+    { m: 130, n: 129, k: 8, batchA: 3, batchB: 3 },
+    { m: 64, n: 96, k: 33, batchA: 1, batchB: 2 },
+  ]) {
+    for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      it(`our matrix product matches the cpu backend's: [${batchA}] ${m}x${k} · [${batchB}] ${k}x${n}, transposes ${transposeA}/${transposeB}`, async () => {
+        const { gemm } = await import('../src/runtime/webgpu-gemm.ts');
+        const aShape = [batchA, ...(transposeA ? [k, m] : [m, k])];
+        const bShape = [batchB, ...(transposeB ? [n, k] : [k, n])];
+        const [a, b] = [values(aShape, 11), values(bShape, 12)];
+        await tf.setBackend('cpu');
+        const want = Float32Array.from(await tf.matMul(tf.tensor3d(a, aShape as never), tf.tensor3d(b, bShape as never), transposeA, transposeB).data());
+        await tf.setBackend('webgpu');
+        const c = tf.engine().makeTensorFromTensorInfo(gemm(tf.backend(), tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB));
+        expect(c.shape).toEqual([Math.max(batchA, batchB), m, n]);
+        closeTo(Float32Array.from(await c.data()), want);
+      });
+    }
+  }
+
+  // Shapes worthGemm sends to our product: a generator's 3x3 conv and a discriminator's 4x4 stride 2.
+  // Our product and conv are registered for these only when they are not already (they are off by default).
+  const withOurGemm = (test: () => Promise<void>) => async () => {
+    const { registerWebgpuGemm } = await import('../src/runtime/webgpu-gemm.ts');
+    const kept = ['Conv2D', 'BatchMatMul'].map((name) => tf.getKernel(name, 'webgpu')!);
+    const ours = stockWebgpuKernels().has('gemm');
+    if (ours) registerWebgpuGemm();
+    try {
+      await test();
+    } finally {
+      if (ours) {
+        for (const k of kept) {
+          tf.unregisterKernel(k.kernelName, 'webgpu');
+          tf.registerKernel(k);
+        }
+      }
+    }
+  };
+  for (const { x: shape, k, co, stride } of [
+    { x: [2, 16, 16, 32], k: 3, co: 64, stride: 1 },
+    { x: [2, 32, 32, 16], k: 4, co: 32, stride: 2 },
+  ]) {
+    it(`the forward conv as im2col and our product matches the cpu backend's, and so do its gradients: x [${shape}], ${k}x${k}, stride ${stride}`, withOurGemm(async () => {
+      const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
+      const filterShape = [k, k, shape[3], co];
+      const [x, w] = [values(shape, 21), values(filterShape, 22)];
+      const outArea = (shape[1] / stride) * (shape[2] / stride);
+      expect(worthGemm(shape[0] * outArea, co, k * k * shape[3])).toBe(true);
+      const on = async (backend: string) => {
+        await tf.setBackend(backend);
+        const [xt, wt] = [tf.tensor4d(x, shape as never), tf.tensor4d(w, filterShape as never)];
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, 'same').square().sum();
+        const y = tf.conv2d(xt, wt, stride, 'same');
+        const [dx, dw] = tf.grads(f)([xt, wt]);
+        return Promise.all([y, dx, dw].map(async (t) => Float32Array.from(await t.data())));
+      };
+      const want = await on('cpu');
+      const got = await on('webgpu');
+      got.forEach((g, i) => closeTo(g, want[i]));
+    }));
   }
 
   for (const deferral of [15, 1e9]) {

@@ -44,11 +44,15 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops), uniforms packed into shared buffers. */
-export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms'] as const;
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops), uniforms packed into shared buffers, the matrix product and forward conv (im2col and it). */
+export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms', 'gemm'] as const;
 
-/** Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one against the other. */
-export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? ''): Set<string> {
+/**
+ * Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one
+ * against the other. Unset, only gemm: our matrix product is unmeasured on a GPU (through lavapipe it
+ * ran slower than tfjs's), so it runs only when asked for (T2I_WEBGPU_STOCK= with nothing).
+ */
+export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? 'gemm'): Set<string> {
   const names = value === 'all' ? [...WEBGPU_KERNELS] : value.split(',').filter(Boolean);
   const unknown = names.filter((n) => !(WEBGPU_KERNELS as readonly string[]).includes(n));
   if (unknown.length > 0) throw new Error(`T2I_WEBGPU_STOCK names ${unknown.join(', ')}; use all or a comma list of ${WEBGPU_KERNELS.join(', ')}`);
@@ -109,6 +113,10 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     if (!stock.has('input-grad')) {
       const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
       registerWebgpuInputGradient();
+    }
+    if (!stock.has('gemm')) {
+      const { registerWebgpuGemm } = await import('./webgpu-gemm.ts');
+      registerWebgpuGemm();
     }
     if (!stock.has('adam')) {
       const { registerWebgpuAdam } = await import('./webgpu-adam.ts');
