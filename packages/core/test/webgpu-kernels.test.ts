@@ -171,8 +171,8 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
 
   const closeTo = (got: Float32Array, want: Float32Array) => {
     expect(got.length).toBe(want.length);
-    const scale = Math.max(...want.map(Math.abs));
-    expect(Math.max(...got.map((g, i) => Math.abs(g - want[i])))).toBeLessThan(1e-5 * scale);
+    const scale = want.reduce((s, w) => Math.max(s, Math.abs(w)), 0);
+    expect(got.reduce((e, g, i) => Math.max(e, Math.abs(g - want[i])), 0)).toBeLessThan(1e-5 * scale);
   };
 
   // Both tile sizes (128 where rows and columns reach 128, else 64), ragged edges, every transpose, batches broadcast or not.
@@ -198,7 +198,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     }
   }
 
-  // Shapes worthGemm sends to our product: a generator's 3x3 conv and a discriminator's 4x4 stride 2.
+  // Shapes worthGemm sends to our product (the forward conv, and so the stride-1 input gradient, and the filter gradient).
   // Our product and conv are registered for these only when they are not already (they are off by default).
   const withOurGemm = (test: () => Promise<void>) => async () => {
     const { registerWebgpuGemm } = await import('../src/runtime/webgpu-gemm.ts');
@@ -216,21 +216,26 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
       }
     }
   };
-  for (const { x: shape, k, co, stride } of [
-    { x: [2, 16, 16, 32], k: 3, co: 64, stride: 1 },
-    { x: [2, 32, 32, 16], k: 4, co: 32, stride: 2 },
-  ]) {
-    it(`the forward conv as im2col and our product matches the cpu backend's, and so do its gradients: x [${shape}], ${k}x${k}, stride ${stride}`, withOurGemm(async () => {
+  for (const { x: shape, k, co, stride, pad } of [
+    { x: [2, 16, 16, 32], k: 3, co: 64, stride: 1, pad: 'same' as const },
+    { x: [2, 32, 32, 16], k: 4, co: 32, stride: 2, pad: 'same' as const },
+    { x: [3, 20, 18, 20], k: 3, co: 48, stride: 1, pad: 'valid' as const },
+    { x: [2, 33, 31, 24], k: 4, co: 40, stride: 2, pad: 'same' as const },
+    { x: [2, 20, 22, 16], k: 3, co: 48, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] as Pad },
+    // 5,120 output positions: the filter gradient's product in two chunks of 2,560, then summed.
+    { x: [5, 32, 32, 8], k: 3, co: 32, stride: 1, pad: 'same' as const },
+  ] as { x: number[]; k: number; co: number; stride: number; pad: Pad }[]) {
+    it(`convs as our product over the patch matrix match the cpu backend's, forward and both gradients: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}`, withOurGemm(async () => {
       const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
       const filterShape = [k, k, shape[3], co];
       const [x, w] = [values(shape, 21), values(filterShape, 22)];
-      const outArea = (shape[1] / stride) * (shape[2] / stride);
-      expect(worthGemm(shape[0] * outArea, co, k * k * shape[3])).toBe(true);
+      const info = tf.backend_util.computeConv2DInfo(shape as never, filterShape as never, stride, 1, pad);
+      expect(worthGemm(shape[0] * info.outHeight * info.outWidth, co, k * k * shape[3])).toBe(true);
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const [xt, wt] = [tf.tensor4d(x, shape as never), tf.tensor4d(w, filterShape as never)];
-        const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, 'same').square().sum();
-        const y = tf.conv2d(xt, wt, stride, 'same');
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad).square().sum();
+        const y = tf.conv2d(xt, wt, stride, pad);
         const [dx, dw] = tf.grads(f)([xt, wt]);
         return Promise.all([y, dx, dw].map(async (t) => Float32Array.from(await t.data())));
       };

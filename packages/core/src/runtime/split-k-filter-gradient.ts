@@ -22,7 +22,7 @@ import { callKernel, free, replaceKernel } from './kernel-util.ts';
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;
 /** The most one pass's patch matrix may take (all of a batch at once for every Stage I layer at batch 64). */
-export const MAX_PATCH_BYTES = 2 ** 30;
+const MAX_PATCH_BYTES = 2 ** 30;
 
 export type Conv2DInfo = backend_util.Conv2DInfo;
 /** Calls a kernel of the backend at hand, returning its one output. */

@@ -7,19 +7,22 @@
  * and 4x4 for smaller products), the loop unrolled in the generated source. Where the products are
  * small or thin, tfjs's kernels stay (issue 7).
  */
-import { backend_util, BatchMatMul, Conv2D, type BatchMatMulAttrs, type Conv2DAttrs, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
+import { backend_util, BatchMatMul, Conv2D, Conv2DBackpropFilter, type BatchMatMulAttrs, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
 import { callKernel, free, replaceKernel } from './kernel-util.ts';
-import { MAX_PATCH_BYTES } from './split-k-filter-gradient.ts';
-import { im2col, maxPatchBytes } from './webgpu-im2col.ts';
+import { chunkRows } from './split-k-filter-gradient.ts';
 import { runProgram, type Uniform } from './webgpu-program.ts';
 
 /** The depth of a tile: each pass over the tiles of a product loads [tile, DEPTH] of A and [DEPTH, tile] of B. */
 const DEPTH = 8;
 const THREADS = 256;
 
+// The conv geometry `patches` mode reads x by, after GEMM_UNIFORMS.
+const GEMM_UNIFORMS = 'm : i32, n : i32, k : i32, aBatch : i32, bBatch : i32,';
+const CONV_UNIFORMS = 'inHeight : i32, inWidth : i32, inChannels : i32, outWidth : i32, outArea : i32, filterWidth : i32, strideHeight : i32, strideWidth : i32, padTop : i32, padLeft : i32,';
+
 class GemmProgram {
   readonly variableNames = ['A', 'B'];
-  readonly uniforms = 'm : i32, n : i32, k : i32, aBatch : i32, bBatch : i32,';
+  readonly uniforms: string;
   readonly workgroupSize: [number, number, number] = [THREADS, 1, 1];
   readonly outputShape: number[];
   readonly dispatchLayout = { x: [2], y: [1], z: [0] };
@@ -27,7 +30,11 @@ class GemmProgram {
   readonly shaderKey: string;
   private readonly tile: number;
 
-  /** `per`: the rows and columns of C each thread computes, 8 or 4 (tiles of 128 or 64). */
+  /**
+   * `per`: the rows and columns of C each thread computes, 8 or 4 (tiles of 128 or 64).
+   * `patches`: A is an NHWC input x, read as its conv patch matrix [n·Ho·Wo, kh·kw·ci] (im2col
+   * without writing it out; CONV_UNIFORMS give the geometry).
+   */
   constructor(
     batch: number,
     m: number,
@@ -35,11 +42,13 @@ class GemmProgram {
     private readonly transposeA: boolean,
     private readonly transposeB: boolean,
     private readonly per: 4 | 8,
+    private readonly patches = false,
   ) {
     this.tile = 16 * per;
     this.outputShape = [batch, m, n];
     this.dispatch = [Math.ceil(n / this.tile), Math.ceil(m / this.tile), batch];
-    this.shaderKey = `t2i_gemm_${per}_${transposeA}_${transposeB}`;
+    this.uniforms = GEMM_UNIFORMS + (patches ? CONV_UNIFORMS : '');
+    this.shaderKey = `t2i_gemm_${per}_${transposeA}_${transposeB}_${patches}`;
   }
 
   getUserCode(): string {
@@ -69,6 +78,71 @@ class GemmProgram {
         })
         .join('');
     };
+    const loads = range((tile * DEPTH) / THREADS);
+    const inside = 'iy >= 0 && iy < uniforms.inHeight && ix >= 0 && ix < uniforms.inWidth';
+    const read = (image: string, channel: string) => `A[((${image} + iy) * uniforms.inWidth + ix) * uniforms.inChannels + ${channel}]`;
+    // Forward conv, A = the patch matrix [n·Ho·Wo, kh·kw·ci]: a thread's rows (images and output
+    // positions) stay the same from pass to pass and its column (a tap and channel) is the same
+    // for all its rows, so each division happens once.
+    const patchSetUp = loads
+      .map(
+        (e) => `
+        let patchRow${e} = rowTile + (i32(localIndex) + ${e * THREADS}) / ${DEPTH};
+        let position${e} = patchRow${e} % uniforms.outArea;
+        let image${e} = patchRow${e} / uniforms.outArea * uniforms.inHeight;
+        let top${e} = position${e} / uniforms.outWidth * uniforms.strideHeight - uniforms.padTop;
+        let left${e} = position${e} % uniforms.outWidth * uniforms.strideWidth - uniforms.padLeft;`,
+      )
+      .join('');
+    const loadPatches = `
+          {
+            let d = i32(localIndex) % ${DEPTH};
+            let column = k0 + d;
+            let tap = column / uniforms.inChannels;
+            let channel = column % uniforms.inChannels;
+            let dy = tap / uniforms.filterWidth;
+            let dx = tap % uniforms.filterWidth;
+            ${loads
+              .map(
+                (e) => `{
+              let o = (i32(localIndex) + ${e * THREADS}) / ${DEPTH};
+              let iy = top${e} + dy;
+              let ix = left${e} + dx;
+              var value = 0.0;
+              if (patchRow${e} < uniforms.m && column < uniforms.k && ${inside}) {
+                value = ${read(`image${e}`, 'channel')};
+              }
+              As[(d * ${tile} + o) / 4][o % 4] = value;
+            }`,
+              )
+              .join('\n            ')}
+          }`;
+    // Filter gradient, A = the patch matrix transposed, [kh·kw·ci, rows of one chunk]: a thread's
+    // row (a tap and channel, neighbouring threads on neighbouring channels) stays the same; the
+    // output positions it reads move with the pass. aBatch is the chunk's first position.
+    const transposedSetUp = `
+        let tapRow = rowTile + i32(localIndex) % ${tile};
+        let tapChannel = tapRow % uniforms.inChannels;
+        let tapY = tapRow / uniforms.inChannels / uniforms.filterWidth;
+        let tapX = tapRow / uniforms.inChannels % uniforms.filterWidth;`;
+    const loadTransposedPatches = loads
+      .map(
+        (e) => `
+          {
+            let d = (i32(localIndex) + ${e * THREADS}) / ${tile};
+            let o = i32(localIndex) % ${tile};
+            let at = batch * uniforms.aBatch + k0 + d;
+            let position = at % uniforms.outArea;
+            let iy = position / uniforms.outWidth * uniforms.strideHeight - uniforms.padTop + tapY;
+            let ix = position % uniforms.outWidth * uniforms.strideWidth - uniforms.padLeft + tapX;
+            var value = 0.0;
+            if (tapRow < uniforms.m && k0 + d < uniforms.k && ${inside}) {
+              value = ${read('at / uniforms.outArea * uniforms.inHeight', 'tapChannel')};
+            }
+            As[(d * ${tile} + o) / 4][o % 4] = value;
+          }`,
+      )
+      .join('');
     const step = (d: number) => `
         {
           ${range(vecs).map((q) => `let a${q} = As[${(d * tile) / 4} + ty * ${vecs} + ${q}];`).join('\n          ')}
@@ -103,8 +177,9 @@ class GemmProgram {
         ${range(per)
           .flatMap((r) => range(vecs).map((c) => `var acc${r}_${c} = vec4<f32>(0.0);`))
           .join('\n        ')}
+        ${this.patches ? (this.transposeA ? transposedSetUp : patchSetUp) : ''}
         for (var k0 = 0; k0 < uniforms.k; k0 = k0 + ${DEPTH}) {
-          ${load('As', 'A', this.transposeA, 'uniforms.m', 'rowTile', 'aOffset', 'rows')}
+          ${this.patches ? (this.transposeA ? loadTransposedPatches : loadPatches) : load('As', 'A', this.transposeA, 'uniforms.m', 'rowTile', 'aOffset', 'rows')}
           ${load('Bs', 'B', this.transposeB, 'uniforms.n', 'colTile', 'bOffset', 'cols')}
           workgroupBarrier();
           ${range(DEPTH).map(step).join('')}
@@ -135,12 +210,45 @@ export function gemm(backend: KernelBackend, a: TensorInfo, b: TensorInfo, trans
   const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const batch = Math.max(batchA, batchB);
-  const program = new GemmProgram(batch, m, n, transposeA, transposeB, m >= 128 && n >= 128 ? 8 : 4);
+  const program = new GemmProgram(batch, m, n, transposeA, transposeB, perThread(m, n));
   const uniforms: Uniform[] = [[m], [n], [k], [batchA === 1 ? 0 : m * k], [batchB === 1 ? 0 : k * n]].map((data) => ({ type: 'int32', data }));
   return runProgram(backend, program, [a, b], uniforms);
 }
 
-/** BatchMatMul and the NHWC forward conv through `gemm` where worthGemm says so; tfjs's kernels elsewhere. */
+const perThread = (m: number, n: number): 4 | 8 => (m >= 128 && n >= 128 ? 8 : 4);
+
+const geometry = (info: backend_util.Conv2DInfo): Uniform[] =>
+  [info.inHeight, info.inWidth, info.inChannels, info.outWidth, info.outHeight * info.outWidth, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left].map((value) => ({ type: 'int32', data: [value] }));
+
+const ints = (...values: number[]): Uniform[] => values.map((value) => ({ type: 'int32', data: [value] }));
+
+/** The forward conv of NHWC x by a filter [kh·kw·ci, co] as our product over x's patch matrix, read from x as it goes: [1, n·Ho·Wo, co]. */
+export function convGemm(backend: KernelBackend, x: TensorInfo, w: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  const program = new GemmProgram(1, m, info.outChannels, false, false, perThread(m, info.outChannels), true);
+  return runProgram(backend, program, [x, w], [...ints(m, info.outChannels, k, 0, 0), ...geometry(info)]);
+}
+
+/**
+ * The conv filter gradient, x's patch matrix transposed times dy, as our product: the output
+ * positions cut into chunks (split-K, as split-k-filter-gradient.ts does), each chunk's product
+ * one batch of the program, the chunks then summed. [kh, kw, ci, co].
+ */
+export function filterGradientGemm(backend: KernelBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  const co = info.outChannels;
+  const rows = chunkRows(m);
+  const program = new GemmProgram(m / rows, k, co, true, false, perThread(k, co), true);
+  const partial = runProgram(backend, program, [x, dy], [...ints(k, co, rows, rows, rows * co), ...geometry(info)]);
+  const sum = m === rows ? partial : callKernel('webgpu', backend, 'Sum', { x: partial }, { axis: [0], keepDims: false });
+  const out = callKernel('webgpu', backend, 'Reshape', { x: sum }, { shape: [info.filterHeight, info.filterWidth, info.inChannels, co] });
+  free(backend, ...(sum === partial ? [partial] : [partial, sum]));
+  return out;
+}
+
+/** BatchMatMul and the NHWC forward conv through our product where worthGemm says so; tfjs's kernels elsewhere. */
 export function registerWebgpuGemm(): void {
   replaceKernel(BatchMatMul, 'webgpu', (args, stock) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
@@ -160,6 +268,15 @@ export function registerWebgpuGemm(): void {
     return out;
   });
 
+  replaceKernel(Conv2DBackpropFilter, 'webgpu', (args, stock) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+    if (dataFormat === 'NCHW' || x.dtype !== 'float32') return stock(args);
+    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    if (!worthGemm(info.filterHeight * info.filterWidth * info.inChannels, info.outChannels, info.batchSize * info.outHeight * info.outWidth)) return stock(args);
+    return filterGradientGemm(args.backend as KernelBackend, x, dy, info);
+  });
+
   replaceKernel(Conv2D, 'webgpu', (args, stock) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as Conv2DAttrs;
@@ -167,15 +284,12 @@ export function registerWebgpuGemm(): void {
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
     const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth, inChannels, dilationHeight, dilationWidth } = info;
     const backend = args.backend as KernelBackend;
-    const m = batchSize * outHeight * outWidth;
     const k = filterHeight * filterWidth * inChannels;
-    const patchBytes = m * k * 4;
-    if (dilationHeight !== 1 || dilationWidth !== 1 || !worthGemm(m, outChannels, k) || patchBytes > Math.min(MAX_PATCH_BYTES, maxPatchBytes(backend))) return stock(args);
-    const patches = im2col(x, info, backend);
+    if (dilationHeight !== 1 || dilationWidth !== 1 || !worthGemm(batchSize * outHeight * outWidth, outChannels, k)) return stock(args);
     const w = callKernel('webgpu', backend, 'Reshape', { x: filter }, { shape: [k, outChannels] });
-    const c = gemm(backend, patches, w, false, false);
+    const c = convGemm(backend, x, w, info);
     const out = callKernel('webgpu', backend, 'Reshape', { x: c }, { shape: [batchSize, outHeight, outWidth, outChannels] });
-    free(backend, patches, w, c);
+    free(backend, w, c);
     return out;
   });
 }

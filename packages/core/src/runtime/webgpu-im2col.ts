@@ -25,7 +25,7 @@ const IM2COL = `
   setOutputAtIndex(index, value);`;
 const IM2COL_UNIFORMS = 'pads : vec2<i32>, strides : vec2<i32>, outWidth : i32, outArea : i32, filterWidth : i32, inChannels : i32,';
 
-export function im2col(x: TensorInfo, info: backend_util.Conv2DInfo, backend: KernelBackend): TensorInfo {
+function im2col(x: TensorInfo, info: backend_util.Conv2DInfo, backend: KernelBackend): TensorInfo {
   const { batchSize: n, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, inChannels: ci, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const program = new FlatProgram('t2i_im2col', ['x'], [n * ho * wo, kh * kw * ci], IM2COL_UNIFORMS, IM2COL);
   const uniforms = [[padInfo.top, padInfo.left], [sh, sw], [wo], [ho * wo], [kw], [ci]].map((data): Uniform => ({ type: 'int32', data }));
@@ -33,9 +33,9 @@ export function im2col(x: TensorInfo, info: backend_util.Conv2DInfo, backend: Ke
 }
 
 /** The patch matrix is one storage buffer: the device's limits on both bound it. */
-export function maxPatchBytes(backend: KernelBackend): number {
+function maxBytes(backend: KernelBackend): number {
   const { limits } = (backend as unknown as WebGPUBackend).device;
   return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
 }
 
-export const webgpuIm2col: Im2col = Object.assign(im2col, { maxBytes: maxPatchBytes });
+export const webgpuIm2col: Im2col = Object.assign(im2col, { maxBytes });
