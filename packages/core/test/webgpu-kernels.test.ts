@@ -218,12 +218,14 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
   };
   for (const { x: shape, k, co, stride, pad } of [
     { x: [2, 16, 16, 32], k: 3, co: 64, stride: 1, pad: 'same' as const },
-    { x: [2, 32, 32, 16], k: 4, co: 32, stride: 2, pad: 'same' as const },
-    { x: [3, 20, 18, 20], k: 3, co: 48, stride: 1, pad: 'valid' as const },
-    { x: [2, 33, 31, 24], k: 4, co: 40, stride: 2, pad: 'same' as const },
-    { x: [2, 20, 22, 16], k: 3, co: 48, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] as Pad },
+    // 128 output channels: both products in the 128x128 tiles.
+    { x: [2, 16, 16, 32], k: 3, co: 130, stride: 1, pad: 'same' as const },
+    { x: [2, 32, 32, 16], k: 4, co: 64, stride: 2, pad: 'same' as const },
+    { x: [3, 20, 18, 20], k: 3, co: 72, stride: 1, pad: 'valid' as const },
+    { x: [2, 33, 31, 24], k: 4, co: 66, stride: 2, pad: 'same' as const },
+    { x: [2, 20, 22, 16], k: 3, co: 64, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] as Pad },
     // 5,120 output positions: the filter gradient's product in two chunks of 2,560, then summed.
-    { x: [5, 32, 32, 8], k: 3, co: 32, stride: 1, pad: 'same' as const },
+    { x: [5, 32, 32, 8], k: 3, co: 64, stride: 1, pad: 'same' as const },
   ] as { x: number[]; k: number; co: number; stride: number; pad: Pad }[]) {
     it(`convs as our product over the patch matrix match the cpu backend's, forward and both gradients: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}`, withOurGemm(async () => {
       const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
@@ -231,6 +233,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
       const [x, w] = [values(shape, 21), values(filterShape, 22)];
       const info = tf.backend_util.computeConv2DInfo(shape as never, filterShape as never, stride, 1, pad);
       expect(worthGemm(shape[0] * info.outHeight * info.outWidth, co, k * k * shape[3])).toBe(true);
+      expect(worthGemm(k * k * shape[3], co, shape[0] * info.outHeight * info.outWidth)).toBe(true);
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const [xt, wt] = [tf.tensor4d(x, shape as never), tf.tensor4d(w, filterShape as never)];

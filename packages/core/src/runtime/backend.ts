@@ -49,8 +49,8 @@ export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leadi
 
 /**
  * Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one
- * against the other. Unset, only gemm: our matrix product is unmeasured on a GPU (through lavapipe it
- * ran slower than tfjs's), so it runs only when asked for (T2I_WEBGPU_STOCK= with nothing).
+ * against the other. Unset, only gemm: our matrix product is not yet measured on a GPU (lavapipe,
+ * a CPU, says little), so it runs only when asked for (T2I_WEBGPU_STOCK= with nothing).
  */
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? 'gemm'): Set<string> {
   const names = value === 'all' ? [...WEBGPU_KERNELS] : value.split(',').filter(Boolean);

@@ -145,19 +145,22 @@ class GemmProgram {
       .join('');
     const step = (d: number) => `
         {
-          ${range(vecs).map((q) => `let a${q} = As[${(d * tile) / 4} + ty * ${vecs} + ${q}];`).join('\n          ')}
-          ${range(vecs).map((q) => `let b${q} = Bs[${(d * tile) / 4} + tx * ${vecs} + ${q}];`).join('\n          ')}
+          ${range(vecs).map((q) => `let a${q} = As[${(d * tile) / 4 + q * 16} + ty];`).join('\n          ')}
+          ${range(vecs).map((q) => `let b${q} = Bs[${(d * tile) / 4 + q * 16} + tx];`).join('\n          ')}
           ${range(per)
             .flatMap((r) => range(vecs).map((c) => `acc${r}_${c} = fma(vec4<f32>(a${Math.floor(r / 4)}[${r % 4}]), b${c}, acc${r}_${c});`))
             .join('\n          ')}
         }`;
+    // A thread's rows and columns come in runs of 4, the runs 64 apart: neighbouring threads read
+    // neighbouring vectors of workgroup memory, and write neighbouring vectors of C.
+    const rowOf = (r: number) => Math.floor(r / 4) * 64 + (r % 4);
     const store = range(per)
       .map(
         (r) => `
-      if (row0 + ${r} < uniforms.m) {
-        let base = outBase + (row0 + ${r}) * uniforms.n;
+      if (row0 + ${rowOf(r)} < uniforms.m) {
+        let base = outBase + (row0 + ${rowOf(r)}) * uniforms.n;
         ${range(vecs)
-          .flatMap((c) => range(4).map((j) => `if (col0 + ${c * 4 + j} < uniforms.n) { result[base + col0 + ${c * 4 + j}] = acc${r}_${c}[${j}]; }`))
+          .flatMap((c) => range(4).map((j) => `if (col0 + ${c * 64 + j} < uniforms.n) { result[base + col0 + ${c * 64 + j}] = acc${r}_${c}[${j}]; }`))
           .join('\n        ')}
       }`,
       )
@@ -185,8 +188,8 @@ class GemmProgram {
           ${range(DEPTH).map(step).join('')}
           workgroupBarrier();
         }
-        let row0 = rowTile + ty * ${per};
-        let col0 = colTile + tx * ${per};
+        let row0 = rowTile + ty * 4;
+        let col0 = colTile + tx * 4;
         let outBase = batch * uniforms.m * uniforms.n;
         ${store}
       }
@@ -195,11 +198,11 @@ class GemmProgram {
 }
 
 /**
- * Where ours is expected to win: enough rows and columns to fill its tiles. Thin products (a conv
- * to RGB's 3 channels, a dense layer over a batch of 64) keep tfjs's kernels, which split K or
- * use smaller tiles for them.
+ * Where ours is expected to win: enough rows and columns to fill its tiles (64 wide at least).
+ * Thin products (a conv to RGB's 3 channels, a dense layer over a batch of 64) keep tfjs's
+ * kernels, which split K or use smaller tiles for them.
  */
-export const worthGemm = (m: number, n: number, k: number) => m >= 64 && n >= 32 && k >= 16 && m * n * k >= 2 ** 22;
+export const worthGemm = (m: number, n: number, k: number) => m >= 64 && n >= 64 && k >= 16 && m * n * k >= 2 ** 22;
 
 /** C [batch, m, n] = op(A)·op(B); A and B may be of any rank with those last two axes, a batch of 1 broadcast. */
 export function gemm(backend: KernelBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
