@@ -198,6 +198,18 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     }
   }
 
+  it('sends products to ours that fill its tiles, and leaves thin or deep narrow ones to tfjs', async () => {
+    const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
+    // Stage I's full generator at batch 64: its 3x3 conv at 32x32, that conv's filter gradient in 16 chunks, its dense layer.
+    expect(worthGemm(65536, 128, 2304)).toBe(true);
+    expect(worthGemm(2304, 128, 4096, 16)).toBe(true);
+    expect(worthGemm(64, 16384, 228)).toBe(true);
+    // The conv to RGB, the dense layer's input gradient, a small product.
+    expect(worthGemm(262144, 3, 1152)).toBe(false);
+    expect(worthGemm(64, 228, 16384)).toBe(false);
+    expect(worthGemm(64, 64, 64)).toBe(false);
+  });
+
   // Shapes worthGemm sends to our product (the forward conv, and so the stride-1 input gradient, and the filter gradient).
   // Our product and conv are registered for these only when they are not already (they are off by default).
   const withOurGemm = (test: () => Promise<void>) => async () => {
@@ -233,7 +245,8 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
       const [x, w] = [values(shape, 21), values(filterShape, 22)];
       const info = tf.backend_util.computeConv2DInfo(shape as never, filterShape as never, stride, 1, pad);
       expect(worthGemm(shape[0] * info.outHeight * info.outWidth, co, k * k * shape[3])).toBe(true);
-      expect(worthGemm(k * k * shape[3], co, shape[0] * info.outHeight * info.outWidth)).toBe(true);
+      const positions = shape[0] * info.outHeight * info.outWidth;
+      expect(worthGemm(k * k * shape[3], co, Math.min(positions, 4096), Math.ceil(positions / 4096))).toBe(true);
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const [xt, wt] = [tf.tensor4d(x, shape as never), tf.tensor4d(w, filterShape as never)];

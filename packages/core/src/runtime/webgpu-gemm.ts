@@ -198,11 +198,13 @@ class GemmProgram {
 }
 
 /**
- * Where ours is expected to win: enough rows and columns to fill its tiles (64 wide at least).
- * Thin products (a conv to RGB's 3 channels, a dense layer over a batch of 64) keep tfjs's
- * kernels, which split K or use smaller tiles for them.
+ * Where ours is expected to win: enough rows and columns to fill its tiles (64 wide at least), and
+ * enough tiles to share a long sum (each tile runs all of k alone). Thin products (a conv to RGB's
+ * 3 channels) and deep narrow ones (a dense layer's input gradient, 64x228 over k = 16,384, four
+ * tiles) keep tfjs's kernels, which split k or use smaller tiles for them.
  */
-export const worthGemm = (m: number, n: number, k: number) => m >= 64 && n >= 64 && k >= 16 && m * n * k >= 2 ** 22;
+export const worthGemm = (m: number, n: number, k: number, batch = 1) =>
+  m >= 64 && n >= 64 && k >= 16 && m * n * k * batch >= 2 ** 22 && (k <= 4096 || Math.ceil(m / 64) * Math.ceil(n / 64) * batch >= 8);
 
 /** C [batch, m, n] = op(A)·op(B); A and B may be of any rank with those last two axes, a batch of 1 broadcast. */
 export function gemm(backend: KernelBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
@@ -263,7 +265,7 @@ export function registerWebgpuGemm(): void {
     // Batches of 1 broadcast; other broadcasts stay tfjs's.
     const outer = sizeOf(outerA) >= sizeOf(outerB) ? outerA : outerB;
     const batchesAgree = sizeOf(outerA) === 1 || sizeOf(outerB) === 1 || outerA.join() === outerB.join();
-    if (a.dtype !== 'float32' || !batchesAgree || !worthGemm(m, n, k)) return stock(args);
+    if (a.dtype !== 'float32' || !batchesAgree || !worthGemm(m, n, k, sizeOf(outer))) return stock(args);
     const backend = args.backend as KernelBackend;
     const c = gemm(backend, a, b, transposeA, transposeB);
     const out = callKernel('webgpu', backend, 'Reshape', { x: c }, { shape: [...outer, m, n] });
@@ -276,7 +278,9 @@ export function registerWebgpuGemm(): void {
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     if (dataFormat === 'NCHW' || x.dtype !== 'float32') return stock(args);
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
-    if (!worthGemm(info.filterHeight * info.filterWidth * info.inChannels, info.outChannels, info.batchSize * info.outHeight * info.outWidth)) return stock(args);
+    const positions = info.batchSize * info.outHeight * info.outWidth;
+    const rows = chunkRows(positions);
+    if (!worthGemm(info.filterHeight * info.filterWidth * info.inChannels, info.outChannels, rows, positions / rows)) return stock(args);
     return filterGradientGemm(args.backend as KernelBackend, x, dy, info);
   });
 
