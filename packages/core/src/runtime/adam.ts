@@ -19,8 +19,13 @@ function chain(first: () => tf.Tensor, ...rest: Step[]): tf.Tensor {
   return value;
 }
 
-function update(variable: tf.Variable, first: () => tf.Tensor, ...rest: Step[]): void {
-  const value = chain(first, ...rest);
+// Adam's rules, each a chain: m += (g − m)(1 − β1); v += (g² − v)(1 − β2); w −= step · m / (√v + ε).
+const firstMoment = (g: tf.Tensor, m: tf.Tensor, beta1: number) => chain(() => g.sub(m), (t) => t.mul(1 - beta1), (t) => t.add(m));
+const secondMoment = (g: tf.Tensor, v: tf.Tensor, beta2: number) => chain(() => g.square(), (t) => t.sub(v), (t) => t.mul(1 - beta2), (t) => t.add(v));
+const nextWeights = (w: tf.Tensor, m: tf.Tensor, v: tf.Tensor, step: number, epsilon: number) =>
+  chain(() => v.sqrt(), (t) => t.add(epsilon), (t) => m.div(t), (t) => t.mul(-step), (t) => t.add(w));
+
+function update(variable: tf.Variable, value: tf.Tensor): void {
   variable.assign(value);
   value.dispose();
 }
@@ -53,7 +58,7 @@ function nextMoments(g: tf.Tensor, moments: tf.Tensor, beta1: number, beta2: num
   if (hasKernel(ADAM_MOMENTS)) return tf.engine().runKernel(ADAM_MOMENTS, { g, moments }, { beta1, beta2 } as never) as tf.Tensor;
   return tf.tidy(() => {
     const [m, v] = tf.unstack(moments);
-    return tf.stack([g.sub(m).mul(1 - beta1).add(m), g.square().sub(v).mul(1 - beta2).add(v)]);
+    return tf.stack([firstMoment(g, m, beta1), secondMoment(g, v, beta2)]);
   });
 }
 
@@ -75,7 +80,7 @@ function updateWeights(layout: Layout, moments: tf.Tensor, step: number, epsilon
   }
   const updated = tf.tidy(() => {
     const [m, v] = tf.unstack(moments);
-    return m.div(v.sqrt().add(epsilon)).mul(-step).add(flatten(variables));
+    return nextWeights(flatten(variables), m, v, step, epsilon);
   });
   unflatten(updated, layout).forEach((part, i) => {
     variables[i].assign(part);
@@ -98,8 +103,8 @@ function updateWeights(layout: Layout, moments: tf.Tensor, step: number, epsilon
  * keeps both moments in one [2, parameters] tensor and updates them at once from the gradients
  * concatenated, then each variable from its stretch of the moments: on webgpu one kernel for the
  * moments and one a variable (webgpu-adam.ts), for flat copies of the gradients (elsewhere, of the
- * weights too) in memory. Use it
- * where memory is plentiful (webgpu); the per-variable mode is the one that fits wasm's heap.
+ * weights too) in memory. Use it where memory is plentiful (webgpu); the per-variable mode is the
+ * one that fits wasm's heap.
  *
  * The slots are named as tfjs names them (`<variable>/m`, `<variable>/v`, after the iteration
  * count), so ParamStore.optimizerState and restoreOptimizer read and write them unchanged, but
@@ -155,10 +160,9 @@ export class Adam extends tf.Optimizer {
 
   /** Updates the moments m and v in place and returns the new weights. */
   private step(step: number, g: tf.Tensor, m: tf.Variable, v: tf.Variable, w: tf.Tensor): tf.Tensor {
-    // m += (g − m)(1 − β1); v += (g² − v)(1 − β2); w −= step · m / (√v + ε)
-    update(m, () => g.sub(m), (t) => t.mul(1 - this.beta1), (t) => t.add(m));
-    update(v, () => g.square(), (t) => t.sub(v), (t) => t.mul(1 - this.beta2), (t) => t.add(v));
-    return chain(() => v.sqrt(), (t) => t.add(this.epsilon), (t) => m.div(t), (t) => t.mul(-step), (t) => t.add(w));
+    update(m, firstMoment(g, m, this.beta1));
+    update(v, secondMoment(g, v, this.beta2));
+    return nextWeights(w, m, v, step, this.epsilon);
   }
 
   private slot(name: string, value: tf.Variable) {

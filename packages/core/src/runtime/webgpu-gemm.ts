@@ -1,6 +1,6 @@
 /**
- * A matrix product of our own for the webgpu backend, and the forward conv as im2col and that
- * product. tfjs's matmul gives each workgroup of 64 threads a 32x32 tile, 4x4 outputs a thread:
+ * A matrix product of our own for the webgpu backend, and convs (forward, filter gradient) as that
+ * product over the patch matrix, read straight from x. tfjs's matmul gives each workgroup of 64 threads a 32x32 tile, 4x4 outputs a thread:
  * 2 FMAs per value read from workgroup memory, below what a GPU's shared memory must feed its
  * FMA units (it ran at 9-12 TFLOP/s on an H200, its conv at 13.6, of ~60). Here 256 threads
  * share a 128x128 tile, 8x8 outputs each, read as vectors of 4: 4 FMAs per value read (64x64
@@ -206,6 +206,13 @@ class GemmProgram {
 export const worthGemm = (m: number, n: number, k: number, batch = 1) =>
   m >= 64 && n >= 64 && k >= 16 && m * n * k * batch >= 2 ** 22 && (k <= 4096 || Math.ceil(m / 64) * Math.ceil(n / 64) * batch >= 8);
 
+const perThread = (m: number, n: number): 4 | 8 => (m >= 128 && n >= 128 ? 8 : 4);
+
+const ints = (...values: number[]): Uniform[] => values.map((value) => ({ type: 'int32', data: [value] }));
+
+const geometry = (info: backend_util.Conv2DInfo): Uniform[] =>
+  ints(info.inHeight, info.inWidth, info.inChannels, info.outWidth, info.outHeight * info.outWidth, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+
 /** C [batch, m, n] = op(A)·op(B); A and B may be of any rank with those last two axes, a batch of 1 broadcast. */
 export function gemm(backend: KernelBackend, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
   const [ar, ac] = a.shape.slice(-2);
@@ -216,16 +223,8 @@ export function gemm(backend: KernelBackend, a: TensorInfo, b: TensorInfo, trans
   const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const batch = Math.max(batchA, batchB);
   const program = new GemmProgram(batch, m, n, transposeA, transposeB, perThread(m, n));
-  const uniforms: Uniform[] = [[m], [n], [k], [batchA === 1 ? 0 : m * k], [batchB === 1 ? 0 : k * n]].map((data) => ({ type: 'int32', data }));
-  return runProgram(backend, program, [a, b], uniforms);
+  return runProgram(backend, program, [a, b], ints(m, n, k, batchA === 1 ? 0 : m * k, batchB === 1 ? 0 : k * n));
 }
-
-const perThread = (m: number, n: number): 4 | 8 => (m >= 128 && n >= 128 ? 8 : 4);
-
-const geometry = (info: backend_util.Conv2DInfo): Uniform[] =>
-  [info.inHeight, info.inWidth, info.inChannels, info.outWidth, info.outHeight * info.outWidth, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left].map((value) => ({ type: 'int32', data: [value] }));
-
-const ints = (...values: number[]): Uniform[] => values.map((value) => ({ type: 'int32', data: [value] }));
 
 /** The forward conv of NHWC x by a filter [kh·kw·ci, co] as our product over x's patch matrix, read from x as it goes: [1, n·Ho·Wo, co]. */
 export function convGemm(backend: KernelBackend, x: TensorInfo, w: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
@@ -253,7 +252,7 @@ export function filterGradientGemm(backend: KernelBackend, x: TensorInfo, dy: Te
   return out;
 }
 
-/** BatchMatMul and the NHWC forward conv through our product where worthGemm says so; tfjs's kernels elsewhere. */
+/** BatchMatMul, the NHWC forward conv and its filter gradient through our product where worthGemm says so; the kernels they replace elsewhere. */
 export function registerWebgpuGemm(): void {
   replaceKernel(BatchMatMul, 'webgpu', (args, stock) => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
