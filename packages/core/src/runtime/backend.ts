@@ -44,8 +44,30 @@ function vulkanLoaderPresent(): boolean {
   return dirs.some((d) => existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
-/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops), uniforms packed into shared buffers, the matrix product and forward conv (im2col and it). */
+/** Ours, each in place of tfjs's on webgpu: the conv filter and input gradients, training-mode batch norm, sums over leading axes, the gradients of ReLU and leaky ReLU, flat Adam's update (else tf ops), uniforms packed into shared buffers, the matrix product (and the convs through it). */
 export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leading-sum', 'rectifier-grad', 'adam', 'uniforms', 'gemm'] as const;
+
+/**
+ * How each of WEBGPU_KERNELS takes the place of tfjs's, once the backend runs; in WEBGPU_KERNELS'
+ * order, so that gemm's filter gradient wraps the split-K one for the shapes it leaves.
+ */
+const PUT_IN_PLACE: Record<(typeof WEBGPU_KERNELS)[number], () => Promise<void>> = {
+  'filter-grad': async () => {
+    const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
+    registerSplitKFilterGradient('webgpu', (await import('./webgpu-im2col.ts')).webgpuIm2col);
+  },
+  'input-grad': async () => (await import('./webgpu-input-gradient.ts')).registerWebgpuInputGradient(),
+  'batch-norm': async () => {
+    const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
+    registerWebgpuBatchNorm();
+    (await import('./layers.ts')).registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
+  },
+  'leading-sum': async () => (await import('./webgpu-leading-sum.ts')).registerWebgpuLeadingSum(),
+  'rectifier-grad': async () => (await import('./webgpu-rectifier-gradient.ts')).registerWebgpuRectifierGradients(),
+  adam: async () => (await import('./webgpu-adam.ts')).registerWebgpuAdam(),
+  uniforms: async () => (await import('./webgpu-uniforms.ts')).packUniforms(tf.backend() as never),
+  gemm: async () => (await import('./webgpu-gemm.ts')).registerWebgpuGemm(),
+};
 
 /**
  * Which of WEBGPU_KERNELS stay tfjs's: T2I_WEBGPU_STOCK, a comma list of them or all, to measure one
@@ -97,42 +119,8 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
     const stock = stockWebgpuKernels();
-    if (!stock.has('filter-grad')) {
-      const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
-      const { webgpuIm2col } = await import('./webgpu-im2col.ts');
-      registerSplitKFilterGradient('webgpu', webgpuIm2col);
-    }
-    if (!stock.has('leading-sum')) {
-      const { registerWebgpuLeadingSum } = await import('./webgpu-leading-sum.ts');
-      registerWebgpuLeadingSum();
-    }
-    if (!stock.has('rectifier-grad')) {
-      const { registerWebgpuRectifierGradients } = await import('./webgpu-rectifier-gradient.ts');
-      registerWebgpuRectifierGradients();
-    }
-    if (!stock.has('input-grad')) {
-      const { registerWebgpuInputGradient } = await import('./webgpu-input-gradient.ts');
-      registerWebgpuInputGradient();
-    }
-    if (!stock.has('gemm')) {
-      const { registerWebgpuGemm } = await import('./webgpu-gemm.ts');
-      registerWebgpuGemm();
-    }
-    if (!stock.has('adam')) {
-      const { registerWebgpuAdam } = await import('./webgpu-adam.ts');
-      registerWebgpuAdam();
-    }
-    if (!stock.has('batch-norm')) {
-      const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
-      const { registerBatchNormTraining } = await import('./layers.ts');
-      registerWebgpuBatchNorm();
-      registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
-    }
     await use('webgpu');
-    if (!stock.has('uniforms')) {
-      const { packUniforms } = await import('./webgpu-uniforms.ts');
-      packUniforms(tf.backend() as never);
-    }
+    for (const name of WEBGPU_KERNELS) if (!stock.has(name)) await PUT_IN_PLACE[name]();
   },
   wasm: async () => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
