@@ -7,7 +7,8 @@ beforeAll(async () => {
 });
 
 /** Batch norm as the textbook writes it, each group by its own statistics: autodiff differentiates this. */
-function plain(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number): tf.Tensor {
+function plain(x: tf.Tensor, gammaBeta: tf.Tensor, groups: number): tf.Tensor {
+  const [gamma, beta] = tf.unstack(gammaBeta);
   const stacked = x.reshape([groups, -1, x.shape[x.rank - 1]]);
   const { mean, variance } = tf.moments(stacked, 1, true);
   return stacked.sub(mean).div(variance.add(1e-5).sqrt()).mul(gamma).add(beta).reshape(x.shape);
@@ -26,14 +27,13 @@ describe('batch norm in training', () => {
       tf.tidy(() => {
         const c = shape[shape.length - 1];
         const x = tf.randomNormal(shape, 2, 3, 'float32', 1);
-        const gamma = tf.randomNormal([c], 1, 0.3, 'float32', 2);
-        const beta = tf.randomNormal([c], 0, 1, 'float32', 3);
+        const gammaBeta = tf.stack([tf.randomNormal([c], 1, 0.3, 'float32', 2), tf.randomNormal([c], 0, 1, 'float32', 3)]);
         // A random weighting of the outputs, so that every gradient term matters.
         const weights = tf.randomNormal(shape, 0, 1, 'float32', 4);
-        const loss = (f: typeof plain) => (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => f(a, b, d, groups).mul(weights).sum();
-        const ours = tf.grads(loss(batchNormTraining))([x, gamma, beta]);
-        const want = tf.grads(loss(plain))([x, gamma, beta]);
-        expect(maxDiff(batchNormTraining(x, gamma, beta, groups), plain(x, gamma, beta, groups))).toBeLessThan(1e-5);
+        const loss = (f: typeof plain) => (a: tf.Tensor, b: tf.Tensor) => f(a, b, groups).mul(weights).sum();
+        const ours = tf.grads(loss(batchNormTraining))([x, gammaBeta]);
+        const want = tf.grads(loss(plain))([x, gammaBeta]);
+        expect(maxDiff(batchNormTraining(x, gammaBeta, groups), plain(x, gammaBeta, groups))).toBeLessThan(1e-5);
         ours.forEach((g, i) => {
           expect(g.shape).toEqual(want[i].shape);
           expect(maxDiff(g, want[i])).toBeLessThan(1e-4);
@@ -48,14 +48,13 @@ describe('batch norm in training', () => {
     it(`with ${activation} after it: the activation of its output, in value and gradients`, () => {
       tf.tidy(() => {
         const x = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 1);
-        const gamma = tf.randomNormal([3], 1, 0.3, 'float32', 2);
-        const beta = tf.randomNormal([3], 0, 1, 'float32', 3);
+        const gammaBeta = tf.stack([tf.randomNormal([3], 1, 0.3, 'float32', 2), tf.randomNormal([3], 0, 1, 'float32', 3)]);
         const weights = tf.randomNormal([6, 5, 4, 3], 0, 1, 'float32', 4);
         const act = (t: tf.Tensor) => (activation === 'relu' ? tf.relu(t) : tf.leakyRelu(t, 0.2));
-        const fused = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, 3, undefined, activation).mul(weights).sum();
-        const after = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => act(plain(a, b, d, 3)).mul(weights).sum();
-        expect(maxDiff(fused(x, gamma, beta), after(x, gamma, beta))).toBeLessThan(1e-4);
-        tf.grads(fused)([x, gamma, beta]).forEach((g, i) => expect(maxDiff(g, tf.grads(after)([x, gamma, beta])[i])).toBeLessThan(1e-4));
+        const fused = (a: tf.Tensor, b: tf.Tensor) => batchNormTraining(a, b, 3, undefined, activation).mul(weights).sum();
+        const after = (a: tf.Tensor, b: tf.Tensor) => act(plain(a, b, 3)).mul(weights).sum();
+        expect(maxDiff(fused(x, gammaBeta), after(x, gammaBeta))).toBeLessThan(1e-4);
+        tf.grads(fused)([x, gammaBeta]).forEach((g, i) => expect(maxDiff(g, tf.grads(after)([x, gammaBeta])[i])).toBeLessThan(1e-4));
       });
     });
   }

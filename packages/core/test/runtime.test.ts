@@ -11,6 +11,7 @@ import {
   initBackend,
   listCheckpoints,
   loadCheckpoint,
+  loadExportedModel,
   loadTensors,
   MetricsLog,
   ParamStore,
@@ -217,6 +218,16 @@ describe('Adam', () => {
   });
 });
 
+describe('ParamStore', () => {
+  it('initialises each row of a packed weight by its own rule, drawing as the rows would alone', async () => {
+    const packed = new ParamStore(new Rng(3)).add('bn/gamma_beta', [2, 4], { kind: 'rows', rows: [{ kind: 'normal', mean: 1, std: 0.02 }, { kind: 'zeros' }] });
+    const alone = new ParamStore(new Rng(3)).add('bn/gamma', [4], { kind: 'normal', mean: 1, std: 0.02 });
+    expect(Array.from(await packed.data())).toEqual([...(await alone.data()), 0, 0, 0, 0]);
+    expect(() => new ParamStore(new Rng(3)).add('bn/x', [3, 4], { kind: 'rows', rows: [{ kind: 'zeros' }] })).toThrow('1 row rules for a weight of 3 rows');
+    tf.dispose([packed, alone]);
+  });
+});
+
 describe('checkpoints', () => {
   for (const [saveFlat, loadFlat] of [[false, false], [true, true], [true, false], [false, true]]) {
     it(`resuming from a checkpoint gives the same next step as continuing (Adam ${saveFlat ? 'flat' : 'per variable'}, resumed ${loadFlat ? 'flat' : 'per variable'})`, async () => {
@@ -255,7 +266,17 @@ describe('checkpoints', () => {
   it('refuses weights of another shape, naming the weight', () => {
     const m = tinyModel(1);
     expect(() => m.store.load({ 'dense/w': tf.zeros([2, 2]), 'dense/b': tf.zeros([2]) })).toThrow(/dense\/w has shape \[2,2\], the model expects \[3,2\]/);
-    expect(() => m.store.load({})).toThrow(/checkpoint has no weight dense\/w/);
+    expect(() => m.store.load({})).toThrow(/checkpoint: no weight dense\/w/);
+  });
+
+  it("refuses an exported model of another layout, naming its folder and the command that makes it again, and frees what it read", async () => {
+    const d = dir();
+    const old = tf.zeros([3, 2]);
+    await saveTensors(d, { weights: { 'dense/kernel': old } }, { config: {} });
+    old.dispose();
+    const before = tf.memory().numTensors;
+    await expect(loadExportedModel(d, 'pnpm --filter stage1 train', (store) => store.add('dense/w', [3, 2], { kind: 'zeros' }))).rejects.toThrow(`${d} holds a model of another layout (no weight dense/w): written by an earlier version of t2i? Make it again: pnpm --filter stage1 train`);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('names a truncated tensors.bin and the way out, rather than loading zeros', async () => {

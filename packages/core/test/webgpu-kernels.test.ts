@@ -98,13 +98,14 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     it(`batch norm's kernels give the cpu backend's value and gradients: [${shape}], ${groups} group(s)${activation ? `, then ${activation}` : ''}`, async () => {
       const c = shape[shape.length - 1];
       const [x, gamma, beta, weights] = [values(shape, 1).map((v) => 2 + 3 * v), values([c], 2).map((v) => 1 + 0.3 * v), values([c], 3), values(shape, 4)];
+      const gammaBeta = Float32Array.of(...gamma, ...beta);
       const on = async (backend: string) => {
         await tf.setBackend(backend);
         const outputs = tf.tidy(() => {
-          const args = [tf.tensor(x, shape), tf.tensor(gamma), tf.tensor(beta)];
-          const bn = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => batchNormTraining(a, b, d, groups, undefined, activation);
-          const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => bn(a, b, d).mul(tf.tensor(weights, shape)).sum();
-          return [bn(args[0], args[1], args[2]), ...tf.grads(f)(args)];
+          const args = [tf.tensor(x, shape), tf.tensor(gammaBeta, [2, c])];
+          const bn = (a: tf.Tensor, b: tf.Tensor) => batchNormTraining(a, b, groups, undefined, activation);
+          const f = (a: tf.Tensor, b: tf.Tensor) => bn(a, b).mul(tf.tensor(weights, shape)).sum();
+          return [bn(args[0], args[1]), ...tf.grads(f)(args)];
         });
         const read = await Promise.all(outputs.map(async (t) => Float32Array.from(await t.data())));
         tf.dispose(outputs);

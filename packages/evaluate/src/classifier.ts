@@ -8,7 +8,7 @@ import type { EvaluateConfig } from './config.ts';
 import { topK, trueClassRanks } from './metrics.ts';
 
 /** Part of the cache key: raise it when the classifier's layers or training change, so that older cached weights are retrained. */
-const CLASSIFIER_VERSION = 1;
+const CLASSIFIER_VERSION = 2;
 
 /** The classifier sees 64x64 centre crops (random crops and flips in training), as both GAN stages' discriminators at 64. */
 export const CLASSIFIER_SIZE = 64;
@@ -199,11 +199,9 @@ async function calibrateBatchNorm(classifier: FlowerClassifier, data: Classifier
     batches++;
   }
   for (const [layer, sum] of sums) {
-    const channels = sum.length / 2;
-    const [mean, variance] = [sum.subarray(0, channels), sum.subarray(channels)].map((v) => tf.tensor1d(Float32Array.from(v, (x) => x / batches)));
-    layer.movingMean.assign(mean);
-    layer.movingVariance.assign(variance);
-    tf.dispose([mean, variance]);
+    const means = tf.tensor(Float32Array.from(sum, (x) => x / batches), layer.moving.shape);
+    layer.moving.assign(means);
+    means.dispose();
   }
 }
 

@@ -1,5 +1,5 @@
-import { tf } from '@t2i/core/runtime';
-import { existsSync, readFileSync } from 'node:fs';
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint, tf } from '@t2i/core/runtime';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
@@ -45,6 +45,24 @@ describe('Stage I training', () => {
     expect(metrics.map((m) => m.lr)).toEqual([0.001, 0.0005]);
     for (const key of ['d_loss', 'd_real', 'd_wrong', 'd_fake', 'g_loss', 'g_adversarial', 'g_kl']) expect(Number.isFinite(metrics[0][key])).toBe(true);
     for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json']) expect(existsSync(path.join(half.outDir, f))).toBe(true);
+  });
+
+  it("starts afresh, saying why, from a checkpoint whose weights do not fit the model (one of an earlier version's layout)", async () => {
+    const straight = await train(tinyStage1({ epochs: 2 }));
+    const half = await train(tinyStage1({ epochs: 1 }));
+    const checkpoints = path.join(half.outDir, 'checkpoints');
+    const saved = (await loadCheckpoint(checkpoints))!;
+    const { 'g/fc_bn/gamma_beta': gammaBeta, ...rest } = saved.weights;
+    const [gamma, beta] = tf.unstack(gammaBeta);
+    rmSync(checkpoints, { recursive: true });
+    await saveCheckpoint(checkpoints, { ...saved, weights: { ...rest, 'g/fc_bn/gamma': gamma, 'g/fc_bn/beta': beta } });
+    disposeCheckpoint(saved);
+    tf.dispose([gamma, beta]);
+    const stderr = vi.mocked(process.stderr.write);
+    stderr.mockClear();
+    const resumed = await train(tinyStage1({ epochs: 2 }), half.outDir, false);
+    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toContain(`the checkpoint in ${checkpoints} does not fit this version's model (no weight g/fc_bn/gamma_beta); training from scratch`);
+    for (const [name, values] of Object.entries(straight.weights)) expect(resumed.weights[name], name).toEqual(values);
   });
 
   it('trains the complex networks too', async () => {

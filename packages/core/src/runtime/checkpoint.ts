@@ -145,6 +145,12 @@ export async function loadExportedModel<C, M>(dir: string, makeWith: string, bui
   const config = meta.config as C;
   const store = new ParamStore(new Rng(0));
   const model = build(store, config, meta);
+  const mismatch = store.mismatch(groups.weights);
+  if (mismatch) {
+    tf.dispose(Object.values(groups.weights));
+    store.dispose();
+    throw new Error(`${dir} holds a model of another layout (${mismatch}): written by an earlier version of t2i? Make it again: ${makeWith}`);
+  }
   store.load(groups.weights);
   tf.dispose(Object.values(groups.weights));
   return { model, config, store, meta };

@@ -21,12 +21,8 @@ export class BatchNormUpdates {
     const ownKernel = tf.getKernel(MOVING_AVERAGE, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       for (const { layer, stats } of this.pending) {
-        [layer.movingMean, layer.movingVariance].forEach((moving, row) => {
-          const next = ownKernel
-            ? (tf.engine().runKernel(MOVING_AVERAGE, { moving, stats } as never, { row, momentum } as never) as tf.Tensor)
-            : moving.mul(momentum).add(stats.slice([row, 0], [1, -1]).reshape(moving.shape).mul(1 - momentum));
-          moving.assign(next);
-        });
+        const { moving } = layer;
+        moving.assign(ownKernel ? (tf.engine().runKernel(MOVING_AVERAGE, { moving, stats } as never, { momentum } as never) as tf.Tensor) : moving.mul(momentum).add(stats.mul(1 - momentum)));
       }
     });
     this.discard();
@@ -40,8 +36,7 @@ export class BatchNormUpdates {
 
 /**
  * A backend's one-kernel moving-average update (webgpu's: webgpu-batch-norm.ts), where it has one:
- * moving [C] and stats [2, C] in, moving·momentum + stats[row]·(1 − momentum) out. Three kernels
- * and a slice otherwise.
+ * moving and stats [2, C] in, moving·momentum + stats·(1 − momentum) out. Three kernels otherwise.
  */
 export const MOVING_AVERAGE = 'T2iBatchNormMovingAverage';
 
@@ -61,25 +56,32 @@ export interface Mode {
  * statistics in training, moving averages (non-trainable, checkpointed) in inference.
  */
 export class BatchNorm {
-  readonly gamma: tf.Variable;
-  readonly beta: tf.Variable;
-  readonly movingMean: tf.Variable;
-  readonly movingVariance: tf.Variable;
+  /**
+   * γ and β as the rows of one [2, channels] weight, and the moving mean and variance likewise:
+   * one gradient and one Adam update a layer rather than two, and no copy of each half out of the
+   * packed gradient sums (webgpu dispatches, issue 7).
+   */
+  readonly gammaBeta: tf.Variable;
+  readonly moving: tf.Variable;
 
   constructor(s: Scope, name: string, channels: number) {
-    this.gamma = s.add(`${name}/gamma`, [channels], GAMMA_INIT);
-    this.beta = s.add(`${name}/beta`, [channels], { kind: 'zeros' });
-    this.movingMean = s.add(`${name}/moving_mean`, [channels], { kind: 'zeros' }, false);
-    this.movingVariance = s.add(`${name}/moving_variance`, [channels], { kind: 'ones' }, false);
+    this.gammaBeta = s.add(`${name}/gamma_beta`, [2, channels], { kind: 'rows', rows: [GAMMA_INIT, { kind: 'zeros' }] });
+    this.moving = s.add(`${name}/moving_mean_variance`, [2, channels], { kind: 'rows', rows: [{ kind: 'zeros' }, { kind: 'ones' }] }, false);
   }
 
   /** With `activation`, the activation after it too: one kernel with it on webgpu. */
   apply<T extends tf.Tensor>(x: T, mode: Mode, activation?: Activation): T {
-    if (!mode.training) return activate(tf.batchNorm(x, this.movingMean, this.movingVariance, this.beta, this.gamma, BATCH_NORM_EPSILON) as T, activation);
+    if (!mode.training) {
+      return tf.tidy(() => {
+        const [mean, variance] = tf.unstack(this.moving);
+        const [gamma, beta] = tf.unstack(this.gammaBeta);
+        return activate(tf.batchNorm(x, mean, variance, beta, gamma, BATCH_NORM_EPSILON) as T, activation);
+      });
+    }
     const groups = mode.groups ?? 1;
     if (groups > 1 && mode.updates) throw new Error('batch norm: stacked batches have no single set of statistics to record');
     const record = mode.updates && ((stats: tf.Tensor) => mode.updates!.pending.push({ layer: this, stats }));
-    return batchNormTraining(x, this.gamma, this.beta, groups, record, activation) as T;
+    return batchNormTraining(x, this.gammaBeta, groups, record, activation) as T;
   }
 }
 
@@ -87,8 +89,8 @@ export const BATCH_NORM_EPSILON = 1e-5;
 
 export type BatchNormTraining = (
   x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
+  /** [2, channels]: γ, then β. */
+  gammaBeta: tf.Tensor,
   groups: number,
   /** Receives the batch statistics, kept, as [2, channels]: the mean, then the variance. */
   record?: (stats: tf.Tensor) => void,
@@ -114,13 +116,14 @@ export function registerBatchNormTraining(backend: string, batchNorm: BatchNormT
  * autodiff saves it; x̂ is recomputed there rather than held.
  * `record` receives the batch statistics for the moving averages.
  */
-export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
+export const batchNormTraining: BatchNormTraining = (x, gammaBeta, groups, record, activation) => {
   const own = ownBatchNorms.get(tf.getBackend());
-  if (own) return own(x, gamma, beta, groups, record, activation);
+  if (own) return own(x, gammaBeta, groups, record, activation);
   const shape = x.shape;
   const channels = shape[shape.length - 1];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [x, gammaBeta, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [gamma, beta] = tf.unstack(gammaBeta);
     const stacked = x.reshape([groups, -1, channels]);
     const { mean, variance } = tf.moments(stacked, 1, true);
     const inv = tf.rsqrt(variance.add(BATCH_NORM_EPSILON));
@@ -139,12 +142,12 @@ export const batchNormTraining: BatchNormTraining = (x, gamma, beta, groups, rec
         const sumDyXhat = dys.mul(xhat).sum(1, true);
         const dx = dys.sub(sumDy.div(n)).sub(xhat.mul(sumDyXhat.div(n))).mul(inv.mul(gamma));
         // Summing over groups is a transpose and a reduction on webgpu; one group needs neither.
-        const perChannel = (t: tf.Tensor) => (groups === 1 ? t.reshape([channels]) : t.sum([0, 1]));
-        return [dx.reshape(shape), perChannel(sumDyXhat), perChannel(sumDy)];
+        const perChannel = (t: tf.Tensor) => (groups === 1 ? t.reshape([1, channels]) : t.sum([0, 1]).reshape([1, channels]));
+        return [dx.reshape(shape), tf.concat([perChannel(sumDyXhat), perChannel(sumDy)])];
       },
     };
   });
-  return activate(normalise(x, gamma, beta), activation);
+  return activate(normalise(x, gammaBeta), activation);
 };
 
 /** A bias-free convolution (StackGAN's convs have none; batch norm follows). */

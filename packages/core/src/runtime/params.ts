@@ -5,7 +5,9 @@ export type Init =
   | { kind: 'normal'; std: number; mean?: number; clip?: number }
   | { kind: 'glorot' }
   | { kind: 'zeros' }
-  | { kind: 'ones' };
+  | { kind: 'ones' }
+  /** Each row of a [rows, ...] weight initialised by its own rule (batch norm's packed γ and β). */
+  | { kind: 'rows'; rows: Init[] };
 
 /** Glorot-uniform limit from the fan-in and fan-out of a dense [in, out] or conv [kh, kw, in, out] weight. */
 function glorotLimit(shape: number[]): number {
@@ -27,6 +29,12 @@ function initialValues(shape: number[], init: Init, rng: Rng): Float32Array {
     case 'glorot': {
       const limit = glorotLimit(shape);
       for (let i = 0; i < size; i++) values[i] = (rng.next() * 2 - 1) * limit;
+      break;
+    }
+    case 'rows': {
+      if (shape[0] !== init.rows.length) throw new Error(`${init.rows.length} row rules for a weight of ${shape[0]} rows`);
+      const rowSize = size / init.rows.length;
+      init.rows.forEach((row, r) => values.set(initialValues(shape.slice(1), row, rng), r * rowSize));
       break;
     }
     case 'normal': {
@@ -92,14 +100,21 @@ export class ParamStore {
     return Object.fromEntries(this.variables);
   }
 
-  /** Copies saved values into the variables; every name must match in shape. */
-  load(saved: Record<string, tf.Tensor>): void {
+  /** Why saved weights would not load into these variables (a name missing, a shape differing), or undefined if they would. */
+  mismatch(saved: Record<string, tf.Tensor>): string | undefined {
     for (const [name, v] of this.variables) {
       const t = saved[name];
-      if (!t) throw new Error(`checkpoint has no weight ${name}; was it written by another model or config?`);
-      if (t.shape.join() !== v.shape.join()) throw new Error(`checkpoint weight ${name} has shape [${t.shape}], the model expects [${v.shape}]`);
-      v.assign(t);
+      if (!t) return `no weight ${name}`;
+      if (t.shape.join() !== v.shape.join()) return `weight ${name} has shape [${t.shape}], the model expects [${v.shape}]`;
     }
+    return undefined;
+  }
+
+  /** Copies saved values into the variables; every name must match in shape. */
+  load(saved: Record<string, tf.Tensor>): void {
+    const mismatch = this.mismatch(saved);
+    if (mismatch) throw new Error(`checkpoint: ${mismatch}; was it written by another model, config or version of t2i?`);
+    for (const [name, v] of this.variables) v.assign(saved[name]);
   }
 
   dispose(): void {

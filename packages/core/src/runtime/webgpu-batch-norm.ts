@@ -6,7 +6,8 @@
  * Every dispatch costs host time, the GPU step's bottleneck (issue 7).
  *
  * The input is seen as [groups, n, channels]; statistics and gradient sums travel packed as
- * [groups, 2, channels] (mean and variance; Σdy and Σdy·x̂), computed by one workgroup per group
+ * [groups, 2, channels] (mean and variance; Σdy·x̂ and Σdy, which summed over groups are the
+ * gradient of the layer's [2, channels] γ and β as they stand), computed by one workgroup per group
  * and channel, two passes over its column for the variance (as tf.moments does, not E[x²]−E[x]²).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
@@ -120,8 +121,8 @@ const gradSumsBody = (activation?: Activation) => (column: (code: string) => str
   let mean = stats[out];
   let inv = inverseSqrt(stats[out + uniforms.channels] + uniforms.epsilon);
   // Read whether used or not: a binding the shader never reads is left out of its layout.
-  let scale = gamma[channel];
-  let shift = beta[channel];
+  let scale = gammaBeta[channel];
+  let shift = gammaBeta[channel + uniforms.channels];
   var sumDy = 0.0;
   var sumDyXhat = 0.0;
   ${column(`
@@ -129,26 +130,27 @@ const gradSumsBody = (activation?: Activation) => (column: (code: string) => str
     let g = ${gated(activation, 'xhat * scale + shift', 'dy[i]')};
     sumDy = sumDy + g;
     sumDyXhat = sumDyXhat + g * xhat;`)}
-  let a = total(sumDy);
-  let b = total(sumDyXhat);
+  let a = total(sumDyXhat);
+  let b = total(sumDy);
   if (live && localId.x == 0u) {
     setOutputAtIndex(out, a);
     setOutputAtIndex(out + uniforms.channels, b);
   }`;
 
-/** One thread per element of x [groups, n, channels]: `value` of x̂, inv, y = γx̂ + β, the channel and `s`, the index of its statistics. */
+/** One thread per element of x [groups, n, channels]: `value` of x̂, inv, γ, y = γx̂ + β, the channel and `s`, the index of its statistics. */
 const elementwise = (name: string, variableNames: string[], value: string) => (shape: number[]) =>
   new FlatProgram(`t2i_bn_${name}`, variableNames, shape, UNIFORMS, `
     let channel = index % uniforms.channels;
     let s = index / (uniforms.rows * uniforms.channels) * 2 * uniforms.channels + channel;
     let inv = inverseSqrt(stats[s + uniforms.channels] + uniforms.epsilon);
     let xhat = (x[index] - stats[s]) * inv;
-    let y = xhat * gamma[channel] + beta[channel];
+    let gamma = gammaBeta[channel];
+    let y = xhat * gamma + gammaBeta[channel + uniforms.channels];
     setOutputAtIndex(index, ${value});`);
 
 // dx = γ/σ · (dy − Σdy/n − x̂·Σ(dy·x̂)/n), with the sums of x's group and channel.
 const gradInputValue = (activation?: Activation) =>
-  `gamma[channel] * inv * (${gated(activation, 'y', 'dy[index]')} - (sums[s] + xhat * sums[s + uniforms.channels]) / f32(uniforms.rows))`;
+  `gamma * inv * (${gated(activation, 'y', 'dy[index]')} - (sums[s + uniforms.channels] + xhat * sums[s]) / f32(uniforms.rows))`;
 
 type Program = ColumnProgram | FlatProgram;
 type Attrs = { epsilon?: number; activation?: Activation };
@@ -169,10 +171,10 @@ function kernel(kernelName: string, variableNames: string[], program: (shape: nu
 const variant = (name: string, activation?: Activation) => (activation ? `${name}_${activation}` : name);
 
 const MOMENT_INPUTS = ['x'];
-// The gradient kernels take gamma and beta always; y = γx̂ + β is needed where there is an activation.
-const GRAD_SUM_INPUTS = ['dy', 'x', 'stats', 'gamma', 'beta'];
-const NORMALISE_INPUTS = ['x', 'stats', 'gamma', 'beta'];
-const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gamma', 'beta'];
+// The gradient kernels take β always; y = γx̂ + β is needed where there is an activation.
+const GRAD_SUM_INPUTS = ['dy', 'x', 'stats', 'gammaBeta'];
+const NORMALISE_INPUTS = ['x', 'stats', 'gammaBeta'];
+const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gammaBeta'];
 
 const kernels: KernelConfig[] = [
   kernel(MOMENTS, MOMENT_INPUTS, (shape) => new ColumnProgram(MOMENT_INPUTS, shape, 'moments', momentsBody)),
@@ -183,16 +185,13 @@ const kernels: KernelConfig[] = [
 
 const MOVE = `
   let m = uniforms.momentum;
-  setOutputAtIndex(index, moving[index] * m + stats[uniforms.row * uniforms.size + index] * (1.0 - m));`;
+  setOutputAtIndex(index, moving[index] * m + stats[index] * (1.0 - m));`;
 
 const movingAverage: KernelFunc = ({ inputs, backend, attrs }) => {
   const { moving, stats } = inputs as { moving: TensorInfo; stats: TensorInfo };
-  const { row, momentum } = attrs as { row: number; momentum: number };
-  const program = new FlatProgram('t2i_bn_moving_average', ['moving', 'stats'], moving.shape, 'row : i32, momentum : f32,', MOVE);
-  return runProgram(backend, program, [moving, stats], [
-    { type: 'int32', data: [row] },
-    { type: 'float32', data: [momentum] },
-  ]);
+  const { momentum } = attrs as { momentum: number };
+  const program = new FlatProgram('t2i_bn_moving_average', ['moving', 'stats'], moving.shape, 'momentum : f32,', MOVE);
+  return runProgram(backend, program, [moving, stats], [{ type: 'float32', data: [momentum] }]);
 };
 
 export function registerWebgpuBatchNorm(): void {
@@ -202,28 +201,26 @@ export function registerWebgpuBatchNorm(): void {
 const runKernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: Attrs = {}) => tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
 
 /** layers.ts's batchNormTraining, on the kernels above. */
-export const webgpuBatchNormTraining: BatchNormTraining = (x, gamma, beta, groups, record, activation) => {
+export const webgpuBatchNormTraining: BatchNormTraining = (x, gammaBeta, groups, record, activation) => {
   const epsilon = BATCH_NORM_EPSILON;
   const shape = x.shape;
   const channels = shape[shape.length - 1];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [x, gammaBeta, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const attrs = { epsilon, ...(activation && { activation }) };
     const stacked = x.reshape([groups, -1, channels]);
     const stats = runKernel(MOMENTS, { x: stacked });
     if (record) record(tf.keep(stats.reshape([2, channels])));
-    save([stacked, stats, gamma, beta]);
+    save([stacked, stats, gammaBeta]);
     return {
-      value: runKernel(NORMALISE, { x: stacked, stats, gamma, beta }, attrs).reshape(shape),
-      gradFunc: (dy: tf.Tensor, [stacked, stats, gamma, beta]: tf.Tensor[]) => {
+      value: runKernel(NORMALISE, { x: stacked, stats, gammaBeta }, attrs).reshape(shape),
+      gradFunc: (dy: tf.Tensor, [stacked, stats, gammaBeta]: tf.Tensor[]) => {
         const dys = dy.reshape(stacked.shape);
-        const sums = runKernel(GRAD_SUMS, { dy: dys, x: stacked, stats, gamma, beta }, attrs);
-        const dx = runKernel(GRAD_INPUT, { dy: dys, x: stacked, stats, sums, gamma, beta }, attrs);
-        const perChannel = groups === 1 ? sums.reshape([2, channels]) : sums.sum(0);
-        const row = (r: number) => perChannel.slice([r, 0], [1, channels]).reshape([channels]);
-        return [dx.reshape(shape), row(1), row(0)];
+        const sums = runKernel(GRAD_SUMS, { dy: dys, x: stacked, stats, gammaBeta }, attrs);
+        const dx = runKernel(GRAD_INPUT, { dy: dys, x: stacked, stats, sums, gammaBeta }, attrs);
+        return [dx.reshape(shape), groups === 1 ? sums.reshape([2, channels]) : sums.sum(0)];
       },
     };
   });
-  return normalise(x, gamma, beta);
+  return normalise(x, gammaBeta);
 };
