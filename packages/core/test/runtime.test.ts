@@ -7,6 +7,8 @@ import {
   Adam,
   assertFinite,
   BACKENDS,
+  checkpointToResume,
+  disposeCheckpoint,
   explainAbort,
   initBackend,
   listCheckpoints,
@@ -251,6 +253,42 @@ describe('checkpoints', () => {
       Array.from(b.store.variables.get('dense/w')!.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(continued[i], 6));
     });
   }
+
+  it('resumes the checkpoint of the same identity that fits the model; moves the others aside, and all of them on --restart', async () => {
+    const m = tinyModel(1);
+    const write = async (identity: string) => {
+      const d = path.join(dir(), 'checkpoints');
+      await saveCheckpoint(d, { step: 7, weights: m.store.snapshot(), optimizer: {}, meta: { identity } });
+      return d;
+    };
+    const asideOf = (d: string) => readdirSync(path.dirname(d)).filter((n) => n.startsWith('checkpoints-set-aside-'));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const same = await write('a');
+      const resumed = (await checkpointToResume(same, 'a', m.store, false, 'test'))!;
+      expect(resumed.step).toBe(7);
+      disposeCheckpoint(resumed);
+      expect(asideOf(same)).toEqual([]);
+
+      const other = await write('b');
+      expect(await checkpointToResume(other, 'a', m.store, false, 'test')).toBeUndefined();
+      expect(existsSync(other)).toBe(false);
+      expect(asideOf(other).map((n) => readdirSync(path.join(path.dirname(other), n)))).toEqual([['step-00000007']]);
+      expect(String(stderr.mock.calls.at(-1)![0])).toMatch(/^test: the checkpoint in .* is of another config or dataset; training from scratch \(the old checkpoints are moved to .*checkpoints-set-aside-/);
+
+      const restarted = await write('a');
+      expect(await checkpointToResume(restarted, 'a', m.store, true, 'test')).toBeUndefined();
+      expect(existsSync(restarted)).toBe(false);
+      expect(asideOf(restarted)).toHaveLength(1);
+      // Nothing to move: nothing said.
+      stderr.mockClear();
+      expect(await checkpointToResume(restarted, 'a', m.store, true, 'test')).toBeUndefined();
+      expect(stderr).not.toHaveBeenCalled();
+    } finally {
+      stderr.mockRestore();
+      m.store.dispose();
+    }
+  });
 
   it('keeps the last k, and ignores a folder left half-written', async () => {
     const d = dir();

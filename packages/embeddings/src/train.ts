@@ -1,8 +1,8 @@
 import { log, progressBar, Rng } from '@t2i/core';
 import {
   assertFinite,
+  checkpointToResume,
   disposeCheckpoint,
-  loadCheckpoint,
   MetricsLog,
   saveCheckpoint,
   StepRunner,
@@ -64,12 +64,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
 
   // A checkpoint of another model or other data is not resumed: epochs may grow, nothing else.
   const identity = JSON.stringify({ ...config, epochs: 0, imageEpochs: 0, name: '', vocab: data.vocab.size, images: data.images.ids.length });
-  let saved = options.restart ? undefined : await loadCheckpoint(options.checkpointDir);
-  if (saved && saved.meta.identity !== identity) {
-    log(`embeddings: the checkpoint in ${options.checkpointDir} is of another config or dataset; training from scratch`);
-    disposeCheckpoint(saved);
-    saved = undefined;
-  }
+  const saved = await checkpointToResume(options.checkpointDir, identity, models.store, options.restart, 'embeddings');
   if (saved) {
     models.store.load(saved.weights);
     await models.store.restoreOptimizer(optimizer, saved.optimizer);

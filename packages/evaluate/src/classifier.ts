@@ -225,14 +225,14 @@ export async function loadOrTrainClassifier(dir: string, data: ClassifierData, c
   const classifier = new FlowerClassifier(store, data.classes, config.classifierWidth, config.classifierFeatures);
   if (!retrain && existsSync(path.join(dir, 'tensors.json'))) {
     const { groups, meta } = await loadTensors(dir);
-    if (meta.identity === identity) {
+    if (meta.identity === identity && !store.mismatch(groups.weights)) {
       store.load(groups.weights);
       tf.dispose(Object.values(groups.weights));
       log(`classifier: cached in ${dir} (same settings and images), not retrained`);
       return { classifier, info: meta.info as ClassifierInfo, trained: false };
     }
     tf.dispose(Object.values(groups.weights));
-    log(`classifier: the one cached in ${dir} was trained with other settings or images; retraining`);
+    log(`classifier: the one cached in ${dir} was trained with other settings or images, or by another version of t2i; retraining`);
   }
   const started = performance.now();
   log(`classifier: ${store.count().toLocaleString()} parameters, ${data.classes.length} classes, ${data.trainRows.length} training images (trnid + valid), ${data.testRows.length} held out (tstid)`);

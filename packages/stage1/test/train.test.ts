@@ -1,5 +1,5 @@
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint, tf } from '@t2i/core/runtime';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
@@ -47,22 +47,30 @@ describe('Stage I training', () => {
     for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json']) expect(existsSync(path.join(half.outDir, f))).toBe(true);
   });
 
-  it("starts afresh, saying why, from a checkpoint whose weights do not fit the model (one of an earlier version's layout)", async () => {
+  it("sets aside, saying why, a checkpoint whose weights do not fit the model (an earlier version's layout), then resumes from its own", async () => {
     const straight = await train(tinyStage1({ epochs: 2 }));
-    const half = await train(tinyStage1({ epochs: 1 }));
-    const checkpoints = path.join(half.outDir, 'checkpoints');
+    const first = await train(tinyStage1({ epochs: 1 }));
+    const checkpoints = path.join(first.outDir, 'checkpoints');
     const saved = (await loadCheckpoint(checkpoints))!;
     const { 'g/fc_bn/gamma_beta': gammaBeta, ...rest } = saved.weights;
     const [gamma, beta] = tf.unstack(gammaBeta);
     rmSync(checkpoints, { recursive: true });
-    await saveCheckpoint(checkpoints, { ...saved, weights: { ...rest, 'g/fc_bn/gamma': gamma, 'g/fc_bn/beta': beta } });
+    // At a later step than the new run reaches: kept in place, it would outlast the run's own checkpoints.
+    await saveCheckpoint(checkpoints, { ...saved, step: 1000, weights: { ...rest, 'g/fc_bn/gamma': gamma, 'g/fc_bn/beta': beta } });
     disposeCheckpoint(saved);
     tf.dispose([gamma, beta]);
     const stderr = vi.mocked(process.stderr.write);
     stderr.mockClear();
-    const resumed = await train(tinyStage1({ epochs: 2 }), half.outDir, false);
-    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toContain(`the checkpoint in ${checkpoints} does not fit this version's model (no weight g/fc_bn/gamma_beta); training from scratch`);
-    for (const [name, values] of Object.entries(straight.weights)) expect(resumed.weights[name], name).toEqual(values);
+    await train(tinyStage1({ epochs: 1 }), first.outDir, false);
+    const resumed = await train(tinyStage1({ epochs: 2 }), first.outDir, false);
+    const logged = stderr.mock.calls.map(([m]) => String(m)).join('');
+    expect(logged).toContain(`the checkpoint in ${checkpoints} does not fit this version's model (no weight g/fc_bn/gamma_beta); training from scratch (the old checkpoints are moved to ${checkpoints}-set-aside-`);
+    expect(logged).toMatch(/resuming after epoch 1 \(step \d+\)/);
+    for (const [name, values] of Object.entries(straight.weights)) {
+      expect(Math.max(...values.map((v, i) => Math.abs(v - resumed.weights[name][i]))), name).toBeLessThan(1e-6);
+    }
+    const aside = readdirSync(first.outDir).filter((f) => f.startsWith('checkpoints-set-aside-'));
+    expect(aside.map((f) => readdirSync(path.join(first.outDir, f)))).toEqual([['step-00001000']]);
   });
 
   it('trains the complex networks too', async () => {

@@ -1,7 +1,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tempPathFor } from '../atomic.ts';
-import { requireArtifact } from '../paths.ts';
+import { log } from '../log.ts';
+import { ArtifactError, requireArtifact } from '../paths.ts';
 import { Rng } from '../rng.ts';
 import { tf } from './backend.ts';
 import { fromHalf, toHalf } from './half.ts';
@@ -130,6 +131,34 @@ export async function loadCheckpoint(dir: string, step?: number): Promise<Checkp
   return { step: chosen, weights: groups.weights ?? {}, optimizer: groups.optimizer ?? {}, meta };
 }
 
+/**
+ * Where a training run starts: the newest checkpoint in `dir` when it is of this run's config and
+ * data (`identity`) and its weights fit `store`, else none. Checkpoints that are not resumed (one
+ * that does not fit; all of them on `restart`) are moved aside to `<dir>-set-aside-<time>`, not
+ * deleted: left in place, ones of higher steps than the new run's would outlast its own in the
+ * rotation and be what a killed run resumed from.
+ */
+export async function checkpointToResume(dir: string, identity: string, store: ParamStore, restart: boolean, name: string): Promise<CheckpointState | undefined> {
+  if (restart) {
+    if ((await listCheckpoints(dir)).length > 0) log(`${name}: --restart: the checkpoints in ${dir} are moved to ${await setAside(dir)}`);
+    return undefined;
+  }
+  const saved = await loadCheckpoint(dir);
+  if (!saved) return undefined;
+  const mismatch = saved.meta.identity === identity ? store.mismatch(saved.weights) : undefined;
+  const misfit = saved.meta.identity !== identity ? 'is of another config or dataset' : mismatch && `does not fit this version's model (${mismatch})`;
+  if (!misfit) return saved;
+  disposeCheckpoint(saved);
+  log(`${name}: the checkpoint in ${dir} ${misfit}; training from scratch (the old checkpoints are moved to ${await setAside(dir)})`);
+  return undefined;
+}
+
+async function setAside(dir: string): Promise<string> {
+  const to = `${dir}-set-aside-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await fs.rename(dir, to);
+  return to;
+}
+
 /** Frees the tensors a loaded checkpoint holds, once they are copied into variables. */
 export function disposeCheckpoint(state: CheckpointState): void {
   tf.dispose([...Object.values(state.weights), ...Object.values(state.optimizer)]);
@@ -149,7 +178,8 @@ export async function loadExportedModel<C, M>(dir: string, makeWith: string, bui
   if (mismatch) {
     tf.dispose(Object.values(groups.weights));
     store.dispose();
-    throw new Error(`${dir} holds a model of another layout (${mismatch}): written by an earlier version of t2i? Make it again: ${makeWith}`);
+    const name = (config as { name?: string } | undefined)?.name;
+    throw new ArtifactError(`${dir} holds a model of another layout (${mismatch}): written by an earlier version of t2i? Make it again: ${makeWith}${name ? ` -- --config ${name}` : ''}`);
   }
   store.load(groups.weights);
   tf.dispose(Object.values(groups.weights));

@@ -3,7 +3,7 @@ import { progressBar } from '../progress.ts';
 import type { Rng } from '../rng.ts';
 import { Adam, flatAdamByDefault } from './adam.ts';
 import { tf } from './backend.ts';
-import { disposeCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.ts';
+import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { ParamStore } from './params.ts';
 import { assertFinite, MetricsLog, StepRunner } from './training.ts';
@@ -68,13 +68,6 @@ const prefixed = (prefix: string, o: Record<string, tf.Tensor>) => Object.fromEn
 const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
   Object.fromEntries(Object.entries(o).flatMap(([k, v]) => (k.startsWith(`${prefix}:`) ? [[k.slice(prefix.length + 1), v]] : [])));
 
-/** Why a checkpoint cannot be resumed by this run, or undefined if it can. */
-function checkpointMisfit(saved: CheckpointState, identity: string, store: ParamStore): string | undefined {
-  if (saved.meta.identity !== identity) return 'is of another config or dataset';
-  const mismatch = store.mismatch(saved.weights);
-  return mismatch && `does not fit this version's model (${mismatch})`;
-}
-
 /**
  * The GAN training loop both stages share: per step one discriminator update, then one generator
  * update (batch-norm statistics folded in after it), each inside tf.tidy with the live tensor
@@ -88,13 +81,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
   const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
   let epoch = 0;
   let step = 0;
-  let saved = loop.restart ? undefined : await loadCheckpoint(loop.checkpointDir);
-  const misfit = saved && checkpointMisfit(saved, loop.identity, store);
-  if (saved && misfit) {
-    log(`${loop.name}: the checkpoint in ${loop.checkpointDir} ${misfit}; training from scratch (pass --restart to say so)`);
-    disposeCheckpoint(saved);
-    saved = undefined;
-  }
+  const saved = await checkpointToResume(loop.checkpointDir, loop.identity, store, loop.restart, loop.name);
   if (saved) {
     store.load(saved.weights);
     await store.restoreOptimizer(gOpt, unprefixed('g', saved.optimizer));

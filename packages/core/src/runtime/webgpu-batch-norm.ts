@@ -2,7 +2,7 @@
  * Training-mode batch norm on the webgpu backend in four WGSL kernels, two each way. Written with
  * tf ops (layers.ts), one layer forward and back with a loss around it made 28 dispatches (three
  * stacked groups: 35), the forward pass alone 9: a reduction over every axis but channels is a
- * transpose and a reduce there, and each element-wise step its own pass. Here: 11 (13), forward 2.
+ * transpose and a reduce there, and each element-wise step its own pass. Here: 9 (10), forward 2.
  * Every dispatch costs host time, the GPU step's bottleneck (issue 7).
  *
  * The input is seen as [groups, n, channels]; statistics and gradient sums travel packed as
@@ -171,7 +171,7 @@ function kernel(kernelName: string, variableNames: string[], program: (shape: nu
 const variant = (name: string, activation?: Activation) => (activation ? `${name}_${activation}` : name);
 
 const MOMENT_INPUTS = ['x'];
-// The gradient kernels take β always; y = γx̂ + β is needed where there is an activation.
+// The gradient kernels take γ and β always, though β matters only where there is an activation (at y = γx̂ + β).
 const GRAD_SUM_INPUTS = ['dy', 'x', 'stats', 'gammaBeta'];
 const NORMALISE_INPUTS = ['x', 'stats', 'gammaBeta'];
 const GRAD_INPUT_INPUTS = ['dy', 'x', 'stats', 'sums', 'gammaBeta'];
