@@ -7,27 +7,30 @@
  * Models: the trained ones under data/ ($T2I_ARTIFACTS); --paper swaps in untrained generators of
  * the paper's size (stage1 and stage2 configs/full.json), which time the same as trained ones.
  */
-import { loadConfig, Rng } from '@t2i/core';
+import { intFlag, loadConfig, Rng } from '@t2i/core';
 import { initBackend, ParamStore } from '@t2i/core/runtime';
 import { SentenceEncoder } from 'embeddings';
 import { disposeTextToImage, loadTextToImage, modelArtifacts, textToImages, type TextToImage } from 'evaluate';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as stage1 from 'stage1';
 import * as stage2 from 'stage2';
+import { z } from 'zod';
+import { benchFlags } from './flags.ts';
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: 'string', default: 'wasm' },
-    n: { type: 'string', default: '8' },
-    repeats: { type: 'string', default: '3' },
-    paper: { type: 'boolean', default: false },
-  },
-});
-const n = Number(values.n);
-const repeats = Number(values.repeats);
+const values = benchFlags(
+  'generate.ts',
+  'What `pnpm t2i generate` waits for: one sentence to n images at 64x64 and at 256x256, model load timed apart',
+  (c) =>
+    c
+      .option('--backend <name>', 'webgpu | wasm | cpu', 'wasm')
+      .option('--n <n>', 'images per sentence', '8')
+      .option('--repeats <n>', 'timed calls of each size after the first', '3')
+      .option('--paper', "untrained generators of the paper's size in place of the trained ones", false),
+  z.object({ backend: z.string(), n: intFlag(), repeats: intFlag(), paper: z.boolean() }),
+);
+const { n, repeats } = values;
 const sentence = 'this flower has petals that are blue and white';
 const packages = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages');
 

@@ -3,18 +3,27 @@
  * machine, at several concurrencies. Prints a table; nothing here is a test.
  *   pnpm tsx bench/preprocess-images.ts [--data DIR] [--limit N]
  */
-import { listImages, mapOrdered, openDataset, resolveDatasetDir } from '@t2i/core';
+import { intFlag, listImages, mapOrdered, openDataset, resolveDatasetDir } from '@t2i/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { preprocessImages } from 'preprocess-images';
 import sharp from 'sharp';
+import { z } from 'zod';
+import { benchFlags } from './flags.ts';
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, limit: { type: 'string', default: '800' }, concurrency: { type: 'string', default: '1,2,4,8' } } });
+const values = benchFlags(
+  'preprocess-images.ts',
+  "preprocess-images' throughput against sharp's own decode and resize, at several concurrencies",
+  (c) =>
+    c
+      .option('--data <dir>', 'dataset folder (default: $T2I_DATA, else the embedded sample)')
+      .option('--limit <n>', 'images', '800')
+      .option('--concurrency <list>', 'comma list of concurrencies', '1,2,4,8'),
+  z.object({ data: z.string().optional(), limit: intFlag(), concurrency: z.string().transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().int().min(1))) }),
+);
 const dataDir = resolveDatasetDir(values.data);
-const limit = Number(values.limit);
-const levels = values.concurrency!.split(',').map(Number);
+const { limit, concurrency: levels } = values;
 const { images } = await listImages(await openDataset(dataDir));
 const files = images.slice(0, limit).map((i) => i.file);
 const sizes = [76, 304];

@@ -7,27 +7,30 @@
  * calls and where its kernel time goes. Nothing here is a test.
  *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4]
  */
-import { Rng, loadConfig } from '@t2i/core';
+import { intFlag, loadConfig, Rng } from '@t2i/core';
 import { Adam, flatAdamByDefault, initBackend, tf } from '@t2i/core/runtime';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildStage1, ganBatch, ganData, Stage1Config, stage1Losses, trainStage1 } from 'stage1';
+import { z } from 'zod';
+import { benchFlags } from './flags.ts';
 import { kernelFlops, matmulGflops } from './flops.ts';
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: 'string' },
-    variants: { type: 'string', default: 'tiny,ngf32,ngf64,full' },
-    batch: { type: 'string', default: '16' },
-    steps: { type: 'string', default: '4' },
-    profile: { type: 'boolean', default: false },
-  },
-});
+const values = benchFlags(
+  'stage1.ts',
+  'One Stage I training step on the chosen backend: ms/step, images/s, GFLOP/s beside the matmul rate',
+  (c) =>
+    c
+      .option('--backend <name>', 'webgpu | wasm | cpu (default: the first that loads)')
+      .option('--variants <list>', 'comma list of tiny, ngf32, ngf64, full', 'tiny,ngf32,ngf64,full')
+      .option('--batch <n>', 'batch size', '16')
+      .option('--steps <n>', 'timed steps (after one epoch of warm-up)', '4')
+      .option('--profile', "one step's kernel calls, dispatches, host time and where kernel time goes", false),
+  z.object({ backend: z.string().optional(), variants: z.string(), batch: intFlag(), steps: intFlag(), profile: z.boolean() }),
+);
 const backend = (await initBackend(values.backend)).name;
-const batch = Number(values.batch);
-const steps = Number(values.steps);
+const { batch, steps } = values;
 const configsDir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages', 'stage1', 'configs');
 const TEXT_DIM = 256;
 
@@ -169,7 +172,7 @@ const unmute = () => (process.stderr.write = quiet);
 const matmul = await matmulGflops();
 console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
-for (const name of values.variants!.split(',')) {
+for (const name of values.variants.split(',')) {
   const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
   const { profile, gpuDispatches, hostMs, dawn } = await profileStep(base);

@@ -19,32 +19,35 @@
  * Nothing here is a test.
  *   pnpm --filter bench exec tsx stage2.ts [--backend wasm] [--variants tiny,full] [--full-batch 2] [--steps 2] [--rows 512]
  */
-import { ArrowFileSink, dictionaryColumn, fixedListColumn, formatBytes, int16Column, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
+import { ArrowFileSink, dictionaryColumn, fixedListColumn, formatBytes, int16Column, intFlag, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
 import { initBackend, tf } from '@t2i/core/runtime';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { imagesSchema } from 'preprocess-images';
 import type { CaptionVectors } from 'embeddings';
 import { buildStage1, Stage1Config, type LoadedGenerator } from 'stage1';
 import { buildStage2, IMAGE_SIZE, openStage2Data, stage1Images, stage2Losses, Stage2Config, streamedBatch, trainStage2 } from 'stage2';
+import { z } from 'zod';
+import { benchFlags } from './flags.ts';
 import { kernelFlops, matmulGflops } from './flops.ts';
 
-const { values } = parseArgs({
-  options: {
-    backend: { type: 'string' },
-    variants: { type: 'string', default: 'tiny,full' },
-    'full-batch': { type: 'string', default: '2' },
-    steps: { type: 'string', default: '2' },
-    rows: { type: 'string', default: '512' },
-  },
-});
+const values = benchFlags(
+  'stage2.ts',
+  'One Stage II training step on the chosen backend, streaming a synthetic image file: ms/step, images/s, GFLOP/s and peak RSS',
+  (c) =>
+    c
+      .option('--backend <name>', 'webgpu | wasm | cpu (default: the first that loads)')
+      .option('--variants <list>', 'comma list of tiny, full', 'tiny,full')
+      .option('--full-batch <n>', "the full config's batch (wasm's 4 GiB heap holds 2)", '2')
+      .option('--steps <n>', 'timed steps', '2')
+      .option('--rows <n>', 'rows of the synthetic images-304.arrow', '512'),
+  z.object({ backend: z.string().optional(), variants: z.string(), fullBatch: intFlag(), steps: intFlag(), rows: intFlag() }),
+);
 const backend = (await initBackend(values.backend)).name;
-const steps = Number(values.steps);
-const rows = Number(values.rows);
+const { steps, rows } = values;
 const packages = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages');
 const TEXT_DIM = 256;
 const SIZE = 304;
@@ -147,9 +150,9 @@ console.log(`each variant streams a synthetic images-304.arrow of ${rows} rows (
 console.log('variant | batch | ngf/ndf | res blocks | GFLOP/step | fwd+bwd ms | loop ms/step | images/s | GFLOP/s | vs matmul | file | RSS before | peak RSS | rows held (peak) | record batches read');
 console.log('(images/s and GFLOP/s from the training loop\'s step; from the fwd+bwd pass, marked *, where the loop failed)');
 try {
-  for (const name of values.variants!.split(',')) {
+  for (const name of values.variants.split(',')) {
     const own = loadConfig(Stage2Config, path.join(packages, 'stage2', 'configs'), name) as Stage2Config;
-    const batch = name === 'full' ? Number(values['full-batch']) : own.batchSize;
+    const batch = name === 'full' ? values.fullBatch : own.batchSize;
     const config = { ...own, batchSize: batch, shuffleRows: batch };
     const vectors = await writeImages(file, steps * batch);
     // Stage I of the same scale, untrained: only its inference cost matters here.

@@ -7,6 +7,11 @@
 import os from 'node:os';
 import { registerWasmTrainingKernels, tf } from '@t2i/core/runtime';
 import '@tensorflow/tfjs-backend-wasm';
+import { z } from 'zod';
+import { benchFlags } from './flags.ts';
+
+// No flags: --help says what it measures.
+benchFlags('wasm-kernels.ts', "Throughput of t2i's wasm conv-gradient kernels for StackGAN's layer shapes at batch 16, beside the wasm matmul rate", (c) => c, z.object({}));
 
 const BATCH = 16;
 

@@ -18,11 +18,17 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadImageSet } from 'preprocess-images';
+import { z } from 'zod';
+import { benchFlags } from '../flags.ts';
 import { writeTravelPack } from './travel.ts';
 
-const { values } = parseArgs({ options: { 'keep-data': { type: 'boolean', default: false } } });
+const values = benchFlags(
+  'pack.ts',
+  "Packs the GPU machine's kit (node, bundled bench and trainer, Dawn, sharp, libvulkan1) and the training data into .device",
+  (c) => c.option('--keep-data', 'reuse the data.tar.xz already in .device (packing it takes minutes)', false),
+  z.object({ keepData: z.boolean() }),
+);
 
 const bench = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const root = path.dirname(bench);
@@ -74,7 +80,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 console.log(`${archive}: ${mib(statSync(archive).size)}`);
 
 const data = path.join(out, 'data.tar.xz');
-if (!values['keep-data']) {
+if (!values.keepData) {
   rmSync(data, { force: true });
   await initBackend('cpu');
   const staging = path.join(out, 'build', 'data');

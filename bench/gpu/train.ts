@@ -8,40 +8,43 @@
  *   node train.mjs --data DIR --out DIR [--minutes 5] [--config full] [--batch-size 64] [--backend webgpu] [--limit N]
  * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
  */
-import { loadConfig, log, repoRoot } from '@t2i/core';
+import { loadConfig, log, optionalInt, repoRoot } from '@t2i/core';
 import { initBackend, loadTensors, saveTensors, tf } from '@t2i/core/runtime';
 import { REFERENCE_CAPTIONS } from 'captions';
 import { SentenceEncoder } from 'embeddings';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildStage1, ganData, generatorDir, Stage1Config, trainStage1 } from 'stage1';
+import { z } from 'zod';
+import { benchFlags } from '../flags.ts';
 import { encodeCaptionVectors, readTravelPack } from './travel.ts';
 
-const { values } = parseArgs({
-  options: {
-    data: { type: 'string' },
-    out: { type: 'string' },
-    minutes: { type: 'string', default: '5' },
-    config: { type: 'string', default: 'full' },
-    'batch-size': { type: 'string' },
-    backend: { type: 'string', default: 'webgpu' },
-    limit: { type: 'string' },
-  },
-});
-if (!values.data || !values.out) throw new Error('train: --data DIR (what pack.ts wrote to .device/data) and --out DIR are required');
+const values = benchFlags(
+  'train.mjs',
+  'Stage I training on the GPU machine from the packed training set, for a time budget',
+  (c) =>
+    c
+      .requiredOption('--data <dir>', 'what pack.ts wrote to .device/data, unpacked')
+      .requiredOption('--out <dir>', "output folder (stage1's layout)")
+      .option('--minutes <x>', 'the whole budget, loading included', '5')
+      .option('--config <name|file>', 'tiny, full, or a JSON file', 'full')
+      .option('--batch-size <n>', 'batch size (overrides the config)')
+      .option('--backend <name>', 'webgpu | wasm | cpu', 'webgpu')
+      .option('--limit <n>', 'train on the first n images only (a check of the kit on a machine without a GPU)'),
+  z.object({ data: z.string(), out: z.string(), minutes: z.coerce.number().positive(), config: z.string(), batchSize: optionalInt, backend: z.string(), limit: optionalInt }),
+);
 const started = performance.now();
 const backend = await initBackend(values.backend);
 const configsDir = path.join(repoRoot, 'packages', 'stage1', 'configs');
-const config = loadConfig(Stage1Config, configsDir, values.config!, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}) as Stage1Config;
+const config = loadConfig(Stage1Config, configsDir, values.config, values.batchSize ? { batchSize: values.batchSize } : {}) as Stage1Config;
 
-const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit ? Number(values.limit) : undefined);
+const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit);
 const encoder = await SentenceEncoder.load(path.join(values.data, 'encoder'));
 const vectors = await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s) => encoder.encode(s), encoder.dim);
 encoder.dispose();
 log(`train: ${images.ids.length} images decoded, ${[...captions.values()].reduce((n, c) => n + c.length, 0)} captions encoded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 // What is left of the budget after loading goes to training (at least one epoch runs).
-const minutes = Math.max(0, Number(values.minutes) - (performance.now() - started) / 60_000);
+const minutes = Math.max(0, values.minutes - (performance.now() - started) / 60_000);
 log(`train: ${minutes.toFixed(2)} of the ${values.minutes} minutes left for training`);
 const models = buildStage1(config, vectors.dim);
 await trainStage1(models, ganData(images, vectors), config, { outDir: values.out, restart: true, backend: backend.name, minutes });
