@@ -66,5 +66,8 @@ describe('pipeline end to end', () => {
       expect(help.stdout).toMatch(/--data <dir>/);
     }
     for (const sub of ['train', 'sample']) expect(runCli('stage1', [sub, '--help']).stdout).toMatch(/Usage: stage1 /);
+    // As `pnpm --filter <stage> <script> -- --help` passes it (pnpm 10 keeps the `--`).
+    expect(runCli('captions', ['--', '--help']).stdout).toMatch(/Usage: captions /);
+    expect(runCli('stage1', ['train', '--', '--help']).stdout).toMatch(/Usage: stage1 train /);
   });
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runMain, stageCommand, stageDir } from '@t2i/core';
+import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageDir } from '@t2i/core';
 import { z } from 'zod';
 import { buildCaptions } from './captions.ts';
 
@@ -19,4 +19,4 @@ const command = stageCommand('captions', "Parse the text_c10 captions (10 per im
     await buildCaptions({ dataDir: resolveDatasetDir(o.data), outDir: o.out ?? stageDir('captions'), minCount: o.minCount, skipBad: o.skipBad });
   });
 
-await runMain(() => command.parseAsync().then(() => undefined));
+await runCommand(command);

@@ -56,7 +56,9 @@ export function trainingCommand(name: string, description: string, outDefault: s
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: string): z.infer<S> {
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  --${i.path.join('.')}: ${i.message}`);
+    // Named as typed: commander hands minCount for --min-count.
+    const flag = (key: PropertyKey) => String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const lines = result.error.issues.map((i) => `  --${i.path.map(flag).join('.')}: ${i.message}`);
     throw new UsageError(`${command}: invalid options\n${lines.join('\n')}\nSee ${command} --help.`);
   }
   return result.data;
@@ -79,7 +81,7 @@ async function explainWasmTrap(err: unknown): Promise<unknown> {
 /** Errors we raise on purpose print as their message alone; anything else keeps its stack. */
 const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError']);
 
-export async function runMain(main: () => Promise<void>): Promise<void> {
+async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (thrown) {
@@ -89,6 +91,23 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     // otherwise keep the process alive with the error already printed.
     process.exit(1);
   }
+}
+
+/**
+ * The command line's arguments for commander. `pnpm --filter stage1 train -- --config full` hands
+ * the script `-- --config full` (pnpm 10 passes the `--` on), and commander would take every flag
+ * after a `--` for an operand: the first `--` is dropped.
+ */
+export function userArgs(argv: readonly string[] = process.argv): string[] {
+  const args = argv.slice(2);
+  const dashes = args.indexOf('--');
+  if (dashes >= 0) args.splice(dashes, 1);
+  return args;
+}
+
+/** A CLI's entry point: parses the command line (userArgs) and runs the chosen action under runMain. */
+export function runCommand(command: Command): Promise<void> {
+  return runMain(() => command.parseAsync(userArgs(), { from: 'user' }).then(() => undefined));
 }
 
 /** A flag that is a whole number at least `min`, from commander's string. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, runMain, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, runCommand, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,4 +41,4 @@ const command = trainingCommand(
     await runEmbeddings(config, { outDir: o.out ?? stageDir('embeddings'), restart: o.restart, backend: backend.name });
   });
 
-await runMain(() => command.parseAsync().then(() => undefined));
+await runCommand(command);

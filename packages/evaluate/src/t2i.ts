@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
-import { runMain } from '@t2i/core';
+import { runCommand } from '@t2i/core';
 import { Command } from 'commander';
 import { evaluateCommand, generateCommand } from './commands.ts';
 
 const program = new Command('t2i').description('t2i: StackGAN text-to-image for flowers').addCommand(generateCommand()).addCommand(evaluateCommand());
-await runMain(() => program.parseAsync().then(() => undefined));
+await runCommand(program);

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runMain, stageCommand, stageDir } from '@t2i/core';
+import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageDir } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
 
@@ -36,4 +36,4 @@ const command = stageCommand('preprocess-images', 'Centre-crop every image to a 
     });
   });
 
-await runMain(() => command.parseAsync().then(() => undefined));
+await runCommand(command);

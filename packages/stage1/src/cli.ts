@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, runMain, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags, loadConfig, optionalInt, parseOptions, runCommand, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';
@@ -52,4 +52,4 @@ const train = trainingCommand(
 const sample = sampleCommand('stage1', 'Draw 64x64 images for any sentence with the trained Stage I generator', sampleStage1);
 
 const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train).addCommand(sample);
-await runMain(() => program.parseAsync().then(() => undefined));
+await runCommand(program);

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runMain, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
@@ -63,4 +63,4 @@ const train = trainingCommand(
 const sample = sampleCommand('stage2', 'Draw 256x256 images for any sentence with the trained Stage I and Stage II generators', sampleStage2);
 
 const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train).addCommand(sample);
-await runMain(() => program.parseAsync().then(() => undefined));
+await runCommand(program);
