@@ -2,7 +2,7 @@ import * as A from 'apache-arrow';
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { tempPathFor } from './atomic.ts';
+import { explainWriteError, removeStaleTemps, tempPathFor } from './atomic.ts';
 
 export { A as arrow };
 
@@ -80,6 +80,7 @@ export class ArrowFileSink {
 
   static async open(file: string): Promise<ArrowFileSink> {
     await fs.mkdir(path.dirname(file), { recursive: true });
+    await removeStaleTemps(path.dirname(file));
     const tmp = tempPathFor(file);
     const writer = new A.RecordBatchFileWriter();
     const out = createWriteStream(tmp);
@@ -94,9 +95,14 @@ export class ArrowFileSink {
   }
 
   async commit(): Promise<void> {
-    await this.writer.close();
-    await this.done;
-    await fs.rename(this.tmp, this.file);
+    try {
+      await this.writer.close();
+      await this.done;
+      await fs.rename(this.tmp, this.file);
+    } catch (err) {
+      await fs.rm(this.tmp, { force: true });
+      throw explainWriteError(err, this.file);
+    }
   }
 
   async abort(): Promise<void> {

@@ -1,15 +1,54 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ArtifactError } from './paths.ts';
 
 /** A sibling temp name: same filesystem, so the final rename is atomic. */
 export function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+/**
+ * Removes the temp files and folders (tempPathFor's) in `dir` whose process no longer runs: what a
+ * killed run left half-written, up to gigabytes for the full dataset's images, is gone by the next
+ * write there.
+ */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
+    if (pid !== undefined && !isRunning(Number(pid))) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const UNWRITABLE: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+};
+
+/** A write that failed for want of space or permission, as an error naming the file and the fix; any other error as it is. */
+export function explainWriteError(err: unknown, file: string): unknown {
+  const why = UNWRITABLE[(err as NodeJS.ErrnoException)?.code ?? ''];
+  if (!why) return err;
+  return new ArtifactError(`${file}: cannot be written (${why}); the previous version, if there was one, is as it was. Free some space or fix the permissions of ${path.dirname(file)}, then run again.`);
+}
+
 /** Writes the whole file or nothing: a killed run or a full disk leaves the old artifact as it was. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
+  await removeStaleTemps(path.dirname(file));
   const tmp = tempPathFor(file);
   try {
     const handle = await fs.open(tmp, 'w');
@@ -22,7 +61,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw err;
+    throw explainWriteError(err, file);
   }
 }
 

@@ -95,6 +95,8 @@ async function listJpgs(dataset: Dataset): Promise<Map<string, string>> {
     const m = IMAGE_RE.exec(name);
     if (m) jpgs.set(`image_${m[1]}`, path.join(dataset.root, 'jpg', name));
   }
+  // Without this, a misplaced folder (102flowers.tgz unpacked to jpg/jpg/) made empty artifacts in place of good ones.
+  if (jpgs.size === 0) throw new DatasetLayoutError(`${path.join(dataset.root, 'jpg')}: no image_NNNNN.jpg in it; the Oxford-102 images go directly in jpg/ (102flowers.tgz unpacks to jpg/)`);
   return jpgs;
 }
 

@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeDataset, removeDir } from '../../../test/helpers/dataset.ts';
@@ -54,5 +54,14 @@ describe('dataset layout', () => {
     rmSync(path.join(root, 'imagelabels.mat'));
     await expect(openDataset(root)).rejects.toThrow(DatasetLayoutError);
     await expect(openDataset(root)).rejects.toThrow(/imagelabels.mat: missing/);
+  });
+
+  it('refuses a jpg/ folder without images (unpacked one level too deep) rather than listing none', async () => {
+    const root = fixture();
+    renameSync(path.join(root, 'jpg'), path.join(root, 'nested'));
+    mkdirSync(path.join(root, 'jpg'));
+    renameSync(path.join(root, 'nested'), path.join(root, 'jpg', 'jpg'));
+    const ds = await openDataset(root);
+    for (const list of [listImages, listCaptionFiles]) await expect(list(ds)).rejects.toThrow(`${path.join(root, 'jpg')}: no image_NNNNN.jpg in it`);
   });
 });

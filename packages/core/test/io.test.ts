@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import {
   arrow as A,
   ArrowFileSink,
   dictionaryColumn,
+  explainWriteError,
   fixedListColumn,
   int16Column,
   makeBatch,
@@ -87,6 +89,25 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(file, { bad: true } as unknown as string)).rejects.toThrow();
     expect(readFileSync(file, 'utf8')).toBe('old');
     expect(readdirSync(d)).toEqual(['a.json']);
+  });
+
+  it("clears what killed runs left half-written, and not a running process's", async () => {
+    const d = dir();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = [`.images-76.arrow.${dead}.0123abcd.tmp`, `.step-00000005.${dead}.89abcdef.tmp`];
+    const live = `.images-304.arrow.${process.pid}.0123abcd.tmp`;
+    for (const name of [...stale, live]) writeFileSync(path.join(d, name), 'partial');
+    await writeFileAtomic(path.join(d, 'a.json'), 'new');
+    expect(readdirSync(d).sort()).toEqual([live, 'a.json'].sort());
+  });
+
+  it('names the file and the fix when the disk is full or read-only', () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    expect(String(explainWriteError(full, '/data/captions/captions.arrow'))).toBe(
+      'ArtifactError: /data/captions/captions.arrow: cannot be written (no space left on the device); the previous version, if there was one, is as it was. Free some space or fix the permissions of /data/captions, then run again.',
+    );
+    const other = new Error('EISDIR');
+    expect(explainWriteError(other, '/x')).toBe(other);
   });
 });
 

@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { tempPathFor } from '../atomic.ts';
+import { explainWriteError, removeStaleTemps, tempPathFor } from '../atomic.ts';
 import { log } from '../log.ts';
 import { ArtifactError, requireArtifact } from '../paths.ts';
 import { Rng } from '../rng.ts';
@@ -50,6 +50,7 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
   }
   await fs.mkdir(path.dirname(folder), { recursive: true });
+  await removeStaleTemps(path.dirname(folder));
   const tmp = tempPathFor(folder);
   await fs.mkdir(tmp);
   try {
@@ -80,7 +81,7 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     await fs.rename(tmp, folder);
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
-    throw err;
+    throw explainWriteError(err, folder);
   }
 }
 
