@@ -1,4 +1,4 @@
-import { readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { log, readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
 import { captionsFile, referenceFile, vocabFile, Vocabulary, BOS, EOS } from 'captions';
 import { loadImageSet } from 'preprocess-images';
 import { readFileSync } from 'node:fs';
@@ -49,11 +49,34 @@ export async function loadEmbeddingData(maxTokens: number): Promise<EmbeddingDat
   const ref = await readTable(requireArtifact(referenceFile(capDir), 'pnpm turbo run captions'));
   return {
     vocab,
-    images: { ids, classIds, splits, pixels },
+    ...withCaptionsOnly({ ids, classIds, splits, pixels }, capImage),
     captions: { image: Int32Array.from(capImage), index: Int8Array.from(capIndex), tokens },
     reference: {
       text: ref.getChild('text')!.toArray() as string[],
       tokens: Array.from({ length: ref.numRows }, (_, i) => (ref.getChild('token_ids')!.get(i) as { toArray(): Int32Array }).toArray().slice(0, maxTokens)),
+    },
+  };
+}
+
+/**
+ * The images that have captions, with `capImage` (each caption's image row) renumbered in place:
+ * images whose caption file captions skipped (--skip-bad) have pixels but nothing to pair them with.
+ */
+export function withCaptionsOnly(images: EmbeddingData['images'], capImage: number[]): { images: EmbeddingData['images'] } {
+  const captioned = [...new Set(capImage)].sort((a, b) => a - b);
+  if (captioned.length === images.ids.length) return { images };
+  log(`embeddings: leaving out ${images.ids.length - captioned.length} of ${images.ids.length} images: captions --skip-bad left out their caption files`);
+  const newRow = new Map(captioned.map((r, i) => [r, i]));
+  capImage.forEach((r, i) => (capImage[i] = newRow.get(r)!));
+  const size = images.pixels.length / images.ids.length;
+  const pixels = new Uint8Array(captioned.length * size);
+  captioned.forEach((r, i) => pixels.set(images.pixels.subarray(r * size, (r + 1) * size), i * size));
+  return {
+    images: {
+      ids: captioned.map((r) => images.ids[r]),
+      classIds: Int16Array.from(captioned, (r) => images.classIds[r]),
+      splits: captioned.map((r) => images.splits[r]),
+      pixels,
     },
   };
 }

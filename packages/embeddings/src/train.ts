@@ -1,4 +1,5 @@
 import { log, progressBar, Rng } from '@t2i/core';
+import { createHash } from 'node:crypto';
 import {
   assertFinite,
   checkpointToResume,
@@ -63,7 +64,9 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
   let optimizer = tf.train.adam(config.learningRate, 0.9, 0.999);
 
   // A checkpoint of another model or other data is not resumed: epochs may grow, nothing else.
-  const identity = JSON.stringify({ ...config, epochs: 0, imageEpochs: 0, name: '', vocab: data.vocab.size, images: data.images.ids.length });
+  // The words and images themselves, not their counts: one word changed shifts the ids of the rest.
+  const digest = (items: string[]) => createHash('sha256').update(items.join('\n')).digest('hex');
+  const identity = JSON.stringify({ ...config, epochs: 0, imageEpochs: 0, name: '', vocab: digest(data.vocab.json.tokens), images: digest(data.images.ids) });
   const saved = await checkpointToResume(options.checkpointDir, identity, models.store, options.restart, 'embeddings');
   if (saved) {
     models.store.load(saved.weights);

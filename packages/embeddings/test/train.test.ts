@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { Vocabulary } from 'captions';
 import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
 import { buildModels } from '../src/models.ts';
 import { trainEncoders } from '../src/train.ts';
@@ -16,9 +17,8 @@ beforeAll(async () => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
 
-async function train(config: EmbeddingsConfig, dir = tempDir(), restart = true) {
+async function train(config: EmbeddingsConfig, dir = tempDir(), restart = true, data = syntheticData()) {
   dirs.push(dir);
-  const data = syntheticData();
   const models = buildModels(config, data.vocab.size);
   await trainEncoders(models, data, config, { checkpointDir: path.join(dir, 'checkpoints'), metrics: new MetricsLog(path.join(dir, 'metrics.jsonl')), restart });
   const weights = Object.fromEntries([...models.store.variables].map(([name, v]) => [name, Array.from(v.dataSync())]));
@@ -37,6 +37,17 @@ describe('training the encoders', () => {
     const lines = readFileSync(path.join(half.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
     [straight, again, half, resumed].forEach((r) => r.models.store.dispose());
+  });
+
+  it('does not resume a checkpoint of another vocabulary of the same size (one word replaced shifts the ids)', async () => {
+    const half = await train(tinyConfig({ epochs: 1 }));
+    const data = syntheticData();
+    const tokens = data.vocab.json.tokens.map((t) => (t === 'pointed' ? 'pointy' : t));
+    const stderr = vi.mocked(process.stderr.write);
+    stderr.mockClear();
+    const again = await train(tinyConfig({ epochs: 2 }), half.dir, false, { ...data, vocab: new Vocabulary({ ...data.vocab.json, tokens }) });
+    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/embeddings: the checkpoint in .* is of another config or dataset; training from scratch/);
+    [half, again].forEach((r) => r.models.store.dispose());
   });
 
   it('gives the same numbers on the cpu and wasm backends for the same seed', async () => {

@@ -1,0 +1,15 @@
+import { describe, expect, it, vi } from 'vitest';
+import { withCaptionsOnly } from '../src/data.ts';
+
+describe('embedding data', () => {
+  it('leaves out images without captions (skipped by captions --skip-bad), renumbering the captions\' rows', () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const images = { ids: ['a', 'b', 'c'], classIds: Int16Array.of(1, 2, 3), splits: ['train', 'train', 'test'] as ('train' | 'test')[], pixels: Uint8Array.of(1, 1, 2, 2, 3, 3) };
+    const capImage = [0, 0, 2, 2, 2];
+    const { images: kept } = withCaptionsOnly(images, capImage);
+    expect(kept).toEqual({ ids: ['a', 'c'], classIds: Int16Array.of(1, 3), splits: ['train', 'test'], pixels: Uint8Array.of(1, 1, 3, 3) });
+    expect(capImage).toEqual([0, 0, 1, 1, 1]);
+    const all = [0, 1, 2];
+    expect(withCaptionsOnly(images, all).images).toBe(images);
+  });
+});
