@@ -16,6 +16,7 @@ describe('tokenize', () => {
     expect(tokenize('This flower has petals that are Yellow, white and purple.')).toEqual(['this', 'flower', 'has', 'petals', 'that', 'are', 'yellow', ',', 'white', 'and', 'purple', '.']);
     expect(tokenize("the flower's  centre")).toEqual(['the', "flower's", 'centre']);
     expect(tokenize('')).toEqual([]);
+    expect(tokenize('Fleur à pétales — 花 🌸')).toEqual(['fleur', 'à', 'pétales', '—', '花', '🌸']);
   });
 });
 

@@ -13,13 +13,16 @@ export function stageCommand(name: string, description: string): Command {
 /** An optional whole-number flag, from commander's string. */
 export const optionalInt = z.coerce.number().int().optional();
 
+/** A seed: the RNG keeps 32 bits, so a larger one would silently repeat a smaller one's draws. */
+export const seedFlag = z.coerce.number().int().min(0).max(2 ** 32 - 1);
+
 /** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
 export const trainingFlags = {
   config: z.string(),
   batchSize: optionalInt,
   epochs: optionalInt,
   learningRate: z.coerce.number().optional(),
-  seed: optionalInt,
+  seed: seedFlag.optional(),
   backend: z.string().optional(),
   out: z.string().optional(),
   restart: z.boolean(),

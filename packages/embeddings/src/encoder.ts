@@ -1,6 +1,6 @@
-import { requireArtifact, Rng, stageDir } from '@t2i/core';
+import { log, requireArtifact, Rng, stageDir } from '@t2i/core';
 import { loadTensors, ParamStore, saveTensors, tf } from '@t2i/core/runtime';
-import { Vocabulary, type VocabJson } from 'captions';
+import { tokenize, Vocabulary, type VocabJson } from 'captions';
 import path from 'node:path';
 import type { EmbeddingsConfig } from './config.ts';
 import { buildTextModel, type EncoderModels, type SentenceModel } from './models.ts';
@@ -17,6 +17,12 @@ export async function saveEncoder(dir: string, models: EncoderModels, config: Em
  * Any sentence to a vector, with the trained text encoder. Words the vocabulary does not know
  * become <unk>, whose embedding word dropout trained; they are reported, never fatal.
  */
+/** What a command says of the sentence it drew: the words it read as <unk>, and those past the encoder's length that it did not read. */
+export function logReading(reading: { unknownWords: string[]; ignoredWords: string[] }): void {
+  if (reading.unknownWords.length) log(`unknown words (read as <unk>): ${reading.unknownWords.join(', ')}`);
+  if (reading.ignoredWords.length) log(`the sentence is longer than the encoder reads: ${reading.ignoredWords.length} words at its end are ignored (${reading.ignoredWords.slice(0, 8).join(' ')}${reading.ignoredWords.length > 8 ? ' ...' : ''})`);
+}
+
 export class SentenceEncoder {
   private constructor(
     readonly config: EmbeddingsConfig,
@@ -38,12 +44,18 @@ export class SentenceEncoder {
     return new SentenceEncoder(config, vocab, text, store, dim);
   }
 
-  async encode(sentences: string[]): Promise<{ vectors: Float32Array; unknownWords: string[][] }> {
+  /** Per sentence also the words outside the vocabulary (read as <unk>) and those past maxTokens (not read). */
+  async encode(sentences: string[]): Promise<{ vectors: Float32Array; unknownWords: string[][]; ignoredWords: string[][] }> {
     const tokens = sentences.map((s) => {
       const ids = this.vocab.encode(s).slice(0, this.config.maxTokens);
       return ids.length > 0 ? ids : Int32Array.of(this.vocab.id('<unk>'));
     });
-    return { vectors: await encodeCaptions(this.model, tokens), unknownWords: sentences.map((s) => this.vocab.unknownWords(s)) };
+    const words = sentences.map((s) => tokenize(s));
+    return {
+      vectors: await encodeCaptions(this.model, tokens),
+      unknownWords: words.map((w) => this.vocab.unknownWords(w.slice(0, this.config.maxTokens).join(' '))),
+      ignoredWords: words.map((w) => w.slice(this.config.maxTokens)),
+    };
   }
 
   dispose(): void {

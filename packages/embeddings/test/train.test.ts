@@ -80,10 +80,15 @@ describe('training the encoders', () => {
     const run = await train(tinyConfig());
     await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab);
     const encoder = await SentenceEncoder.load(encoderDir(run.dir));
-    const { vectors, unknownWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '']);
-    expect(vectors.length).toBe(4 * 8);
+    const long = `${'red petals '.repeat(tinyConfig().maxTokens / 2)}and a zebra`;
+    const { vectors, unknownWords, ignoredWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '', long]);
+    expect(vectors.length).toBe(5 * 8);
     expect(unknownWords[1]).toEqual(['a', 'zebra']);
-    for (let i = 0; i < 4; i++) {
+    // Past maxTokens: not read, so not unknown either, and said to be ignored.
+    expect(unknownWords[4]).toEqual([]);
+    expect(ignoredWords[4]).toEqual(['and', 'a', 'zebra']);
+    expect(ignoredWords.slice(0, 4)).toEqual([[], [], [], []]);
+    for (let i = 0; i < 5; i++) {
       const v = vectors.subarray(i * 8, i * 8 + 8);
       expect(Math.hypot(...v)).toBeCloseTo(1, 4);
     }

@@ -1,8 +1,9 @@
-import { fromRoot, loadConfig, log, parseOptions, resolveDatasetDir, stageCommand, stageDir } from '@t2i/core';
+import { fromRoot, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageDir, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { logReading } from 'embeddings';
 import { z } from 'zod';
 import { EvaluateConfig } from './config.ts';
 import { disposeTextToImage, loadTextToImage, textToImages, writePictures } from './generate.ts';
@@ -69,7 +70,7 @@ export function evaluateCommand(): Command {
 
 const GenerateOptions = z.object({
   n: z.coerce.number().int().min(1).max(64),
-  seed: z.coerce.number().int(),
+  seed: seedFlag,
   stage: z.enum(['1', '2']),
   out: z.string(),
   backend: z.string().optional(),
@@ -87,6 +88,7 @@ export function generateCommand(): Command {
     .showHelpAfterError()
     .action(async (sentence: string, raw) => {
       const o = parseOptions(GenerateOptions, raw, 't2i generate');
+      if (!sentence.trim()) throw new UsageError('t2i generate: the sentence is empty; say what the flower looks like, e.g. "this flower has petals that are blue and white"');
       const stage = Number(o.stage) as 1 | 2;
       // Checked before the backend loads, so that a fresh clone hears what to run at once.
       requireModels(stage);
@@ -94,7 +96,7 @@ export function generateCommand(): Command {
       const models = await loadTextToImage(stage);
       try {
         const pictures = await textToImages(models, sentence, o.n, o.seed);
-        if (pictures.unknownWords.length) log(`unknown words (read as <unk>): ${pictures.unknownWords.join(', ')}`);
+        logReading(pictures);
         // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
         const files = await writePictures(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out), pictures);
         for (const f of files) console.log(f);

@@ -38,11 +38,13 @@ export interface Pictures {
   high?: Uint8Array;
   /** Words of the sentence outside the vocabulary (encoded as <unk>). */
   unknownWords: string[];
+  /** Words past the encoder's length, not read. */
+  ignoredWords: string[];
 }
 
 /** One sentence to n images per stage; the same seed gives the same images. */
 export async function textToImages(m: TextToImage, text: string, n: number, seed: number): Promise<Pictures> {
-  const { vectors, unknownWords } = await m.encoder.encode([text]);
+  const { vectors, unknownWords, ignoredWords } = await m.encoder.encode([text]);
   const dim = m.generators.textDim;
   const noise = noiseFor(m.generators, n, seed);
   const low = new Uint8Array(n * SIZE[1] * SIZE[1] * 3);
@@ -59,6 +61,7 @@ export async function textToImages(m: TextToImage, text: string, n: number, seed
     low,
     high,
     unknownWords: unknownWords[0],
+    ignoredWords: ignoredWords[0],
   };
 }
 

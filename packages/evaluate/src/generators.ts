@@ -29,7 +29,9 @@ export function requireModels(stage: Stage): void {
   const missing = needed.filter(([, a]) => !existsSync(a.file));
   if (missing.length === 0) return;
   const last = missing[missing.length - 1][1].makeWith;
-  throw new ArtifactError(`no trained model: ${missing.map(([name, a]) => `${name} (${a.file})`).join(', ')} missing. Run \`${last}\` first${stage === 2 ? ', or pass --stage 1 for 64x64 images alone' : ''}.`);
+  // --stage 1 is a way out only when Stage I's models are all there.
+  const stage1Ready = missing.every(([name]) => name === 'stage2');
+  throw new ArtifactError(`no trained model: ${missing.map(([name, a]) => `${name} (${a.file})`).join(', ')} missing. Run \`${last}\` first${stage1Ready ? ', or pass --stage 1 for 64x64 images alone' : ''}.`);
 }
 
 export interface Generators {

@@ -1,10 +1,11 @@
 import { readTable, repoRoot } from '@t2i/core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataset, removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { runCli } from '../../../test/helpers/run.ts';
+import { modelArtifacts, requireModels } from '../src/generators.ts';
 import { checkPage } from './chromium.ts';
 
 /** `pnpm t2i ...` as a user types it: the root script runs t2i.ts from the repository root, INIT_CWD is the user's folder. */
@@ -29,10 +30,35 @@ describe('generate and evaluate end to end', () => {
   it('says which command to run while no model is trained', () => {
     const none = t2i(['generate', sentence], env, user);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/no trained model: encoder .*, stage1 .*, stage2 .* missing\. Run `pnpm turbo run stage2` first, or pass --stage 1/);
+    expect(none.stderr).toMatch(/no trained model: encoder .*, stage1 .*, stage2 .* missing\. Run `pnpm turbo run stage2` first\.\n/);
     const s1 = t2i(['generate', sentence, '--stage', '1'], env, user);
     expect(s1.stderr).toMatch(/Run `pnpm turbo run stage1` first\./);
     expect(s1.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('offers --stage 1 when only the Stage II model is missing', () => {
+    const saved = process.env.T2I_ARTIFACTS;
+    process.env.T2I_ARTIFACTS = tempDir('t2i-models-');
+    try {
+      for (const a of [modelArtifacts().encoder, modelArtifacts().stage1]) {
+        mkdirSync(path.dirname(a.file), { recursive: true });
+        writeFileSync(a.file, '{}');
+      }
+      expect(() => requireModels(2)).toThrow(/stage2 .* missing\. Run `pnpm turbo run stage2` first, or pass --stage 1 for 64x64 images alone\./);
+      expect(() => requireModels(1)).not.toThrow();
+    } finally {
+      removeDir(process.env.T2I_ARTIFACTS);
+      if (saved === undefined) delete process.env.T2I_ARTIFACTS;
+      else process.env.T2I_ARTIFACTS = saved;
+    }
+  });
+
+  it('refuses an empty sentence and a seed the RNG would wrap, saying why', () => {
+    const blank = t2i(['generate', '   '], env, user);
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toMatch(/t2i generate: the sentence is empty/);
+    const seed = t2i(['generate', sentence, '--seed', String(2 ** 32 + 1)], env, user);
+    expect(seed.stderr).toMatch(/--seed: Too big: expected number to be <=4294967295/);
   });
 
   it(

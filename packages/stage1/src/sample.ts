@@ -1,7 +1,7 @@
-import { log, parseOptions, Rng, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { parseOptions, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
-import { SentenceEncoder } from 'embeddings';
+import { logReading, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -33,12 +33,12 @@ export function sampleNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim'>,
 }
 
 /** Any sentence to n 64x64 PNGs (image-1.png ...) and a strip of all of them (all.png). */
-export async function sampleStage1(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[] }> {
+export async function sampleStage1(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[]; ignoredWords: string[] }> {
   const encoder = await SentenceEncoder.load();
   const g = await loadStage1Generator();
   try {
     if (encoder.dim !== g.textDim) throw new Error(`the generator was trained on ${g.textDim}-d sentence vectors but the encoder makes ${encoder.dim}-d ones; retrain stage1 after embeddings`);
-    const { vectors, unknownWords } = await encoder.encode([text]);
+    const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
     const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
     const noise = sampleNoise(g.config, n, seed);
     const images = generateStage1(g.generator, repeated, encoder.dim, noise.z, noise.eps, g.config);
@@ -53,29 +53,29 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
       files.push(file);
     }
     await writeImageGrid(path.join(outDir, 'all.png'), bytes, n, IMAGE_SIZE, { cols: n, cell: 128 });
-    return { files, unknownWords: unknownWords[0] };
+    return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();
     g.store.dispose();
   }
 }
 
-const SampleOptions = z.object({ text: z.string().min(1), n: z.coerce.number().int().min(1).max(64), seed: z.coerce.number().int(), out: z.string(), backend: z.string().optional() });
+const SampleOptions = z.object({ text: z.string().trim().min(1, 'is empty; say what the flower looks like'), n: z.coerce.number().int().min(1).max(64), seed: seedFlag, out: z.string(), backend: z.string().optional() });
 
 /** The `sample` subcommand of both stages' CLIs: a sentence to PNGs with the stage's trained generator. */
 export function sampleCommand(stage: string, description: string, sample: typeof sampleStage1): Command {
   return new Command('sample')
     .description(description)
     .requiredOption('--text <sentence>', 'what the flower looks like')
-    .option('--n <n>', 'how many images', '8')
+    .option('--n <n>', 'how many images (1-64)', '8')
     .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
     .option('--out <dir>', 'where the PNGs go', `out/${stage}`)
     .option('--backend <name>', 'tfjs backend (default: the first that loads)')
     .action(async (raw) => {
       const o = parseOptions(SampleOptions, raw, `${stage} sample`);
       await initBackend(o.backend);
-      const { files, unknownWords } = await sample(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-      if (unknownWords.length) log(`unknown words (read as <unk>): ${unknownWords.join(', ')}`);
-      for (const f of files) console.log(f);
+      const result = await sample(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
+      logReading(result);
+      for (const f of result.files) console.log(f);
     });
 }

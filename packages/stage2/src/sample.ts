@@ -29,7 +29,7 @@ export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))
  * Stage I's images (upscaled) above Stage II's. A seed gives the Stage I images that
  * `stage1 sample` gives for it.
  */
-export async function sampleStage2(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[] }> {
+export async function sampleStage2(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[]; ignoredWords: string[] }> {
   const encoder = await SentenceEncoder.load();
   const g1 = await loadStage1Generator();
   const g2 = await loadStage2Generator();
@@ -40,7 +40,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
     if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
       log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
     }
-    const { vectors, unknownWords } = await encoder.encode([text]);
+    const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
     const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
     const { z, eps } = sampleNoise(g1.config, n, seed);
     const pairs = await generatePairs(g1, g2.generator, g2.config.conditionDim, repeated, { z, eps1: eps, eps2: stage2Noise(g2.config.conditionDim, n, seed) });
@@ -56,7 +56,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
     both.set(pairs.stage1);
     both.set(pairs.stage2, n * stride);
     await writeImageGrid(path.join(outDir, 'all.png'), both, 2 * n, IMAGE_SIZE, { cols: n });
-    return { files, unknownWords: unknownWords[0] };
+    return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();
     g1.store.dispose();
