@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { constants, promises as fs } from 'node:fs';
+import { explainWriteError } from './atomic.ts';
 import { log } from './log.ts';
 
 /** A stage's command with the options every stage shares. */
@@ -69,6 +71,19 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** Makes a command's output folder before any work is done, so that a bad --out fails at once and names itself. */
+export async function ensureOutDir(dir: string): Promise<string> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new UsageError(`--out ${dir}: a file is in the way of that folder; pass another --out`);
+    throw explainWriteError(err, dir);
+  }
+  return dir;
 }
 
 /**

@@ -1,12 +1,29 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseOptions, userArgs } from '../src/index.ts';
+import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { ensureOutDir, parseOptions, userArgs } from '../src/index.ts';
+
+const root = tempDir();
+afterAll(() => removeDir(root));
 
 describe('command lines', () => {
   it("drops the `--` pnpm 10 passes on (`pnpm --filter stage1 train -- --config full`), the first only", () => {
     expect(userArgs(['node', 'cli.ts', 'train', '--', '--config', 'full'])).toEqual(['train', '--config', 'full']);
     expect(userArgs(['node', 'cli.ts', '--', 'generate', '--', '-a sentence'])).toEqual(['generate', '--', '-a sentence']);
     expect(userArgs(['node', 'cli.ts', '--min-count', '2'])).toEqual(['--min-count', '2']);
+  });
+
+  it('makes the output folder before any work, and names an --out that cannot be one', async () => {
+    const out = path.join(root, 'a', 'b');
+    expect(await ensureOutDir(out)).toBe(out);
+    const file = path.join(root, 'file');
+    writeFileSync(file, '');
+    await expect(ensureOutDir(file)).rejects.toThrow(`--out ${file}: a file is in the way of that folder; pass another --out`);
+    await expect(ensureOutDir(path.join(file, 'below'))).rejects.toThrow(/a file is in the way/);
+    mkdirSync(path.join(root, 'c'));
+    await expect(ensureOutDir(path.join(root, 'c'))).resolves.toBe(path.join(root, 'c'));
   });
 
   it('names a bad flag as it is typed, with the way to help', () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
@@ -60,6 +60,7 @@ describe('initBackend', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     await expect(initBackend('webgpu', loaders({ cpu: async () => undefined }))).rejects.toThrow(/no tfjs backend could be loaded: webgpu: webgpu unavailable/);
     await expect(initBackend('tpu', loaders({}))).rejects.toThrow(/unknown backend "tpu"/);
+    await expect(initBackend('tpu', loaders({}))).rejects.toMatchObject({ name: 'UsageError' });
     stderr.mockRestore();
   });
 
@@ -322,7 +323,10 @@ describe('checkpoints', () => {
     const m = tinyModel(1);
     const folder = await saveCheckpoint(d, { step: 1, weights: m.store.snapshot(), optimizer: {}, meta: {} });
     truncateSync(path.join(folder, 'tensors.bin'), 20);
-    await expect(loadCheckpoint(d)).rejects.toThrow(/tensors\.bin ends inside weights\/dense\/\w: the file is truncated; delete this folder/);
+    await expect(loadCheckpoint(d)).rejects.toThrow(/tensors\.bin ends inside weights\/dense\/\w: the file is truncated; delete this folder and make it again \(a checkpoint: training then resumes from the one before\)/);
+    mkdirSync(path.join(d, 'step-00000002'));
+    writeFileSync(path.join(d, 'step-00000002', 'tensors.json'), '{"tens');
+    await expect(loadCheckpoint(d)).rejects.toThrow(/step-00000002\/tensors\.json cannot be read \(.*JSON.*\); delete this folder/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { fromRoot, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageDir, UsageError } from '@t2i/core';
+import { ensureOutDir, fromRoot, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageDir, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -60,8 +60,8 @@ export function evaluateCommand(): Command {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
       const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
       const config = loadConfig(EvaluateConfig, configsDir, name, overrides) as EvaluateConfig;
+      const outDir = await ensureOutDir(out ? fromRoot(out) : stageDir('evaluate'));
       const backend = await initBackend(backendName);
-      const outDir = out ? fromRoot(out) : stageDir('evaluate');
       const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
       printScores(scores);
       log(`evaluate: ${scoresJsonFile(outDir)}, ${reportFile(outDir)}`);
@@ -92,13 +92,14 @@ export function generateCommand(): Command {
       const stage = Number(o.stage) as 1 | 2;
       // Checked before the backend loads, so that a fresh clone hears what to run at once.
       requireModels(stage);
+      // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
+      const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
       await initBackend(o.backend);
       const models = await loadTextToImage(stage);
       try {
         const pictures = await textToImages(models, sentence, o.n, o.seed);
         logReading(pictures);
-        // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
-        const files = await writePictures(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out), pictures);
+        const files = await writePictures(outDir, pictures);
         for (const f of files) console.log(f);
       } finally {
         disposeTextToImage(models);

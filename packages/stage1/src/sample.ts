@@ -1,4 +1,4 @@
-import { parseOptions, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { ensureOutDir, parseOptions, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, SentenceEncoder } from 'embeddings';
@@ -73,8 +73,9 @@ export function sampleCommand(stage: string, description: string, sample: typeof
     .option('--backend <name>', 'tfjs backend (default: the first that loads)')
     .action(async (raw) => {
       const o = parseOptions(SampleOptions, raw, `${stage} sample`);
+      const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
       await initBackend(o.backend);
-      const result = await sample(o.text, o.n, o.seed, path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
+      const result = await sample(o.text, o.n, o.seed, outDir);
       logReading(result);
       for (const f of result.files) console.log(f);
     });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { UsageError } from '../cli.ts';
 import { log } from '../log.ts';
 import { registerCpuKernelFixes } from './cpu-kernels.ts';
 import { memoiseBindGroupLayouts } from './dawn-layouts.ts';
@@ -148,7 +149,7 @@ export interface BackendChoice {
 export async function initBackend(requested?: string, loaders: Record<BackendName, BackendLoader> = LOADERS): Promise<BackendChoice> {
   const wanted = requested ?? process.env.T2I_BACKEND;
   if (wanted && !(BACKENDS as readonly string[]).includes(wanted)) {
-    throw new Error(`unknown backend "${wanted}" (from ${requested ? '--backend' : 'T2I_BACKEND'}); choose one of ${BACKENDS.join(', ')}`);
+    throw new UsageError(`unknown backend "${wanted}" (from ${requested ? '--backend' : 'T2I_BACKEND'}); choose one of ${BACKENDS.join(', ')}`);
   }
   const order = wanted ? [wanted as BackendName] : [...BACKENDS];
   const skipped: BackendChoice['skipped'] = [];

@@ -85,16 +85,26 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
   }
 }
 
+/** What to do about a damaged tensor folder, whether it holds a checkpoint or an exported model. */
+const REMAKE = 'delete this folder and make it again (a checkpoint: training then resumes from the one before)';
+
 export async function loadTensors(folder: string): Promise<{ groups: Record<string, Record<string, tf.Tensor>>; meta: Record<string, unknown> }> {
-  const json = JSON.parse(await fs.readFile(path.join(folder, 'tensors.json'), 'utf8')) as { tensors: TensorEntry[]; meta: Record<string, unknown> };
+  let json: { tensors: TensorEntry[]; meta: Record<string, unknown> };
+  try {
+    json = JSON.parse(await fs.readFile(path.join(folder, 'tensors.json'), 'utf8'));
+  } catch (err) {
+    throw new ArtifactError(`${folder}/tensors.json cannot be read (${(err as Error).message}); ${REMAKE}`);
+  }
   const groups: Record<string, Record<string, tf.Tensor>> = {};
   // Read tensor by tensor rather than the whole file, for the same reason as saveTensors writes so.
-  const bin = await fs.open(path.join(folder, 'tensors.bin'), 'r');
+  const bin = await fs.open(path.join(folder, 'tensors.bin'), 'r').catch((err: Error) => {
+    throw new ArtifactError(`${folder}/tensors.bin cannot be read (${err.message}); ${REMAKE}`);
+  });
   try {
     for (const e of json.tensors) {
       const values = e.dtype === 'int32' ? new Int32Array(e.length) : e.dtype === 'float16' ? new Uint16Array(e.length) : new Float32Array(e.length);
       const { bytesRead } = await bin.read(new Uint8Array(values.buffer), 0, values.byteLength, e.offset);
-      if (bytesRead !== values.byteLength) throw new Error(`${folder}/tensors.bin ends inside ${e.group}/${e.name}: the file is truncated; delete this folder and resume from an earlier one`);
+      if (bytesRead !== values.byteLength) throw new ArtifactError(`${folder}/tensors.bin ends inside ${e.group}/${e.name}: the file is truncated; ${REMAKE}`);
       (groups[e.group] ??= {})[e.name] = values instanceof Uint16Array ? tf.tensor(fromHalf(values), e.shape, 'float32') : tf.tensor(values, e.shape, e.dtype as 'float32' | 'int32');
     }
   } finally {
