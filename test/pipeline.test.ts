@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataset, removeDir, tempDir } from './helpers/dataset.ts';
@@ -43,8 +43,10 @@ describe('pipeline end to end', () => {
     const sample = runCli('stage1', ['sample', '--text', 'a zorblax flower with blue petals', '--n', '3', '--out', out], env);
     expect(sample.code, sample.stderr).toBe(0);
     expect(sample.stderr).toMatch(/unknown words \(read as <unk>\): zorblax/);
-    expect(sample.stdout.trim().split('\n')).toHaveLength(3);
-    expect(existsSync(path.join(out, 'all.png'))).toBe(true);
+    expect(sample.stdout.trim().split('\n')).toEqual([1, 2, 3].map((i) => path.join(out, `image-${i}.png`)).concat(path.join(out, 'all.png')));
+    // A second run into the same folder replaces the first's pictures rather than adding to them.
+    expect(runCli('stage1', ['sample', '--text', 'a red flower', '--n', '1', '--out', out], env).code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['all.png', 'image-1.png']);
   });
 
   it('explains bad input and a wrong dataset folder, exiting 1', () => {
@@ -63,7 +65,9 @@ describe('pipeline end to end', () => {
       const help = runCli(pkg, ['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Usage: /);
-      expect(help.stdout).toMatch(/--data <dir>/);
+      // Only the stages that read the dataset take --data.
+      if (pkg === 'embeddings') expect(help.stdout).not.toMatch(/--data/);
+      else expect(help.stdout).toMatch(/--data <dir>/);
     }
     for (const sub of ['train', 'sample']) expect(runCli('stage1', [sub, '--help']).stdout).toMatch(/Usage: stage1 /);
     // As `pnpm --filter <stage> <script> -- --help` passes it (pnpm 10 keeps the `--`).

@@ -3,6 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { explainWriteError, removeStaleTemps, tempPathFor } from './atomic.ts';
+import { ArtifactError } from './paths.ts';
 
 export { A as arrow };
 
@@ -126,5 +127,10 @@ export async function* readBatches(file: string): AsyncGenerator<A.RecordBatch> 
 
 /** Small artifacts (captions, vectors) as one table. */
 export async function readTable(file: string): Promise<A.Table> {
-  return A.tableFromIPC(await fs.readFile(file));
+  const bytes = await fs.readFile(file);
+  try {
+    return A.tableFromIPC(bytes);
+  } catch (err) {
+    throw new ArtifactError(`${file} is not a readable Arrow file (${(err as Error).message}): it is damaged; delete it and run the stage that writes it again`);
+  }
 }

@@ -4,7 +4,7 @@ import { constants, promises as fs } from 'node:fs';
 import { explainWriteError } from './atomic.ts';
 import { log } from './log.ts';
 
-/** A stage's command with the options every stage shares. */
+/** A command of a stage that reads the dataset itself, with --data. */
 export function stageCommand(name: string, description: string): Command {
   return new Command(name)
     .description(description)
@@ -42,7 +42,8 @@ export const ganFlags = {
  * ganFlags parse them.
  */
 export function trainingCommand(name: string, description: string, outDefault: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
-  const command = stageCommand(name, description).option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
+  // No --data: trainers read the earlier stages' artifacts, not the dataset.
+  const command = new Command(name).description(description).showHelpAfterError().option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
   overrides(command)
     .option('--batch-size <n>', 'batch size (overrides the config)')
     .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')

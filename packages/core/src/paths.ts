@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,6 +42,15 @@ export function resolveDatasetDir(flag?: string): string {
 
 export class ArtifactError extends Error {
   override name = 'ArtifactError';
+}
+
+/** An upstream JSON artifact, failing with its name rather than a bare SyntaxError when it is damaged. */
+export function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new ArtifactError(`${file} cannot be read as JSON (${(err as Error).message}): it is damaged; delete it and run the stage that writes it again`);
+  }
 }
 
 /** Fails with the command that makes a missing upstream artifact, instead of a bare ENOENT. */

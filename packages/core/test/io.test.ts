@@ -13,6 +13,8 @@ import {
   makeBatch,
   mapOrdered,
   readBatches,
+  readJson,
+  readTable,
   readMat5,
   sampleDatasetDir,
   utf8Column,
@@ -69,6 +71,18 @@ describe('Arrow I/O', () => {
 
   it('refuses columns of different lengths', () => {
     expect(() => makeBatch(schema, [utf8Column(['a']), int16Column(new Int16Array(2)), dictionaryColumn(['train'], ['train', 'test']), fixedListColumn(new Uint8Array(3), 3)])).toThrow(/class_id has 2 rows/);
+  });
+});
+
+describe('damaged upstream artifacts', () => {
+  it('are named with what to do, not a parser stack', async () => {
+    const d = dir();
+    const arrowFile = path.join(d, 'captions.arrow');
+    writeFileSync(arrowFile, 'ARROW1 and then nothing');
+    await expect(readTable(arrowFile)).rejects.toThrow(new RegExp(`^${arrowFile} is not a readable Arrow file \\(.*\\): it is damaged; delete it and run the stage that writes it again$`));
+    const jsonFile = path.join(d, 'vocab.json');
+    writeFileSync(jsonFile, '{"tokens": [');
+    expect(() => readJson(jsonFile)).toThrow(/vocab\.json cannot be read as JSON \(.*\): it is damaged; delete it and run the stage that writes it again/);
   });
 });
 

@@ -1,7 +1,6 @@
-import { log, readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { log, readJson, readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
 import { captionsFile, referenceFile, vocabFile, Vocabulary, BOS, EOS } from 'captions';
 import { loadImageSet } from 'preprocess-images';
-import { readFileSync } from 'node:fs';
 
 export const IMAGE_SIZE = 76;
 
@@ -28,7 +27,7 @@ export interface EmbeddingData {
 
 export async function loadEmbeddingData(maxTokens: number): Promise<EmbeddingData> {
   const capDir = stageDir('captions');
-  const vocab = new Vocabulary(JSON.parse(readFileSync(requireArtifact(vocabFile(capDir), 'pnpm turbo run captions'), 'utf8')));
+  const vocab = new Vocabulary(readJson(requireArtifact(vocabFile(capDir), 'pnpm turbo run captions')));
   const { ids, classIds, splits, pixels } = await loadImageSet(IMAGE_SIZE);
   const row = new Map(ids.map((id, i) => [id, i]));
   const table = await readTable(requireArtifact(captionsFile(capDir), 'pnpm turbo run captions'));

@@ -1,4 +1,4 @@
-import { toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { removeEarlierPictures, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
@@ -65,7 +65,7 @@ export async function textToImages(m: TextToImage, text: string, n: number, seed
   };
 }
 
-/** image-<i>-64.png (and image-<i>-256.png) per sample, and all-64.png (all-256.png) strips of them. */
+/** image-<i>-64.png (and image-<i>-256.png) per sample, and all-64.png (all-256.png) strips of them, in place of an earlier run's. */
 export async function writePictures(outDir: string, p: Pictures): Promise<string[]> {
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
@@ -81,5 +81,6 @@ export async function writePictures(outDir: string, p: Pictures): Promise<string
     await writeImageGrid(strip, bytes, p.n, size, { cols: p.n, cell: Math.max(size, 128) });
     files.push(strip);
   }
+  await removeEarlierPictures(outDir, files, /^(image-\d+-(64|256)|all-(64|256))\.png$/);
   return files;
 }

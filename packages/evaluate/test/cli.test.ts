@@ -76,6 +76,9 @@ describe('generate and evaluate end to end', () => {
       const only1 = t2i(['generate', sentence, '--n', '2', '--stage', '1', '--out', 'low'], env, user);
       expect(only1.code, only1.stderr).toBe(0);
       expect(readdirSync(path.join(user, 'low')).sort()).toEqual(['all-64.png', 'image-1-64.png', 'image-2-64.png']);
+      // Fewer images into the same folder: the earlier run's image-2 goes, not left beside them.
+      expect(t2i(['generate', sentence, '--n', '1', '--stage', '1', '--out', 'low'], env, user).code).toBe(0);
+      expect(readdirSync(path.join(user, 'low')).sort()).toEqual(['all-64.png', 'image-1-64.png']);
       expect(t2i(['generate', sentence], env, user).stderr).toMatch(/stage2 \(.*\) missing\. Run `pnpm turbo run stage2` first/);
 
       // At the tiny config's 1e-3, three steps leave Stage II painting one flat image whatever

@@ -1,4 +1,4 @@
-import { ensureOutDir, parseOptions, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { ensureOutDir, parseOptions, removeEarlierPictures, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, SentenceEncoder } from 'embeddings';
@@ -32,6 +32,9 @@ export function sampleNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim'>,
   };
 }
 
+/** What sample writes: an earlier run's files of these names in the folder are replaced. */
+export const SAMPLE_FILES = /^(image-\d+|all)\.png$/;
+
 /** Any sentence to n 64x64 PNGs (image-1.png ...) and a strip of all of them (all.png). */
 export async function sampleStage1(text: string, n: number, seed: number, outDir: string): Promise<{ files: string[]; unknownWords: string[]; ignoredWords: string[] }> {
   const encoder = await SentenceEncoder.load();
@@ -52,7 +55,9 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
       await writePng(file, bytes.subarray(i * stride, (i + 1) * stride), IMAGE_SIZE, IMAGE_SIZE);
       files.push(file);
     }
-    await writeImageGrid(path.join(outDir, 'all.png'), bytes, n, IMAGE_SIZE, { cols: n, cell: 128 });
+    files.push(path.join(outDir, 'all.png'));
+    await writeImageGrid(files[n], bytes, n, IMAGE_SIZE, { cols: n, cell: 128 });
+    await removeEarlierPictures(outDir, files, SAMPLE_FILES);
     return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();

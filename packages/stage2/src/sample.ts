@@ -1,9 +1,9 @@
-import { log, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
+import { log, removeEarlierPictures, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
 import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { generatorDir, loadStage1Generator, sampleNoise, type Stage1Config } from 'stage1';
+import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type Stage1Config } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { Generator } from './model.ts';
 import { generatePairs, IMAGE_SIZE } from './train.ts';
@@ -55,7 +55,9 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
     const both = new Uint8Array(2 * n * stride);
     both.set(pairs.stage1);
     both.set(pairs.stage2, n * stride);
-    await writeImageGrid(path.join(outDir, 'all.png'), both, 2 * n, IMAGE_SIZE, { cols: n });
+    files.push(path.join(outDir, 'all.png'));
+    await writeImageGrid(files[n], both, 2 * n, IMAGE_SIZE, { cols: n });
+    await removeEarlierPictures(outDir, files, SAMPLE_FILES);
     return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();
