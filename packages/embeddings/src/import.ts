@@ -15,6 +15,8 @@ export function readNpy(file: string): { shape: number[]; data: Float32Array } {
   const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   if (descr !== '<f4' || fortran !== 'False') throw new UsageError(`${file}: expected float32 little-endian C-order data ('<f4'), found descr ${descr}, fortran_order ${fortran}; save it with numpy.ascontiguousarray(x, dtype='<f4')`);
   const offset = start + headerLen;
+  const expected = 4 * shape.reduce((n, d) => n * d, 1);
+  if (buf.length - offset !== expected) throw new UsageError(`${file}: its header's shape (${shape.join(', ')}) needs ${expected} bytes of data, the file holds ${buf.length - offset}: it is truncated or was not written by numpy.save; write it again`);
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + buf.length));
   return { shape, data };
 }

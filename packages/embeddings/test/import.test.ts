@@ -21,7 +21,7 @@ function writeNpy(file: string, shape: number[], values: Float32Array): void {
   head.write('\x93NUMPY', 0, 'latin1');
   head[6] = 1;
   head.writeUInt16LE(header.length, 8);
-  writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]));
+  writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]));
 }
 
 describe('--encoder import', () => {
@@ -38,6 +38,8 @@ describe('--encoder import', () => {
     expect(Array.from(vectors.subarray(0, 3)).map((v) => +v.toFixed(4))).toEqual([0.6, 0.8, 0]);
     writeNpy(path.join(dir, 'bad.npy'), [n - 1, 10, 3], values.subarray(0, (n - 1) * 30));
     await expect(loadImportedVectors(path.join(dir, 'bad.npy'), data)).rejects.toThrow(/should be \(images, captions per image, D\)/);
+    writeNpy(path.join(dir, 'short.npy'), [n, 10, 3], values.subarray(0, n * 30 - 1));
+    expect(() => readNpy(path.join(dir, 'short.npy'))).toThrow(`short.npy: its header's shape (${n}, 10, 3) needs ${n * 120} bytes of data, the file holds ${n * 120 - 4}: it is truncated`);
   });
 
   it('writes the imported vectors as the embeddings, and reads its own Arrow output back', async () => {
