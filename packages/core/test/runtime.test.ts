@@ -318,6 +318,19 @@ describe('checkpoints', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('replaces a tensor folder whole, leaving nothing of the old one beside it', async () => {
+    const d = dir();
+    const folder = path.join(d, 'generator');
+    const [one, two] = [tf.ones([2]), tf.fill([3], 2)];
+    await saveTensors(folder, { weights: { w: one } }, { version: 1 });
+    await saveTensors(folder, { weights: { w: two } }, { version: 2 });
+    const { groups, meta } = await loadTensors(folder);
+    expect(meta.version).toBe(2);
+    expect(Array.from(await groups.weights.w.data())).toEqual([2, 2, 2]);
+    expect(readdirSync(d)).toEqual(['generator']);
+    tf.dispose([one, two, groups.weights.w]);
+  });
+
   it('names a truncated tensors.bin and the way out, rather than loading zeros', async () => {
     const d = dir();
     const m = tinyModel(1);

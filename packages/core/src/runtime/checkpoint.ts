@@ -77,8 +77,13 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     } finally {
       await json.close();
     }
-    await fs.rm(folder, { recursive: true, force: true });
+    // The old folder is renamed aside, not deleted, until the new one is in place: a run killed in
+    // between leaves it as <folder>.previous-<pid> rather than losing both.
+    const previous = `${folder}.previous-${process.pid}`;
+    const replacing = existsSync(folder);
+    if (replacing) await fs.rename(folder, previous);
     await fs.rename(tmp, folder);
+    if (replacing) await fs.rm(previous, { recursive: true, force: true });
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw explainWriteError(err, folder);
