@@ -1,6 +1,7 @@
 import {
   arrow as A,
   ArrowFileSink,
+  commitTogether,
   datasetRelative,
   dictionaryColumn,
   handleProblems,
@@ -13,6 +14,7 @@ import {
   listCaptionFiles,
   openDataset,
   SPLITS,
+  stagedFile,
   utf8Column,
   writeJsonAtomic,
   writeSkippedReport,
@@ -154,8 +156,7 @@ export async function buildCaptions(options: CaptionsOptions): Promise<CaptionsR
     await Promise.all(sinks.map((s) => s.abort()));
     throw err;
   }
-  for (const sink of sinks) await sink.commit();
-  await writeJsonAtomic(vocabFile(options.outDir), vocab.json);
+  await commitTogether([...sinks, stagedFile(vocabFile(options.outDir), JSON.stringify(vocab.json, null, 2) + '\n')]);
   await writeSkippedReport(options.outDir, problems);
 
   const perSplit = { train: 0, test: 0 } as Record<string, number>;

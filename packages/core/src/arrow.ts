@@ -78,6 +78,7 @@ export class ArrowFileSink {
   ) {}
 
   rows = 0;
+  private closed = false;
 
   static async open(file: string): Promise<ArrowFileSink> {
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -95,10 +96,22 @@ export class ArrowFileSink {
     this.rows += batch.numRows;
   }
 
-  async commit(): Promise<void> {
+  /** Finishes the temp file, where a full disk shows; commit() then renames it into place. */
+  async close(): Promise<void> {
+    if (this.closed) return;
     try {
       await this.writer.close();
       await this.done;
+      this.closed = true;
+    } catch (err) {
+      await fs.rm(this.tmp, { force: true });
+      throw explainWriteError(err, this.file);
+    }
+  }
+
+  async commit(): Promise<void> {
+    await this.close();
+    try {
       await fs.rename(this.tmp, this.file);
     } catch (err) {
       await fs.rm(this.tmp, { force: true });

@@ -45,24 +45,60 @@ export function explainWriteError(err: unknown, file: string): unknown {
   return new ArtifactError(`${file}: cannot be written (${why}); the previous version, if there was one, is as it was. Free some space or fix the permissions of ${path.dirname(file)}, then run again.`);
 }
 
+/** One file of several that change together: written to its temp name by close(), renamed into place by commit(). */
+export interface StagedWrite {
+  close(): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A whole file's contents as a StagedWrite (its folder made, a killed run's temps there cleared). */
+export function stagedFile(file: string, data: string | Uint8Array): StagedWrite {
+  const tmp = tempPathFor(file);
+  const abort = () => fs.rm(tmp, { force: true }).catch(() => undefined);
+  const fail = async (err: unknown) => {
+    await abort();
+    throw explainWriteError(err, file);
+  };
+  return {
+    close: async () => {
+      try {
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await removeStaleTemps(path.dirname(file));
+        const handle = await fs.open(tmp, 'w');
+        try {
+          await handle.writeFile(data);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (err) {
+        await fail(err);
+      }
+    },
+    commit: () => fs.rename(tmp, file).catch(fail),
+    abort,
+  };
+}
+
+/**
+ * Files that must agree with each other (captions.arrow and vocab.json; images-76 and -304):
+ * every one is written out to its temp name before any is renamed into place, so that a full disk
+ * while writing one leaves all of them as they were rather than some new beside some old.
+ */
+export async function commitTogether(writes: StagedWrite[]): Promise<void> {
+  try {
+    for (const w of writes) await w.close();
+  } catch (err) {
+    await Promise.allSettled(writes.map((w) => w.abort()));
+    throw err;
+  }
+  for (const w of writes) await w.commit();
+}
+
 /** Writes the whole file or nothing: a killed run or a full disk leaves the old artifact as it was. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await removeStaleTemps(path.dirname(file));
-  const tmp = tempPathFor(file);
-  try {
-    const handle = await fs.open(tmp, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw explainWriteError(err, file);
-  }
+  await commitTogether([stagedFile(file, data)]);
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -6,6 +6,7 @@ import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import {
   arrow as A,
   ArrowFileSink,
+  commitTogether,
   dictionaryColumn,
   explainWriteError,
   fixedListColumn,
@@ -17,6 +18,7 @@ import {
   readTable,
   readMat5,
   sampleDatasetDir,
+  stagedFile,
   utf8Column,
   writeFileAtomic,
 } from '../src/index.ts';
@@ -103,6 +105,22 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(file, { bad: true } as unknown as string)).rejects.toThrow();
     expect(readFileSync(file, 'utf8')).toBe('old');
     expect(readdirSync(d)).toEqual(['a.json']);
+  });
+
+  it('changes files that must agree together or not at all', async () => {
+    const d = dir();
+    const [arrowFile, vocab] = [path.join(d, 'captions.arrow'), path.join(d, 'vocab.json')];
+    writeFileSync(vocab, 'old');
+    const sink = await ArrowFileSink.open(arrowFile);
+    sink.write(makeBatch(new A.Schema([new A.Field('x', new A.Utf8(), false)]), [utf8Column(['a'])]));
+    // The second write fails before anything is renamed (its folder is a file): neither changes.
+    writeFileSync(path.join(d, 'blocker'), '');
+    await expect(commitTogether([sink, stagedFile(vocab, 'new'), stagedFile(path.join(d, 'blocker', 'x.json'), '{}')])).rejects.toThrow();
+    expect(readdirSync(d).sort()).toEqual(['blocker', 'vocab.json']);
+    expect(readFileSync(vocab, 'utf8')).toBe('old');
+    await commitTogether([stagedFile(vocab, 'new'), stagedFile(path.join(d, 'other.json'), '{}')]);
+    expect(readdirSync(d).sort()).toEqual(['blocker', 'other.json', 'vocab.json']);
+    expect(readFileSync(vocab, 'utf8')).toBe('new');
   });
 
   it("clears what killed runs left half-written, and not a running process's", async () => {

@@ -1,6 +1,7 @@
 import {
   arrow as A,
   ArrowFileSink,
+  commitTogether,
   datasetRelative,
   dictionaryColumn,
   fixedListColumn,
@@ -138,7 +139,7 @@ export async function preprocessImages(options: PreprocessOptions): Promise<Prep
     throw err;
   }
 
-  await Promise.all(sinks.map((s) => s.commit()));
+  await commitTogether(sinks);
   await writeSkippedReport(options.outDir, problems);
   const files = Object.fromEntries(options.sizes.map((size) => [path.basename(imagesFile(options.outDir, size)), statSync(imagesFile(options.outDir, size)).size]));
   const result: PreprocessResult = {
