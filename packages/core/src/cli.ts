@@ -21,9 +21,10 @@ export const seedFlag = z.coerce.number().int().min(0).max(2 ** 32 - 1);
 /** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
 export const trainingFlags = {
   config: z.string(),
-  batchSize: optionalInt,
-  epochs: optionalInt,
-  learningRate: z.coerce.number().optional(),
+  // At least 1 (commander hands "" for --epochs '', which would coerce to 0).
+  batchSize: z.coerce.number().int().min(1).optional(),
+  epochs: z.coerce.number().int().min(1).optional(),
+  learningRate: z.coerce.number().positive().optional(),
   seed: seedFlag.optional(),
   backend: z.string().optional(),
   out: z.string().optional(),
@@ -52,7 +53,7 @@ export function trainingCommand(name: string, description: string, outDefault: s
   if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
   command
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
-    .option('--out <dir>', `output folder (default: ${outDefault})`)
+    .option('--out <dir>', `output folder, relative to the repository root (default: ${outDefault})`)
     .option('--restart', 'ignore existing checkpoints and train from scratch', false);
   if (gan) command.option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)');
   return command;
@@ -98,7 +99,7 @@ async function explainWasmTrap(err: unknown): Promise<unknown> {
 }
 
 /** Errors we raise on purpose print as their message alone; anything else keeps its stack. */
-const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError']);
+const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError', 'DivergedError']);
 
 async function runMain(main: () => Promise<void>): Promise<void> {
   try {

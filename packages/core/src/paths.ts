@@ -26,6 +26,11 @@ export function fromRoot(p: string): string {
   return path.resolve(repoRoot, p);
 }
 
+/** A stage's output folder: --out (from the repository root, as pnpm runs each stage in its package folder), else data/<stage>. */
+export function stageOutDir(stage: string, out?: string): string {
+  return out ? fromRoot(out) : stageDir(stage);
+}
+
 /** Where stages write; T2I_ARTIFACTS moves it (the tests use a temporary folder). */
 export function artifactsDir(): string {
   return fromRoot(process.env.T2I_ARTIFACTS ?? 'data');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-import { ensureOutDir, parseOptions, userArgs } from '../src/index.ts';
+import { ensureOutDir, parseOptions, trainingFlags, userArgs } from '../src/index.ts';
 
 const root = tempDir();
 afterAll(() => removeDir(root));
@@ -24,6 +24,14 @@ describe('command lines', () => {
     await expect(ensureOutDir(path.join(file, 'below'))).rejects.toThrow(/a file is in the way/);
     mkdirSync(path.join(root, 'c'));
     await expect(ensureOutDir(path.join(root, 'c'))).resolves.toBe(path.join(root, 'c'));
+  });
+
+  it("refuses an empty --epochs or --batch-size rather than reading it as 0", () => {
+    const flags = z.object(trainingFlags);
+    expect(parseOptions(flags, { config: 'tiny', epochs: '3', restart: false }, 'stage1 train').epochs).toBe(3);
+    for (const bad of [{ epochs: '' }, { batchSize: '' }, { learningRate: '0' }]) {
+      expect(() => parseOptions(flags, { config: 'tiny', restart: false, ...bad }, 'stage1 train')).toThrow(/stage1 train: invalid options/);
+    }
   });
 
   it('names a bad flag as it is typed, with the way to help', () => {

@@ -262,7 +262,7 @@ describe('checkpoints', () => {
       await saveCheckpoint(d, { step: 7, weights: m.store.snapshot(), optimizer: {}, meta: { identity } });
       return d;
     };
-    const asideOf = (d: string) => readdirSync(path.dirname(d)).filter((n) => n.startsWith('checkpoints-set-aside-'));
+    const asideOf = (d: string) => readdirSync(path.dirname(d)).filter((n) => n.startsWith('set-aside-'));
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const same = await write('a');
@@ -271,16 +271,18 @@ describe('checkpoints', () => {
       disposeCheckpoint(resumed);
       expect(asideOf(same)).toEqual([]);
 
-      const other = await write('b');
-      expect(await checkpointToResume(other, 'a', m.store, false, 'test')).toBeUndefined();
+      const other = await write(JSON.stringify({ ngf: 4, images: 180 }));
+      expect(await checkpointToResume(other, JSON.stringify({ ngf: 8, images: 180 }), m.store, false, 'test')).toBeUndefined();
       expect(existsSync(other)).toBe(false);
-      expect(asideOf(other).map((n) => readdirSync(path.join(path.dirname(other), n)))).toEqual([['step-00000007']]);
-      expect(String(stderr.mock.calls.at(-1)![0])).toMatch(/^test: the checkpoint in .* is of another config or dataset; training from scratch \(the old checkpoints are moved to .*checkpoints-set-aside-/);
+      expect(asideOf(other).map((n) => readdirSync(path.join(path.dirname(other), n, 'checkpoints')))).toEqual([['step-00000007']]);
+      expect(String(stderr.mock.calls.at(-1)![0])).toMatch(/^test: the checkpoint in .* is of another config or dataset \(ngf 4 -> 8\); training from scratch \(the earlier run is moved to .*set-aside-/);
 
       const restarted = await write('a');
-      expect(await checkpointToResume(restarted, 'a', m.store, true, 'test')).toBeUndefined();
-      expect(existsSync(restarted)).toBe(false);
-      expect(asideOf(restarted)).toHaveLength(1);
+      const metrics = path.join(path.dirname(restarted), 'metrics.jsonl');
+      writeFileSync(metrics, '{"step": 7}\n');
+      expect(await checkpointToResume(restarted, 'a', m.store, true, 'test', [metrics, path.join(path.dirname(restarted), 'grids')])).toBeUndefined();
+      expect(readdirSync(path.dirname(restarted))).toEqual(asideOf(restarted));
+      expect(readdirSync(path.join(path.dirname(restarted), asideOf(restarted)[0])).sort()).toEqual(['checkpoints', 'metrics.jsonl']);
       // Nothing to move: nothing said.
       stderr.mockClear();
       expect(await checkpointToResume(restarted, 'a', m.store, true, 'test')).toBeUndefined();
@@ -289,6 +291,18 @@ describe('checkpoints', () => {
       stderr.mockRestore();
       m.store.dispose();
     }
+  });
+
+  it('refuses a state holding NaN or infinity, naming the tensor and the checkpoint that stays the newest', async () => {
+    const d = dir();
+    const m = tinyModel(1);
+    await saveCheckpoint(d, { step: 3, weights: m.store.snapshot(), optimizer: {}, meta: {} });
+    const slot = tf.tensor1d([0, Infinity]);
+    const save = saveCheckpoint(d, { step: 4, weights: m.store.snapshot(), optimizer: { 'dense/w/v': slot }, meta: {} });
+    await expect(save).rejects.toThrow(`training diverged: optimizer/dense/w/v holds NaN or infinite values at step 4, so it was not checkpointed (the last checkpoint, ${path.join(d, 'step-00000003')}, is kept)`);
+    expect(await listCheckpoints(d)).toEqual([3]);
+    expect(readdirSync(d)).toEqual(['step-00000003']);
+    m.store.dispose();
   });
 
   it('keeps the last k, and ignores a folder left half-written', async () => {
@@ -476,13 +490,43 @@ describe('trainGan', () => {
     expect(await trainGan({ ...loop, minutes: 1e-9 })).toEqual({ epoch: 1, step: 3 });
     expect(await listCheckpoints(loop.checkpointDir)).toEqual([3]);
     expect(await trainGan({ ...loop, restart: false })).toEqual({ epoch: 2, step: 6 });
+    // Run again, nothing left to do: it says so rather than exiting without a word.
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await trainGan({ ...loop, restart: false })).toEqual({ epoch: 2, step: 6 });
+      expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/tiny: already trained for 2 epochs, as many as --epochs 2 asks; raise --epochs to train on/);
+    } finally {
+      stderr.mockRestore();
+    }
     loop.store.dispose();
   });
 
   it('stops on the step that diverged, before its epoch is checkpointed', async () => {
     const out = dir();
     const { loop } = tinyGan(out, 5);
-    await expect(trainGan(loop)).rejects.toThrow(/g_loss is NaN at step 5/);
+    const err = (await trainGan(loop).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('DivergedError');
+    expect(err.message).toMatch(/g_loss is NaN at step 5; nothing of this run was checkpointed since; run again with a lower --learning-rate/);
+    expect(await listCheckpoints(loop.checkpointDir)).toEqual([3]);
+    loop.store.dispose();
+  });
+
+  it('exports and checkpoints nothing from weights gone non-finite while the losses stayed finite', async () => {
+    const out = dir();
+    const { loop } = tinyGan(out);
+    const unused = loop.store.add('g/unused', [2], { kind: 'zeros' });
+    let epochs = 0;
+    const exported: number[] = [];
+    const run = trainGan({
+      ...loop,
+      epochBatches: () => {
+        if (++epochs === 2) tf.tidy(() => unused.assign(tf.tensor1d([1, Infinity])));
+        return [[0], [1], [2]];
+      },
+      onCheckpoint: async (epoch: number) => void exported.push(epoch),
+    });
+    await expect(run).rejects.toThrow('training diverged: weight g/unused holds NaN or infinite values at step 6');
+    expect(exported).toEqual([1]);
     expect(await listCheckpoints(loop.checkpointDir)).toEqual([3]);
     loop.store.dispose();
   });

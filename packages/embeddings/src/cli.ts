@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, runCommand, stageDir, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, runCommand, stageOutDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ const command = trainingCommand(
       importFile: o.importFile,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o.backend);
-    await runEmbeddings(config, { outDir: o.out ?? stageDir('embeddings'), restart: o.restart, backend: backend.name });
+    await runEmbeddings(config, { outDir: stageOutDir('embeddings', o.out), restart: o.restart, backend: backend.name });
   });
 
 await runCommand(command);

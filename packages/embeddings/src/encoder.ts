@@ -1,4 +1,4 @@
-import { log, requireArtifact, Rng, stageDir } from '@t2i/core';
+import { ArtifactError, log, requireArtifact, Rng, stageDir } from '@t2i/core';
 import { loadTensors, ParamStore, saveTensors, tf } from '@t2i/core/runtime';
 import { tokenize, Vocabulary, type VocabJson } from 'captions';
 import path from 'node:path';
@@ -17,6 +17,16 @@ export async function saveEncoder(dir: string, models: EncoderModels, config: Em
  * Any sentence to a vector, with the trained text encoder. Words the vocabulary does not know
  * become <unk>, whose embedding word dropout trained; they are reported, never fatal.
  */
+/**
+ * Fails, naming the command that retrains what came after, unless the models that meet in one
+ * command read sentence vectors of one size (`sizes`: each part's, e.g. { encoder: 64, 'Stage I': 32 }).
+ */
+export function requireOneTextDim(sizes: Record<string, number>, remakeWith: string): void {
+  if (new Set(Object.values(sizes)).size <= 1) return;
+  const parts = Object.entries(sizes).map(([part, dim]) => `${part} ${dim}-d`).join(', ');
+  throw new ArtifactError(`sentence vectors of different sizes (${parts}): the models were trained on different embeddings; retrain what came after embeddings: ${remakeWith}`);
+}
+
 /** What a command says of the sentence it drew: the words it read as <unk>, and those past the encoder's length that it did not read. */
 export function logReading(reading: { unknownWords: string[]; ignoredWords: string[] }): void {
   if (reading.unknownWords.length) log(`unknown words (read as <unk>): ${reading.unknownWords.join(', ')}`);

@@ -67,7 +67,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
   // The words and images themselves, not their counts: one word changed shifts the ids of the rest.
   const digest = (items: string[]) => createHash('sha256').update(items.join('\n')).digest('hex');
   const identity = JSON.stringify({ ...config, epochs: 0, imageEpochs: 0, name: '', vocab: digest(data.vocab.json.tokens), images: digest(data.images.ids) });
-  const saved = await checkpointToResume(options.checkpointDir, identity, models.store, options.restart, 'embeddings');
+  const saved = await checkpointToResume(options.checkpointDir, identity, models.store, options.restart, 'embeddings', [options.metrics.file]);
   if (saved) {
     models.store.load(saved.weights);
     await models.store.restoreOptimizer(optimizer, saved.optimizer);

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { withCaptionsOnly } from '../src/data.ts';
+import { requireOneTextDim } from '../src/encoder.ts';
 
 describe('embedding data', () => {
   it('leaves out images without captions (skipped by captions --skip-bad), renumbering the captions\' rows', () => {
@@ -11,5 +12,12 @@ describe('embedding data', () => {
     expect(capImage).toEqual([0, 0, 1, 1, 1]);
     const all = [0, 1, 2];
     expect(withCaptionsOnly(images, all).images).toBe(images);
+  });
+
+  it('refuses models that read sentence vectors of different sizes, naming each and the command', () => {
+    expect(() => requireOneTextDim({ encoder: 64, 'Stage I': 64 }, 'x')).not.toThrow();
+    expect(() => requireOneTextDim({ encoder: 64, 'Stage I': 32 }, 'pnpm turbo run stage1')).toThrow(
+      'sentence vectors of different sizes (encoder 64-d, Stage I 32-d): the models were trained on different embeddings; retrain what came after embeddings: pnpm turbo run stage1',
+    );
   });
 });

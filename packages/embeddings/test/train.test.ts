@@ -46,7 +46,7 @@ describe('training the encoders', () => {
     const stderr = vi.mocked(process.stderr.write);
     stderr.mockClear();
     const again = await train(tinyConfig({ epochs: 2 }), half.dir, false, { ...data, vocab: new Vocabulary({ ...data.vocab.json, tokens }) });
-    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/embeddings: the checkpoint in .* is of another config or dataset; training from scratch/);
+    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/embeddings: the checkpoint in .* is of another config or dataset \(vocab \w{8}… -> \w{8}…\); training from scratch/);
     [half, again].forEach((r) => r.models.store.dispose());
   });
 

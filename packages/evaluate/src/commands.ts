@@ -1,4 +1,4 @@
-import { ensureOutDir, fromRoot, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageDir, UsageError } from '@t2i/core';
+import { ensureOutDir, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutDir, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -60,7 +60,7 @@ export function evaluateCommand(): Command {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
       const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
       const config = loadConfig(EvaluateConfig, configsDir, name, overrides) as EvaluateConfig;
-      const outDir = await ensureOutDir(out ? fromRoot(out) : stageDir('evaluate'));
+      const outDir = await ensureOutDir(stageOutDir('evaluate', out));
       const backend = await initBackend(backendName);
       const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
       printScores(scores);

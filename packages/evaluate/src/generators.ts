@@ -1,6 +1,6 @@
 import { ArtifactError, log, stageDir } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
-import { encoderDir, SentenceEncoder } from 'embeddings';
+import { encoderDir, requireOneTextDim, SentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { generateStage1, generatorDir, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
@@ -44,9 +44,11 @@ export interface Generators {
 export async function loadGenerators(stage: Stage): Promise<Generators> {
   const stage1 = await loadStage1Generator();
   const stage2 = stage === 2 ? await loadStage2Generator() : undefined;
-  if (stage2 && stage2.textDim !== stage1.textDim) {
+  try {
+    if (stage2) requireOneTextDim({ 'Stage I': stage1.textDim, 'Stage II': stage2.textDim }, 'pnpm turbo run stage2');
+  } catch (err) {
     disposeGenerators({ stage1, stage2, textDim: stage1.textDim });
-    throw new Error(`Stage I was trained on ${stage1.textDim}-d sentence vectors and Stage II on ${stage2.textDim}-d ones; retrain stage2 after stage1`);
+    throw err;
   }
   if (stage2 && (stage2.stage1.epoch !== stage1.epoch || JSON.stringify(stage2.stage1.config) !== JSON.stringify(stage1.config))) {
     log(`Stage II was trained on another Stage I (epoch ${stage2.stage1.epoch}, config ${stage2.stage1.config.name}) than the one loaded (epoch ${stage1.epoch}, config ${stage1.config.name}); retrain stage2 for the best match`);
@@ -62,9 +64,11 @@ export function disposeGenerators(g: Generators): void {
 /** The sentence encoder, checked against the generators it feeds. */
 export async function loadEncoder(g: Generators): Promise<SentenceEncoder> {
   const encoder = await SentenceEncoder.load();
-  if (encoder.dim !== g.textDim) {
+  try {
+    requireOneTextDim({ encoder: encoder.dim, generators: g.textDim }, `pnpm turbo run ${g.stage2 ? 'stage2' : 'stage1'}`);
+  } catch (err) {
     encoder.dispose();
-    throw new Error(`the generators were trained on ${g.textDim}-d sentence vectors but the encoder makes ${encoder.dim}-d ones; retrain stage1 and stage2 after embeddings`);
+    throw err;
   }
   return encoder;
 }

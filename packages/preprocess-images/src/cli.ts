@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageDir } from '@t2i/core';
+import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutDir } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
 
@@ -17,7 +17,7 @@ const Options = z.object({
 });
 
 const command = stageCommand('preprocess-images', 'Centre-crop every image to a square and resize it to 76x76 and 304x304, into Arrow files under data/preprocess-images/')
-  .option('--out <dir>', 'output folder (default: data/preprocess-images, or $T2I_ARTIFACTS/preprocess-images)')
+  .option('--out <dir>', 'output folder, relative to the repository root (default: data/preprocess-images, or $T2I_ARTIFACTS/preprocess-images)')
   .option('--sizes <list>', 'comma-separated output sides', '76,304')
   .option('--concurrency <n>', 'images decoded at once (4 measured best on 2 cores; see bench/preprocess-images.ts)', '4')
   .option('--batch-rows <n>', 'rows per Arrow record batch', '64')
@@ -27,7 +27,7 @@ const command = stageCommand('preprocess-images', 'Centre-crop every image to a 
     const o = parseOptions(Options, raw, 'preprocess-images');
     await preprocessImages({
       dataDir: resolveDatasetDir(o.data),
-      outDir: o.out ?? stageDir('preprocess-images'),
+      outDir: stageOutDir('preprocess-images', o.out),
       sizes: o.sizes,
       concurrency: o.concurrency,
       batchRows: o.batchRows,

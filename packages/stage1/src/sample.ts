@@ -1,7 +1,7 @@
 import { ensureOutDir, parseOptions, removeEarlierPictures, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
-import { logReading, SentenceEncoder } from 'embeddings';
+import { logReading, requireOneTextDim, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -40,7 +40,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   const encoder = await SentenceEncoder.load();
   const g = await loadStage1Generator();
   try {
-    if (encoder.dim !== g.textDim) throw new Error(`the generator was trained on ${g.textDim}-d sentence vectors but the encoder makes ${encoder.dim}-d ones; retrain stage1 after embeddings`);
+    requireOneTextDim({ encoder: encoder.dim, 'Stage I': g.textDim }, 'pnpm turbo run stage1');
     const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
     const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
     const noise = sampleNoise(g.config, n, seed);

@@ -82,7 +82,8 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     gVars: store.trainable('g').concat(store.trainable('ca')),
     dVars: store.trainable('d'),
     schedule: config,
-    identity: JSON.stringify({ ...config, epochs: 0, name: '', dim, images: data.rows.length }),
+    // What may change between runs of one training: its length, its checkpointing, its learning rate (lowered to resume a diverged run).
+    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, images: data.rows.length }),
     rng: new Rng(config.seed ^ 0x51a6e1),
     epochBatches: (rng) => {
       const order = rng.shuffle([...data.rows]);
@@ -95,6 +96,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     restart: options.restart,
     minutes: options.minutes,
     onCheckpoint,
+    outputs: ['grids', 'grid-latest.png'].map((f) => path.join(options.outDir, f)),
   });
 }
 

@@ -32,7 +32,10 @@ describe('Stage I training', () => {
     const straight = await train(tinyStage1({ epochs: 2 }));
     expect(straight.leaked).toBe(0);
     const half = await train(tinyStage1({ epochs: 1 }));
-    const resumed = await train(tinyStage1({ epochs: 2 }), half.outDir, false);
+    // Checkpoint spacing and count may change between the runs of one training.
+    vi.mocked(process.stderr.write).mockClear();
+    const resumed = await train(tinyStage1({ epochs: 2, checkpointEvery: 3, keepCheckpoints: 4 }), half.outDir, false);
+    expect(vi.mocked(process.stderr.write).mock.calls.map(([m]) => String(m)).join('')).toMatch(/resuming after epoch 1/);
     // Equal up to float rounding: a restored Adam recomputes beta^t where an unbroken one has
     // multiplied it up step by step (differences ~1e-8 against ~1e-3 per epoch of change).
     for (const [name, values] of Object.entries(straight.weights)) {
@@ -64,13 +67,14 @@ describe('Stage I training', () => {
     await train(tinyStage1({ epochs: 1 }), first.outDir, false);
     const resumed = await train(tinyStage1({ epochs: 2 }), first.outDir, false);
     const logged = stderr.mock.calls.map(([m]) => String(m)).join('');
-    expect(logged).toContain(`the checkpoint in ${checkpoints} does not fit this version's model (no weight g/fc_bn/gamma_beta); training from scratch (the old checkpoints are moved to ${checkpoints}-set-aside-`);
+    expect(logged).toContain(`the checkpoint in ${checkpoints} does not fit this version's model (no weight g/fc_bn/gamma_beta); training from scratch (the earlier run is moved to ${first.outDir}/set-aside-`);
     expect(logged).toMatch(/resuming after epoch 1 \(step \d+\)/);
     for (const [name, values] of Object.entries(straight.weights)) {
       expect(Math.max(...values.map((v, i) => Math.abs(v - resumed.weights[name][i]))), name).toBeLessThan(1e-6);
     }
-    const aside = readdirSync(first.outDir).filter((f) => f.startsWith('checkpoints-set-aside-'));
-    expect(aside.map((f) => readdirSync(path.join(first.outDir, f)))).toEqual([['step-00001000']]);
+    const aside = readdirSync(first.outDir).filter((f) => f.startsWith('set-aside-'));
+    expect(aside.map((f) => readdirSync(path.join(first.outDir, f)).sort())).toEqual([['checkpoints', 'grid-latest.png', 'grids', 'metrics.jsonl']]);
+    expect(readdirSync(path.join(first.outDir, aside[0], 'checkpoints'))).toEqual(['step-00001000']);
   });
 
   it('trains the complex networks too', async () => {

@@ -1,6 +1,6 @@
 import { log, removeEarlierPictures, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
 import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
-import { SentenceEncoder } from 'embeddings';
+import { requireOneTextDim, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type Stage1Config } from 'stage1';
@@ -34,9 +34,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
   const g1 = await loadStage1Generator();
   const g2 = await loadStage2Generator();
   try {
-    if (encoder.dim !== g1.textDim || encoder.dim !== g2.textDim) {
-      throw new Error(`the encoder makes ${encoder.dim}-d sentence vectors but Stage I was trained on ${g1.textDim}-d and Stage II on ${g2.textDim}-d ones; retrain the stages after embeddings`);
-    }
+    requireOneTextDim({ encoder: encoder.dim, 'Stage I': g1.textDim, 'Stage II': g2.textDim }, 'pnpm turbo run stage2');
     if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
       log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
     }

@@ -1,5 +1,6 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
 import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import { requireOneTextDim } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ganClsLosses, generateStage1, generatorDir, normalTensor, type GanBatch, type LoadedGenerator } from 'stage1';
@@ -98,7 +99,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
   const { store, generator: G } = models;
   const { stream, vectors } = data;
   const dim = vectors.dim;
-  if (stage1.textDim !== dim) throw new Error(`the Stage I generator was trained on ${stage1.textDim}-d sentence vectors but embeddings holds ${dim}-d ones; retrain stage1 after embeddings`);
+  requireOneTextDim({ embeddings: dim, 'Stage I': stage1.textDim }, 'pnpm turbo run stage1');
   const captions = vectors.reference.length / dim;
   const noise = fixedGridNoise(stage1.config, config, captions);
   const gridText = Float32Array.from({ length: captions * GRID_NOISE * dim }, (_, i) => vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
@@ -133,7 +134,8 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
     dVars: store.trainable('d'),
     schedule: config,
     // How often checkpoints are kept does not change the run: leave it out so that it can change on resume.
-    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, dim, images, stage1: { config: stage1.config, epoch: stage1.epoch } }),
+    // As Stage I's: length, checkpointing and learning rate may change.
+    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, images, stage1: { config: stage1.config, epoch: stage1.epoch } }),
     rng: new Rng(config.seed ^ 0x51a6e2),
     epochBatches: (rng) => stream.startEpoch(rng, config.batchSize, config.shuffleRows),
     batch: async (step, rng) => {
@@ -146,6 +148,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
     restart: options.restart,
     minutes: options.minutes,
     onCheckpoint,
+    outputs: ['grids', 'grid-latest.png'].map((f) => path.join(options.outDir, f)),
   });
 }
 

@@ -7,6 +7,7 @@ import { Rng } from '../rng.ts';
 import { tf } from './backend.ts';
 import { fromHalf, toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
+import { DivergedError } from './training.ts';
 
 /**
  * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,
@@ -44,7 +45,7 @@ export const checkpointDirName = (step: number) => `step-${String(step).padStart
  * into place. Checkpoints and exported models share this format. `float16` stores float32
  * tensors at half the size (a generator to ship; never a checkpoint to resume).
  */
-export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>, { float16 = false } = {}): Promise<void> {
+export async function saveTensors(folder: string, groups: Record<string, Record<string, tf.Tensor>>, meta: Record<string, unknown>, { float16 = false, finite = false } = {}): Promise<void> {
   const tensors = Object.entries(groups).flatMap(([group, named]) => Object.entries(named).map(([name, tensor]) => ({ group, name, tensor })));
   for (const { group, name, tensor } of tensors) {
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
@@ -61,6 +62,7 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     try {
       for (const { group, name, tensor } of tensors) {
         const data = (await tensor.data()) as Float32Array | Int32Array;
+        if (finite && data instanceof Float32Array && !data.every(Number.isFinite)) throw new DivergedError(`${group}/${name} holds NaN or infinite values`);
         const values = float16 && data instanceof Float32Array ? toHalf(data) : data;
         await bin.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
         entries.push({ group, name, shape: tensor.shape, dtype: values instanceof Uint16Array ? 'float16' : (tensor.dtype as TensorEntry['dtype']), offset, length: values.length });
@@ -118,9 +120,17 @@ export async function loadTensors(folder: string): Promise<{ groups: Record<stri
   return { groups, meta: json.meta };
 }
 
+/** Refuses (DivergedError) a state holding NaN or infinity: the previous checkpoints stay the newest. */
 export async function saveCheckpoint(dir: string, state: CheckpointState, keep = 3): Promise<string> {
   const folder = path.join(dir, checkpointDirName(state.step));
-  await saveTensors(folder, { weights: state.weights, optimizer: state.optimizer }, { step: state.step, ...state.meta });
+  try {
+    await saveTensors(folder, { weights: state.weights, optimizer: state.optimizer }, { step: state.step, ...state.meta }, { finite: true });
+  } catch (err) {
+    if (!(err instanceof DivergedError)) throw err;
+    tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
+    const last = (await listCheckpoints(dir)).at(-1);
+    throw new DivergedError(`training diverged: ${err.message} at step ${state.step}, so it was not checkpointed (${last === undefined ? 'there is no earlier checkpoint' : `the last checkpoint, ${path.join(dir, checkpointDirName(last))}, is kept`}); run again with a lower --learning-rate to resume from it, or with --restart`);
+  }
   // Optimizer state may hold fresh tensors (Adam's iteration count) beside its slot variables.
   tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
   const all = await listCheckpoints(dir);
@@ -150,28 +160,43 @@ export async function loadCheckpoint(dir: string, step?: number): Promise<Checkp
 /**
  * Where a training run starts: the newest checkpoint in `dir` when it is of this run's config and
  * data (`identity`) and its weights fit `store`, else none. Checkpoints that are not resumed (one
- * that does not fit; all of them on `restart`) are moved aside to `<dir>-set-aside-<time>`, not
- * deleted: left in place, ones of higher steps than the new run's would outlast its own in the
- * rotation and be what a killed run resumed from.
+ * that does not fit; all of them on `restart`) are moved aside, with the run's `outputs` that go
+ * with them (metrics, grids), to `set-aside-<time>/` beside `dir`, not deleted: left in place,
+ * ones of higher steps than the new run's would outlast its own in the rotation and be what a
+ * killed run resumed from, and old grids would mix with the new run's.
  */
-export async function checkpointToResume(dir: string, identity: string, store: ParamStore, restart: boolean, name: string): Promise<CheckpointState | undefined> {
+export async function checkpointToResume(dir: string, identity: string, store: ParamStore, restart: boolean, name: string, outputs: string[] = []): Promise<CheckpointState | undefined> {
   if (restart) {
-    if ((await listCheckpoints(dir)).length > 0) log(`${name}: --restart: the checkpoints in ${dir} are moved to ${await setAside(dir)}`);
+    if ((await listCheckpoints(dir)).length > 0) log(`${name}: --restart: the earlier run (checkpoints, metrics, grids) is moved to ${await setAside(dir, outputs)}`);
     return undefined;
   }
   const saved = await loadCheckpoint(dir);
   if (!saved) return undefined;
   const mismatch = saved.meta.identity === identity ? store.mismatch(saved.weights) : undefined;
-  const misfit = saved.meta.identity !== identity ? 'is of another config or dataset' : mismatch && `does not fit this version's model (${mismatch})`;
+  const changes = saved.meta.identity !== identity && identityChanges(saved.meta.identity, identity);
+  const misfit = saved.meta.identity !== identity ? `is of another config or dataset${changes ? ` (${changes})` : ''}` : mismatch && `does not fit this version's model (${mismatch})`;
   if (!misfit) return saved;
   disposeCheckpoint(saved);
-  log(`${name}: the checkpoint in ${dir} ${misfit}; training from scratch (the old checkpoints are moved to ${await setAside(dir)})`);
+  log(`${name}: the checkpoint in ${dir} ${misfit}; training from scratch (the earlier run is moved to ${await setAside(dir, outputs)})`);
   return undefined;
 }
 
-async function setAside(dir: string): Promise<string> {
-  const to = `${dir}-set-aside-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await fs.rename(dir, to);
+/** What differs between two run identities (JSON objects), as "ngf 4 -> 8, images 180 -> 200"; empty if they are not JSON. */
+function identityChanges(before: unknown, now: string): string {
+  try {
+    const [a, b] = [JSON.parse(String(before)), JSON.parse(now)] as Record<string, unknown>[];
+    const show = (v: unknown) => (typeof v === 'string' && v.length > 16 ? `${v.slice(0, 8)}…` : JSON.stringify(v));
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    return keys.map((k) => `${k} ${show(a[k])} -> ${show(b[k])}`).join(', ');
+  } catch {
+    return '';
+  }
+}
+
+async function setAside(dir: string, outputs: string[]): Promise<string> {
+  const to = path.join(path.dirname(dir), `set-aside-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await fs.mkdir(to, { recursive: true });
+  for (const p of [dir, ...outputs]) if (existsSync(p)) await fs.rename(p, path.join(to, path.basename(p)));
   return to;
 }
 

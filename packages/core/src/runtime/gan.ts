@@ -6,7 +6,7 @@ import { tf } from './backend.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { ParamStore } from './params.ts';
-import { assertFinite, MetricsLog, StepRunner } from './training.ts';
+import { assertFinite, DIVERGED_FIX, DivergedError, MetricsLog, StepRunner } from './training.ts';
 
 export interface GanSchedule {
   epochs: number;
@@ -49,8 +49,10 @@ export interface GanLoop<B, S = number[]> {
   restart: boolean;
   /** A wall-clock budget: the loop stops, checkpointed, after the last epoch expected to end within it. */
   minutes?: number;
-  /** After every checkpoint (grids, exports). */
+  /** At every checkpoint, just before it is written (grids, exports). */
   onCheckpoint?(epoch: number): Promise<void>;
+  /** What onCheckpoint writes beside the checkpoints (grids): moved aside with them when a run starts afresh. */
+  outputs?: string[];
 }
 
 /** How a stage's training command runs the loop. */
@@ -81,7 +83,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
   const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
   let epoch = 0;
   let step = 0;
-  const saved = await checkpointToResume(loop.checkpointDir, loop.identity, store, loop.restart, loop.name);
+  const saved = await checkpointToResume(loop.checkpointDir, loop.identity, store, loop.restart, loop.name, [loop.metrics.file, ...(loop.outputs ?? [])]);
   if (saved) {
     store.load(saved.weights);
     await store.restoreOptimizer(gOpt, unprefixed('g', saved.optimizer));
@@ -92,6 +94,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     disposeCheckpoint(saved);
     await loop.metrics.resumeAt(step);
     log(`${loop.name}: resuming after epoch ${epoch} (step ${step}) from ${loop.checkpointDir}`);
+    if (epoch >= schedule.epochs) log(`${loop.name}: already trained for ${epoch} epochs, as many as --epochs ${schedule.epochs} asks; raise --epochs to train on`);
   } else {
     await loop.metrics.reset();
   }
@@ -188,9 +191,15 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     stop = epoch < schedule.epochs && performance.now() + seconds * 1000 > deadline;
     if (stop) log(`${loop.name}: stopping after epoch ${epoch}: another would end past the ${Number(loop.minutes!.toPrecision(3))}-minute limit; run again to resume`);
     if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs || stop) {
+      // The grid and exported generator first: a run killed between the two then redoes this
+      // epoch and writes both again, where the other order left them an epoch behind for good.
+      // Not from diverged weights, though: they would replace a good generator.
+      for (const [name, v] of store.variables) {
+        if (!((await v.data()) as Float32Array).every(Number.isFinite)) throw new DivergedError(`training diverged: weight ${name} holds NaN or infinite values at step ${step}; ${DIVERGED_FIX}`);
+      }
+      await loop.onCheckpoint?.(epoch);
       const optimizer = { ...prefixed('g', await store.optimizerState(gOpt)), ...prefixed('d', await store.optimizerState(dOpt)) };
       await saveCheckpoint(loop.checkpointDir, { step, weights: store.snapshot(), optimizer, meta: { epoch, rng: loop.rng.seedState, identity: loop.identity } }, schedule.keepCheckpoints);
-      await loop.onCheckpoint?.(epoch);
     }
   }
   gOpt.dispose();

@@ -92,11 +92,17 @@ export function explainAbort(err: unknown, heapBytes?: number): unknown {
   );
 }
 
+/** A run that has diverged (a NaN or infinite loss, weight or optimizer slot): what to do is the user's call. */
+export class DivergedError extends Error {
+  override name = 'DivergedError';
+}
+
+/** What a diverged run's message ends with. */
+export const DIVERGED_FIX = 'nothing of this run was checkpointed since; run again with a lower --learning-rate to resume from the last checkpoint, or with --restart';
+
 /** A NaN or infinite loss means the run has diverged: stop before it overwrites good checkpoints. */
 export function assertFinite(losses: Record<string, number>, step: number): void {
   for (const [name, value] of Object.entries(losses)) {
-    if (!Number.isFinite(value)) {
-      throw new Error(`training diverged: ${name} is ${value} at step ${step}. The last checkpoint is kept; lower the learning rate or resume from it.`);
-    }
+    if (!Number.isFinite(value)) throw new DivergedError(`training diverged: ${name} is ${value} at step ${step}; ${DIVERGED_FIX}`);
   }
 }
