@@ -39,7 +39,8 @@ const config = loadConfig(Stage1Config, configsDir, values.config, values.batchS
 
 const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit);
 const encoder = await SentenceEncoder.load(path.join(values.data, 'encoder'));
-const vectors = await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s) => encoder.encode(s), encoder.dim);
+// Named by the encoder's training, as embeddings.arrow's are: generate refuses a generator of other vectors.
+const vectors = { ...(await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s) => encoder.encode(s), encoder.dim)), encoderId: encoder.id };
 encoder.dispose();
 log(`train: ${images.ids.length} images decoded, ${[...captions.values()].reduce((n, c) => n + c.length, 0)} captions encoded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

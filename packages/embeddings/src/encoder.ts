@@ -9,22 +9,34 @@ import { encodeCaptions } from './quality.ts';
 export const encoderDir = (outDir = stageDir('embeddings')) => path.join(outDir, 'encoder');
 
 /** Saves what encoding a new sentence needs: the config, the vocabulary and the weights (text and image side). */
-export async function saveEncoder(dir: string, models: EncoderModels, config: EmbeddingsConfig, vocab: Vocabulary): Promise<void> {
-  await saveTensors(dir, { weights: models.store.snapshot() }, { config, vocab: vocab.json, dim: models.dim });
+export async function saveEncoder(dir: string, models: EncoderModels, config: EmbeddingsConfig, vocab: Vocabulary, id: string): Promise<void> {
+  await saveTensors(dir, { weights: models.store.snapshot() }, { config, vocab: vocab.json, dim: models.dim, id });
 }
 
 /**
- * Any sentence to a vector, with the trained text encoder. Words the vocabulary does not know
- * become <unk>, whose embedding word dropout trained; they are reported, never fatal.
+ * Which sentence vectors a model reads: their size, and the encoder training that made them (an id
+ * drawn when the embeddings stage trains; absent from artifacts of earlier versions). Vectors of a
+ * retrained encoder have the same size and mean something else.
  */
+export interface SentenceSpace {
+  dim: number;
+  encoder?: string;
+}
+
 /**
  * Fails, naming the command that retrains what came after, unless the models that meet in one
- * command read sentence vectors of one size (`sizes`: each part's, e.g. { encoder: 64, 'Stage I': 32 }).
+ * command read the same sentence vectors (`parts`: each one's, e.g. { encoder: ..., 'Stage I': ... }).
  */
-export function requireOneTextDim(sizes: Record<string, number>, remakeWith: string): void {
-  if (new Set(Object.values(sizes)).size <= 1) return;
-  const parts = Object.entries(sizes).map(([part, dim]) => `${part} ${dim}-d`).join(', ');
-  throw new ArtifactError(`sentence vectors of different sizes (${parts}): the models were trained on different embeddings; retrain what came after embeddings: ${remakeWith}`);
+export function requireOneSentenceSpace(parts: Record<string, SentenceSpace>, remakeWith: string): void {
+  const entries = Object.entries(parts);
+  const fix = `retrain what came after embeddings: ${remakeWith}`;
+  if (new Set(entries.map(([, s]) => s.dim)).size > 1) {
+    throw new ArtifactError(`sentence vectors of different sizes (${entries.map(([part, s]) => `${part} ${s.dim}-d`).join(', ')}): the models were trained on different embeddings; ${fix}`);
+  }
+  const known = entries.filter(([, s]) => s.encoder !== undefined);
+  if (new Set(known.map(([, s]) => s.encoder)).size > 1) {
+    throw new ArtifactError(`sentence vectors of different encoder trainings (${known.map(([part, s]) => `${part} ${s.encoder!.slice(0, 8)}`).join(', ')}): the encoder was retrained after the models that read it; ${fix}`);
+  }
 }
 
 /** What a command says of the sentence it drew: the words it read as <unk>, and those past the encoder's length that it did not read. */
@@ -33,6 +45,10 @@ export function logReading(reading: { unknownWords: string[]; ignoredWords: stri
   if (reading.ignoredWords.length) log(`the sentence is longer than the encoder reads: ${reading.ignoredWords.length} words at its end are ignored (${reading.ignoredWords.slice(0, 8).join(' ')}${reading.ignoredWords.length > 8 ? ' ...' : ''})`);
 }
 
+/**
+ * Any sentence to a vector, with the trained text encoder. Words the vocabulary does not know
+ * become <unk>, whose embedding word dropout trained; they are reported, never fatal.
+ */
 export class SentenceEncoder {
   private constructor(
     readonly config: EmbeddingsConfig,
@@ -40,6 +56,8 @@ export class SentenceEncoder {
     private readonly model: SentenceModel,
     private readonly store: ParamStore,
     readonly dim: number,
+    /** Which training made it (SentenceSpace's encoder). */
+    readonly id?: string,
   ) {}
 
   static async load(dir = encoderDir()): Promise<SentenceEncoder> {
@@ -51,7 +69,7 @@ export class SentenceEncoder {
     const { text, dim } = buildTextModel(store, config, vocab.size);
     store.load(groups.weights);
     tf.dispose(Object.values(groups.weights));
-    return new SentenceEncoder(config, vocab, text, store, dim);
+    return new SentenceEncoder(config, vocab, text, store, dim, meta.id as string | undefined);
   }
 
   /** Per sentence also the words outside the vocabulary (read as <unk>) and those past maxTokens (not read). */

@@ -12,6 +12,7 @@ import {
   writeJsonAtomic,
 } from '@t2i/core';
 import { MetricsLog, tf } from '@t2i/core/runtime';
+import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { EmbeddingsConfig } from './config.ts';
@@ -32,7 +33,7 @@ export interface EmbeddingsOptions {
   backend: string;
 }
 
-export function embeddingsSchema(dim: number, encoder: string): A.Schema {
+export function embeddingsSchema(dim: number, encoder: string, encoderId: string): A.Schema {
   return new A.Schema(
     [
       new A.Field('image_id', new A.Utf8(), false),
@@ -43,6 +44,7 @@ export function embeddingsSchema(dim: number, encoder: string): A.Schema {
       ['t2i.stage', 'embeddings'],
       ['t2i.encoder', encoder],
       ['t2i.dim', String(dim)],
+      ['t2i.encoder_id', encoderId],
     ]),
   );
 }
@@ -84,11 +86,13 @@ export async function runEmbeddings(config: EmbeddingsConfig, options: Embedding
 
   const vectors = await captionVectors(models, data, Array.from(data.captions.image.keys()));
   const ids = Array.from(data.captions.image, (r) => data.images.ids[r]);
-  const schema = embeddingsSchema(models.dim, config.encoder);
+  // Names this training's vectors: models trained on them refuse a retrained encoder's.
+  const encoderId = randomUUID();
+  const schema = embeddingsSchema(models.dim, config.encoder, encoderId);
   await writeVectors(embeddingsFile(options.outDir), schema, ids, Int32Array.from(data.captions.index), vectors, models.dim);
   const reference = await encodeCaptions(models.text, data.reference.tokens);
   await writeVectors(referenceEmbeddingsFile(options.outDir), schema, data.reference.text, Int32Array.from(data.reference.text, (_, i) => i), reference, models.dim);
-  await saveEncoder(encoderDir(options.outDir), models, config, data.vocab);
+  await saveEncoder(encoderDir(options.outDir), models, config, data.vocab, encoderId);
 
   const quality = [await measureQuality(models, data, 'test'), await measureQuality(models, data, 'train')];
   models.store.dispose();

@@ -4,6 +4,8 @@ import { embeddingsFile, referenceEmbeddingsFile } from './stage.ts';
 /** The sentence vectors of every caption, by image: what the GAN stages condition on. */
 export interface CaptionVectors {
   dim: number;
+  /** SentenceSpace's encoder: which encoder training made them. */
+  encoderId?: string;
   /** image id -> its captions' vectors, [captions, dim] flattened. */
   byImage: Map<string, Float32Array>;
   /** The 8 reference captions, [8, dim] flattened, and their text. */
@@ -30,5 +32,6 @@ export async function loadCaptionVectors(dir = stageDir('embeddings')): Promise<
   const ref = await readTable(requireArtifact(referenceEmbeddingsFile(dir), 'pnpm turbo run embeddings'));
   const reference = new Float32Array(ref.numRows * dim);
   for (let i = 0; i < ref.numRows; i++) reference.set((ref.getChild('vector')!.get(i) as { toArray(): Float32Array }).toArray(), i * dim);
-  return { dim, byImage, reference, referenceText: ref.getChild('image_id')!.toArray() as string[] };
+  const encoderId = table.schema.metadata.get('t2i.encoder_id');
+  return { dim, encoderId, byImage, reference, referenceText: ref.getChild('image_id')!.toArray() as string[] };
 }

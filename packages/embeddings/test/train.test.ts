@@ -78,7 +78,7 @@ describe('training the encoders', () => {
 
   it('encodes any sentence after training; unknown words are reported, never fatal', async () => {
     const run = await train(tinyConfig());
-    await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab);
+    await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab, 'test-encoder');
     const encoder = await SentenceEncoder.load(encoderDir(run.dir));
     const long = `${'red petals '.repeat(tinyConfig().maxTokens / 2)}and a zebra`;
     const { vectors, unknownWords, ignoredWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '', long]);

@@ -1,6 +1,6 @@
 import { ArtifactError, log, stageDir } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
-import { encoderDir, requireOneTextDim, SentenceEncoder } from 'embeddings';
+import { encoderDir, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { generateStage1, generatorDir, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
@@ -45,7 +45,7 @@ export async function loadGenerators(stage: Stage): Promise<Generators> {
   const stage1 = await loadStage1Generator();
   const stage2 = stage === 2 ? await loadStage2Generator() : undefined;
   try {
-    if (stage2) requireOneTextDim({ 'Stage I': stage1.textDim, 'Stage II': stage2.textDim }, 'pnpm turbo run stage2');
+    if (stage2) requireOneSentenceSpace({ 'Stage I': { dim: stage1.textDim, encoder: stage1.encoder }, 'Stage II': { dim: stage2.textDim, encoder: stage2.encoder } }, 'pnpm turbo run stage2');
   } catch (err) {
     disposeGenerators({ stage1, stage2, textDim: stage1.textDim });
     throw err;
@@ -65,7 +65,9 @@ export function disposeGenerators(g: Generators): void {
 export async function loadEncoder(g: Generators): Promise<SentenceEncoder> {
   const encoder = await SentenceEncoder.load();
   try {
-    requireOneTextDim({ encoder: encoder.dim, generators: g.textDim }, `pnpm turbo run ${g.stage2 ? 'stage2' : 'stage1'}`);
+    const generators = { 'Stage I': g.stage1, ...(g.stage2 && { 'Stage II': g.stage2 }) };
+    const spaces = Object.fromEntries(Object.entries(generators).map(([part, m]) => [part, { dim: m.textDim, encoder: m.encoder }]));
+    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, ...spaces }, `pnpm turbo run ${g.stage2 ? 'stage2' : 'stage1'}`);
   } catch (err) {
     encoder.dispose();
     throw err;

@@ -99,6 +99,12 @@ describe('generate and evaluate end to end', () => {
         expect(readFileSync(path.join(user, 'c', name)).equals(readFileSync(path.join(user, 'a', name))), name).toBe(false);
       }
       expect([again.code, other.code]).toEqual([0, 0]);
+
+      // The encoder retrained (same size, other vectors) after the generators: refused, not drawn from.
+      expect(runCli('embeddings', ['--epochs', '1', '--batch-size', '2', '--restart'], env).code).toBe(0);
+      const stale = t2i(['generate', sentence, '--n', '1', '--out', 'd'], env, user);
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toMatch(/sentence vectors of different encoder trainings \(encoder \w{8}, Stage I \w{8}, Stage II \w{8}\): the encoder was retrained after the models that read it; retrain what came after embeddings: pnpm turbo run stage2/);
     },
     600_000,
   );

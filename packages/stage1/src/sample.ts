@@ -1,7 +1,7 @@
 import { ensureOutDir, parseOptions, removeEarlierPictures, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
-import { logReading, requireOneTextDim, SentenceEncoder } from 'embeddings';
+import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -13,6 +13,8 @@ export interface LoadedGenerator {
   generator: Generator;
   config: Stage1Config;
   textDim: number;
+  /** The encoder training whose sentence vectors it was trained on (SentenceSpace's encoder). */
+  encoder?: string;
   store: ParamStore;
   epoch: number;
 }
@@ -20,7 +22,7 @@ export interface LoadedGenerator {
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */
 export async function loadStage1Generator(dir = generatorDir(stageDir('stage1'))): Promise<LoadedGenerator> {
   const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage1 train', (s, c: Stage1Config, m) => new Generator(s, c, m.textDim as number));
-  return { generator: model, config, textDim: meta.textDim as number, store, epoch: meta.epoch as number };
+  return { generator: model, config, textDim: meta.textDim as number, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number };
 }
 
 /** Noise for n images from a seed: the same seed gives the same pictures. */
@@ -40,7 +42,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   const encoder = await SentenceEncoder.load();
   const g = await loadStage1Generator();
   try {
-    requireOneTextDim({ encoder: encoder.dim, 'Stage I': g.textDim }, 'pnpm turbo run stage1');
+    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, 'Stage I': { dim: g.textDim, encoder: g.encoder } }, 'pnpm turbo run stage1');
     const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
     const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
     const noise = sampleNoise(g.config, n, seed);

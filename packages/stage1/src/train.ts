@@ -1,5 +1,6 @@
 import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
 import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import type { SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage1Config } from './config.ts';
@@ -70,7 +71,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     const file = path.join(options.outDir, 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`);
     await writeImageGrid(file, bytes, grid.n, IMAGE_SIZE, { cols: GRID_NOISE });
     await copyFile(file, path.join(options.outDir, 'grid-latest.png'));
-    await exportGenerator(options.outDir, models, config, dim, epoch);
+    await exportGenerator(options.outDir, models, config, { dim, encoder: data.vectors.encoderId }, epoch);
   };
 
   const steps = Math.floor(data.rows.length / config.batchSize);
@@ -101,8 +102,9 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
 }
 
 /** The generator alone (with its conditioning augmentation), for sampling and for Stage II. */
-export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, textDim: number, epoch: number): Promise<void> {
+export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, text: SentenceSpace, epoch: number): Promise<void> {
   const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  await saveTensors(generatorDir(outDir), { weights }, { config, textDim, epoch });
-  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage1', config, textDim, epoch });
+  const meta = { config, textDim: text.dim, encoder: text.encoder, epoch };
+  await saveTensors(generatorDir(outDir), { weights }, meta);
+  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage1', ...meta });
 }

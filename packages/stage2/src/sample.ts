@@ -1,6 +1,6 @@
 import { log, removeEarlierPictures, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
 import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
-import { requireOneTextDim, SentenceEncoder } from 'embeddings';
+import { requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type Stage1Config } from 'stage1';
@@ -12,6 +12,8 @@ export interface LoadedStage2 {
   generator: Generator;
   config: Stage2Config;
   textDim: number;
+  /** The encoder training whose sentence vectors it was trained on (SentenceSpace's encoder). */
+  encoder?: string;
   store: ParamStore;
   epoch: number;
   /** The Stage I it was trained on. */
@@ -21,7 +23,7 @@ export interface LoadedStage2 {
 /** The exported Stage II generator (data/stage2/generator), ready for inference. */
 export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))): Promise<LoadedStage2> {
   const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage2 train', (s, c: Stage2Config, m) => new Generator(s, c, m.textDim as number));
-  return { generator: model, config, textDim: meta.textDim as number, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
+  return { generator: model, config, textDim: meta.textDim as number, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
 }
 
 /**
@@ -34,7 +36,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
   const g1 = await loadStage1Generator();
   const g2 = await loadStage2Generator();
   try {
-    requireOneTextDim({ encoder: encoder.dim, 'Stage I': g1.textDim, 'Stage II': g2.textDim }, 'pnpm turbo run stage2');
+    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, 'Stage I': { dim: g1.textDim, encoder: g1.encoder }, 'Stage II': { dim: g2.textDim, encoder: g2.encoder } }, 'pnpm turbo run stage2');
     if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
       log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
     }
