@@ -172,9 +172,14 @@ export async function checkpointToResume(dir: string, identity: string, store: P
   }
   const saved = await loadCheckpoint(dir);
   if (!saved) return undefined;
-  const mismatch = saved.meta.identity === identity ? store.mismatch(saved.weights) : undefined;
-  const changes = saved.meta.identity !== identity && identityChanges(saved.meta.identity, identity);
-  const misfit = saved.meta.identity !== identity ? `is of another config or dataset${changes ? ` (${changes})` : ''}` : mismatch && `does not fit this version's model (${mismatch})`;
+  let misfit: string | undefined;
+  if (saved.meta.identity !== identity) {
+    const changes = identityChanges(saved.meta.identity, identity);
+    misfit = `is of another config or dataset${changes ? ` (${changes})` : ''}`;
+  } else {
+    const mismatch = store.mismatch(saved.weights);
+    misfit = mismatch && `does not fit this version's model (${mismatch})`;
+  }
   if (!misfit) return saved;
   disposeCheckpoint(saved);
   log(`${name}: the checkpoint in ${dir} ${misfit}; training from scratch (the earlier run is moved to ${await setAside(dir, outputs)})`);
