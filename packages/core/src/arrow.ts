@@ -1,8 +1,7 @@
 import * as A from 'apache-arrow';
 import { createWriteStream, promises as fs } from 'node:fs';
-import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { explainWriteError, removeStaleTemps, tempPathFor } from './atomic.ts';
+import { explainWriteError, prepareFolderOf, tempPathFor } from './atomic.ts';
 import { ArtifactError } from './paths.ts';
 
 export { A as arrow };
@@ -81,8 +80,7 @@ export class ArrowFileSink {
   private closed = false;
 
   static async open(file: string): Promise<ArrowFileSink> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await removeStaleTemps(path.dirname(file));
+    await prepareFolderOf(file);
     const tmp = tempPathFor(file);
     const writer = new A.RecordBatchFileWriter();
     const out = createWriteStream(tmp);
@@ -104,19 +102,18 @@ export class ArrowFileSink {
       await this.done;
       this.closed = true;
     } catch (err) {
-      await fs.rm(this.tmp, { force: true });
-      throw explainWriteError(err, this.file);
+      await this.fail(err);
     }
   }
 
   async commit(): Promise<void> {
     await this.close();
-    try {
-      await fs.rename(this.tmp, this.file);
-    } catch (err) {
-      await fs.rm(this.tmp, { force: true });
-      throw explainWriteError(err, this.file);
-    }
+    await fs.rename(this.tmp, this.file).catch((err: unknown) => this.fail(err));
+  }
+
+  private async fail(err: unknown): Promise<never> {
+    await fs.rm(this.tmp, { force: true });
+    throw explainWriteError(err, this.file);
   }
 
   async abort(): Promise<void> {

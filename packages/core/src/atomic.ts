@@ -9,12 +9,14 @@ export function tempPathFor(file: string): string {
 }
 
 /**
- * Removes the temp files and folders (tempPathFor's) in `dir` whose process no longer runs: what a
- * killed run left half-written, up to gigabytes for the full dataset's images, is gone by the next
- * write there.
+ * Makes the folder `file` is written to, and removes the temp files and folders (tempPathFor's)
+ * there whose process no longer runs: what a killed run left half-written, up to gigabytes for the
+ * full dataset's images, is gone by the next write there.
  */
-export async function removeStaleTemps(dir: string): Promise<void> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
+export async function prepareFolderOf(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true });
+  const names = await fs.readdir(dir);
   for (const name of names) {
     const pid = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
     if (pid !== undefined && !isRunning(Number(pid))) await fs.rm(path.join(dir, name), { recursive: true, force: true });
@@ -52,7 +54,7 @@ export interface StagedWrite {
   abort(): Promise<void>;
 }
 
-/** A whole file's contents as a StagedWrite (its folder made, a killed run's temps there cleared). */
+/** A whole file's contents as a StagedWrite. */
 export function stagedFile(file: string, data: string | Uint8Array): StagedWrite {
   const tmp = tempPathFor(file);
   const abort = () => fs.rm(tmp, { force: true }).catch(() => undefined);
@@ -63,8 +65,7 @@ export function stagedFile(file: string, data: string | Uint8Array): StagedWrite
   return {
     close: async () => {
       try {
-        await fs.mkdir(path.dirname(file), { recursive: true });
-        await removeStaleTemps(path.dirname(file));
+        await prepareFolderOf(file);
         const handle = await fs.open(tmp, 'w');
         try {
           await handle.writeFile(data);

@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { explainWriteError, removeStaleTemps, tempPathFor } from '../atomic.ts';
+import { explainWriteError, prepareFolderOf, tempPathFor } from '../atomic.ts';
 import { log } from '../log.ts';
 import { ArtifactError, requireArtifact } from '../paths.ts';
 import { Rng } from '../rng.ts';
@@ -50,8 +50,7 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
   for (const { group, name, tensor } of tensors) {
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new Error(`${group}/${name} is ${tensor.dtype}; only float32 and int32 are stored`);
   }
-  await fs.mkdir(path.dirname(folder), { recursive: true });
-  await removeStaleTemps(path.dirname(folder));
+  await prepareFolderOf(folder);
   const tmp = tempPathFor(folder);
   await fs.mkdir(tmp);
   try {
@@ -127,12 +126,12 @@ export async function saveCheckpoint(dir: string, state: CheckpointState, keep =
     await saveTensors(folder, { weights: state.weights, optimizer: state.optimizer }, { step: state.step, ...state.meta }, { finite: true });
   } catch (err) {
     if (!(err instanceof DivergedError)) throw err;
-    tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
     const last = (await listCheckpoints(dir)).at(-1);
     throw new DivergedError(`training diverged: ${err.message} at step ${state.step}, so it was not checkpointed (${last === undefined ? 'there is no earlier checkpoint' : `the last checkpoint, ${path.join(dir, checkpointDirName(last))}, is kept`}); run again with a lower --learning-rate to resume from it, or with --restart`);
+  } finally {
+    // Optimizer state may hold fresh tensors (Adam's iteration count) beside its slot variables.
+    tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
   }
-  // Optimizer state may hold fresh tensors (Adam's iteration count) beside its slot variables.
-  tf.dispose(Object.values(state.optimizer).filter((t) => !(t instanceof tf.Variable)));
   const all = await listCheckpoints(dir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) await fs.rm(path.join(dir, checkpointDirName(old)), { recursive: true, force: true });
   return folder;
