@@ -3,12 +3,12 @@
  * flags, then one zod parse into a typed object, so that a bad value stops the script with a
  * usage message instead of running it with NaN.
  */
-import { parseOptions, userArgs } from '@t2i/core';
-import { Command } from 'commander';
+import { newCommand, parseOptions, userArgs } from '@t2i/core';
+import type { Command } from 'commander';
 import type { z } from 'zod';
 
 export function benchFlags<S extends z.ZodType>(name: string, description: string, options: (c: Command) => Command, schema: S): z.infer<S> {
-  const command = options(new Command(name).description(description).showHelpAfterError());
+  const command = options(newCommand(name, description));
   command.parse(userArgs(), { from: 'user' });
   try {
     return parseOptions(schema, command.opts(), name);

@@ -4,12 +4,14 @@ import { constants, promises as fs } from 'node:fs';
 import { explainWriteError } from './atomic.ts';
 import { log } from './log.ts';
 
+/** A t2i command: its description for --help, which a usage error also shows. */
+export function newCommand(name: string, description: string): Command {
+  return new Command(name).description(description).showHelpAfterError();
+}
+
 /** A command of a stage that reads the dataset itself, with --data. */
 export function stageCommand(name: string, description: string): Command {
-  return new Command(name)
-    .description(description)
-    .addOption(new Option('--data <dir>', 'dataset folder in the official Oxford-102 + text_c10 layout (default: $T2I_DATA, else the embedded sample data/sample)'))
-    .showHelpAfterError();
+  return newCommand(name, description).addOption(new Option('--data <dir>', 'dataset folder in the official Oxford-102 + text_c10 layout (default: $T2I_DATA, else the embedded sample data/sample)'));
 }
 
 /** An optional whole-number flag, from commander's string. */
@@ -44,7 +46,7 @@ export const ganFlags = {
  */
 export function trainingCommand(name: string, description: string, outDefault: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
   // No --data: trainers read the earlier stages' artifacts, not the dataset.
-  const command = new Command(name).description(description).showHelpAfterError().option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
+  const command = newCommand(name, description).option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
   overrides(command)
     .option('--batch-size <n>', 'batch size (overrides the config)')
     .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')

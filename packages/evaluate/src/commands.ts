@@ -1,4 +1,4 @@
-import { ensureOutDir, loadConfig, log, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutDir, UsageError } from '@t2i/core';
+import { ensureOutDir, loadConfig, log, newCommand, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutDir, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -77,15 +77,13 @@ const GenerateOptions = z.object({
 });
 
 export function generateCommand(): Command {
-  return new Command('generate')
-    .description('Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)')
+  return newCommand('generate', 'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)')
     .argument('<sentence>', 'what the flower looks like, e.g. "this flower has petals that are blue and white"')
     .option('--n <n>', 'how many images (1-64)', '8')
     .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
     .addOption(new Option('--stage <stage>', '1: 64x64 only; 2: 64x64 and 256x256').choices(['1', '2']).default('2'))
     .option('--out <dir>', 'where the PNGs go (relative to the current directory)', 'out')
     .option('--backend <name>', 'tfjs backend (default: the first that loads; $T2I_BACKEND)')
-    .showHelpAfterError()
     .action(async (sentence: string, raw) => {
       const o = parseOptions(GenerateOptions, raw, 't2i generate');
       if (!sentence.trim()) throw new UsageError('t2i generate: the sentence is empty; say what the flower looks like, e.g. "this flower has petals that are blue and white"');
