@@ -55,11 +55,19 @@ export class Vocabulary {
   }
 
   encode(text: string): Int32Array {
-    return Int32Array.from(tokenize(text), (t) => this.id(t));
+    return this.encodeTokens(tokenize(text));
+  }
+
+  encodeTokens(tokens: string[]): Int32Array {
+    return Int32Array.from(tokens, (t) => this.id(t));
   }
 
   /** The words of a sentence that the vocabulary does not know. */
   unknownWords(text: string): string[] {
-    return tokenize(text).filter((t) => !this.ids.has(t));
+    return this.unknownTokens(tokenize(text));
+  }
+
+  unknownTokens(tokens: string[]): string[] {
+    return tokens.filter((t) => !this.ids.has(t));
   }
 }

@@ -16,10 +16,10 @@ export async function saveEncoder(dir: string, models: EncoderModels, config: Em
 /**
  * Which sentence vectors a model reads: their size, and the encoder training that made them (an id
  * drawn when the embeddings stage trains; absent from artifacts of earlier versions). Vectors of a
- * retrained encoder have the same size and mean something else.
+ * retrained encoder have the same size and mean something else. A loaded generator is one.
  */
 export interface SentenceSpace {
-  dim: number;
+  textDim: number;
   encoder?: string;
 }
 
@@ -30,8 +30,8 @@ export interface SentenceSpace {
 export function requireOneSentenceSpace(parts: Record<string, SentenceSpace>, remakeWith: string): void {
   const entries = Object.entries(parts);
   const fix = `retrain what came after embeddings: ${remakeWith}`;
-  if (new Set(entries.map(([, s]) => s.dim)).size > 1) {
-    throw new ArtifactError(`sentence vectors of different sizes (${entries.map(([part, s]) => `${part} ${s.dim}-d`).join(', ')}): the models were trained on different embeddings; ${fix}`);
+  if (new Set(entries.map(([, s]) => s.textDim)).size > 1) {
+    throw new ArtifactError(`sentence vectors of different sizes (${entries.map(([part, s]) => `${part} ${s.textDim}-d`).join(', ')}): the models were trained on different embeddings; ${fix}`);
   }
   const known = entries.filter(([, s]) => s.encoder !== undefined);
   if (new Set(known.map(([, s]) => s.encoder)).size > 1) {
@@ -60,6 +60,11 @@ export class SentenceEncoder {
     readonly id?: string,
   ) {}
 
+  /** The sentence vectors it makes. */
+  get space(): SentenceSpace {
+    return { textDim: this.dim, encoder: this.id };
+  }
+
   static async load(dir = encoderDir()): Promise<SentenceEncoder> {
     requireArtifact(path.join(dir, 'tensors.json'), 'pnpm turbo run embeddings');
     const { groups, meta } = await loadTensors(dir);
@@ -74,14 +79,12 @@ export class SentenceEncoder {
 
   /** Per sentence also the words outside the vocabulary (read as <unk>) and those past maxTokens (not read). */
   async encode(sentences: string[]): Promise<{ vectors: Float32Array; unknownWords: string[][]; ignoredWords: string[][] }> {
-    const tokens = sentences.map((s) => {
-      const ids = this.vocab.encode(s).slice(0, this.config.maxTokens);
-      return ids.length > 0 ? ids : Int32Array.of(this.vocab.id('<unk>'));
-    });
     const words = sentences.map((s) => tokenize(s));
+    const read = words.map((w) => w.slice(0, this.config.maxTokens));
+    const tokens = read.map((w) => (w.length > 0 ? this.vocab.encodeTokens(w) : Int32Array.of(this.vocab.id('<unk>'))));
     return {
       vectors: await encodeCaptions(this.model, tokens),
-      unknownWords: words.map((w) => this.vocab.unknownWords(w.slice(0, this.config.maxTokens).join(' '))),
+      unknownWords: read.map((w) => this.vocab.unknownTokens(w)),
       ignoredWords: words.map((w) => w.slice(this.config.maxTokens)),
     };
   }

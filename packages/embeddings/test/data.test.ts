@@ -15,13 +15,13 @@ describe('embedding data', () => {
   });
 
   it('refuses models that read different sentence vectors (another size, or a retrained encoder), naming each and the command', () => {
-    expect(() => requireOneSentenceSpace({ encoder: { dim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { dim: 64, encoder: 'a1b2c3d4-x' } }, 'x')).not.toThrow();
+    expect(() => requireOneSentenceSpace({ encoder: { textDim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { textDim: 64, encoder: 'a1b2c3d4-x' } }, 'x')).not.toThrow();
     // Generators of earlier versions record no encoder: only the size can be checked.
-    expect(() => requireOneSentenceSpace({ encoder: { dim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { dim: 64 } }, 'x')).not.toThrow();
-    expect(() => requireOneSentenceSpace({ encoder: { dim: 64 }, 'Stage I': { dim: 32 } }, 'pnpm turbo run stage1')).toThrow(
+    expect(() => requireOneSentenceSpace({ encoder: { textDim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { textDim: 64 } }, 'x')).not.toThrow();
+    expect(() => requireOneSentenceSpace({ encoder: { textDim: 64 }, 'Stage I': { textDim: 32 } }, 'pnpm turbo run stage1')).toThrow(
       'sentence vectors of different sizes (encoder 64-d, Stage I 32-d): the models were trained on different embeddings; retrain what came after embeddings: pnpm turbo run stage1',
     );
-    expect(() => requireOneSentenceSpace({ encoder: { dim: 64, encoder: 'ffff0000-new' }, 'Stage I': { dim: 64, encoder: 'a1b2c3d4-old' } }, 'pnpm turbo run stage1')).toThrow(
+    expect(() => requireOneSentenceSpace({ encoder: { textDim: 64, encoder: 'ffff0000-new' }, 'Stage I': { textDim: 64, encoder: 'a1b2c3d4-old' } }, 'pnpm turbo run stage1')).toThrow(
       'sentence vectors of different encoder trainings (encoder ffff0000, Stage I a1b2c3d4): the encoder was retrained after the models that read it; retrain what came after embeddings: pnpm turbo run stage1',
     );
   });

@@ -45,7 +45,7 @@ export async function loadGenerators(stage: Stage): Promise<Generators> {
   const stage1 = await loadStage1Generator();
   const stage2 = stage === 2 ? await loadStage2Generator() : undefined;
   try {
-    if (stage2) requireOneSentenceSpace({ 'Stage I': { dim: stage1.textDim, encoder: stage1.encoder }, 'Stage II': { dim: stage2.textDim, encoder: stage2.encoder } }, 'pnpm turbo run stage2');
+    if (stage2) requireOneSentenceSpace({ 'Stage I': stage1, 'Stage II': stage2 }, 'pnpm turbo run stage2');
   } catch (err) {
     disposeGenerators({ stage1, stage2, textDim: stage1.textDim });
     throw err;
@@ -65,9 +65,7 @@ export function disposeGenerators(g: Generators): void {
 export async function loadEncoder(g: Generators): Promise<SentenceEncoder> {
   const encoder = await SentenceEncoder.load();
   try {
-    const generators = { 'Stage I': g.stage1, ...(g.stage2 && { 'Stage II': g.stage2 }) };
-    const spaces = Object.fromEntries(Object.entries(generators).map(([part, m]) => [part, { dim: m.textDim, encoder: m.encoder }]));
-    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, ...spaces }, `pnpm turbo run ${g.stage2 ? 'stage2' : 'stage1'}`);
+    requireOneSentenceSpace({ encoder: encoder.space, 'Stage I': g.stage1, ...(g.stage2 && { 'Stage II': g.stage2 }) }, `pnpm turbo run ${g.stage2 ? 'stage2' : 'stage1'}`);
   } catch (err) {
     encoder.dispose();
     throw err;

@@ -42,7 +42,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   const encoder = await SentenceEncoder.load();
   const g = await loadStage1Generator();
   try {
-    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, 'Stage I': { dim: g.textDim, encoder: g.encoder } }, 'pnpm turbo run stage1');
+    requireOneSentenceSpace({ encoder: encoder.space, 'Stage I': g }, 'pnpm turbo run stage1');
     const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
     const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
     const noise = sampleNoise(g.config, n, seed);

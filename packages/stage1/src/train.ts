@@ -71,7 +71,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     const file = path.join(options.outDir, 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`);
     await writeImageGrid(file, bytes, grid.n, IMAGE_SIZE, { cols: GRID_NOISE });
     await copyFile(file, path.join(options.outDir, 'grid-latest.png'));
-    await exportGenerator(options.outDir, models, config, { dim, encoder: data.vectors.encoderId }, epoch);
+    await exportGenerator(options.outDir, models, config, { textDim: dim, encoder: data.vectors.encoderId }, epoch);
   };
 
   const steps = Math.floor(data.rows.length / config.batchSize);
@@ -104,7 +104,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
 /** The generator alone (with its conditioning augmentation), for sampling and for Stage II. */
 export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, text: SentenceSpace, epoch: number): Promise<void> {
   const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  const meta = { config, textDim: text.dim, encoder: text.encoder, epoch };
+  const meta = { config, textDim: text.textDim, encoder: text.encoder, epoch };
   await saveTensors(generatorDir(outDir), { weights }, meta);
   await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage1', ...meta });
 }

@@ -36,7 +36,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
   const g1 = await loadStage1Generator();
   const g2 = await loadStage2Generator();
   try {
-    requireOneSentenceSpace({ encoder: { dim: encoder.dim, encoder: encoder.id }, 'Stage I': { dim: g1.textDim, encoder: g1.encoder }, 'Stage II': { dim: g2.textDim, encoder: g2.encoder } }, 'pnpm turbo run stage2');
+    requireOneSentenceSpace({ encoder: encoder.space, 'Stage I': g1, 'Stage II': g2 }, 'pnpm turbo run stage2');
     if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
       log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
     }

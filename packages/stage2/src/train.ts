@@ -99,7 +99,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
   const { store, generator: G } = models;
   const { stream, vectors } = data;
   const dim = vectors.dim;
-  requireOneSentenceSpace({ embeddings: { dim, encoder: vectors.encoderId }, 'Stage I': { dim: stage1.textDim, encoder: stage1.encoder } }, 'pnpm turbo run stage1');
+  requireOneSentenceSpace({ embeddings: { textDim: dim, encoder: vectors.encoderId }, 'Stage I': stage1 }, 'pnpm turbo run stage1');
   const captions = vectors.reference.length / dim;
   const noise = fixedGridNoise(stage1.config, config, captions);
   const gridText = Float32Array.from({ length: captions * GRID_NOISE * dim }, (_, i) => vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
@@ -117,7 +117,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
     const file = path.join(options.outDir, 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`);
     await writeImageGrid(file, cells, 2 * n, IMAGE_SIZE, { cols: 2 * GRID_NOISE });
     await copyFile(file, path.join(options.outDir, 'grid-latest.png'));
-    await exportGenerator(options.outDir, models, config, { dim, encoder: vectors.encoderId }, epoch, stage1);
+    await exportGenerator(options.outDir, models, config, { textDim: dim, encoder: vectors.encoderId }, epoch, stage1);
   };
 
   const images = stream.rows.length;
@@ -155,7 +155,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
 /** The Stage II generator alone (with its conditioning augmentation), for sampling; it records the Stage I it was trained on. */
 export async function exportGenerator(outDir: string, models: Stage2Models, config: Stage2Config, text: SentenceSpace, epoch: number, stage1: LoadedGenerator): Promise<void> {
   const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  const meta = { config, textDim: text.dim, encoder: text.encoder, epoch, stage1: { config: stage1.config, epoch: stage1.epoch } };
+  const meta = { config, textDim: text.textDim, encoder: text.encoder, epoch, stage1: { config: stage1.config, epoch: stage1.epoch } };
   await saveTensors(generatorDir(outDir), { weights }, meta);
   await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage2', ...meta });
 }

@@ -29,7 +29,7 @@ beforeAll(async () => {
   // A Stage I as training finds it: exported by stage1, loaded back.
   const config = tinyStage1({ epochs: 1 });
   const models = buildStage1(config, 6);
-  await exportStage1(path.join(dir, 'stage1'), models, config, { dim: 6 }, 1);
+  await exportStage1(path.join(dir, 'stage1'), models, config, { textDim: 6 }, 1);
   models.store.dispose();
   stage1 = await loadStage1Generator(generatorDir(path.join(dir, 'stage1')));
 });
