@@ -22,6 +22,8 @@ export const EvaluateConfig = z.object({
   referenceSamples: z.number().int().min(1).max(16),
   /** Fixed-noise grids shown per stage in the report (evenly spaced epochs, the last always). */
   gridEpochs: z.number().int().min(1),
+  /** Grids per stage in the report's animation of training (evenly spaced, the last always); under 2 writes none. */
+  animationFrames: z.number().int().min(0),
   /** Points in each moving average of the report's Stage I / Stage II chart. */
   movingAverage: z.number().int().min(1),
   /** Noise of the generated samples. */

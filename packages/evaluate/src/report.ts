@@ -27,6 +27,34 @@ export interface TrainingHistory {
   losses: Record<string, number>[];
   /** Fixed-noise grids of chosen epochs (relative paths). */
   grids: { epoch: number; file: string }[];
+  /** The grids as one animated WebP (relative path), and the epochs it runs through. */
+  animation?: { file: string; epochs: number[] };
+}
+
+/** Up to `count` of `all`, evenly spaced, the last always among them. */
+export function evenlySpaced<T>(all: T[], count: number): T[] {
+  const k = Math.min(count, all.length);
+  return [...new Set(Array.from({ length: k }, (_, i) => all[Math.round(((i + 1) * all.length) / k) - 1]))];
+}
+
+/** Widest frame of a training animation: Stage II's full-size grids are 2,000 px across. */
+const ANIMATION_WIDTH = 1040;
+/** Milliseconds each epoch's grid is shown, and the last one. */
+const FRAME_MS = 250;
+const LAST_FRAME_MS = 2000;
+
+/**
+ * The grids in one animated WebP (sharp joins the frames; WebP at quality 80 is a quarter of a
+ * GIF's size for these noisy images and encodes 25 times faster). Every frame is fitted into the
+ * first one's size, in case a grid's shape changed.
+ */
+async function writeAnimation(file: string, grids: string[]): Promise<void> {
+  const first = await sharp(grids[0]).metadata();
+  const width = Math.min(first.width, ANIMATION_WIDTH);
+  const height = Math.round((first.height * width) / first.width);
+  const frames = await Promise.all(grids.map((g) => sharp(g).resize(width, height, { fit: 'contain', background: '#ffffff' }).png().toBuffer()));
+  const delay = frames.map((_, i) => (i === frames.length - 1 ? LAST_FRAME_MS : FRAME_MS));
+  await writeFileAtomic(file, await sharp(frames, { join: { animated: true } }).webp({ quality: 80, delay, loop: 0 }).toBuffer());
 }
 
 export interface ReportInput {
@@ -43,8 +71,11 @@ export interface ReportInput {
   history: TrainingHistory[];
 }
 
-/** metrics.jsonl of a GAN stage and thumbnails of up to `count` of its grids (evenly spaced, the last always), written into `assets`. */
-export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string, count: number): Promise<TrainingHistory | undefined> {
+/**
+ * metrics.jsonl of a GAN stage, thumbnails of up to `count` of its grids and an animation of up to
+ * `frames` of them (each evenly spaced, the last always), written into `assets`.
+ */
+export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string, count: number, frames: number): Promise<TrainingHistory | undefined> {
   const dir = stageDir(stage);
   const metrics = path.join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) return undefined;
@@ -54,14 +85,19 @@ export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string
     .map((l) => JSON.parse(l) as Record<string, number>);
   const gridDir = path.join(dir, 'grids');
   const all = existsSync(gridDir) ? (await fs.readdir(gridDir)).filter((n) => /^epoch-\d+\.png$/.test(n)).sort() : [];
-  const chosen = [...new Set(Array.from({ length: Math.min(count, all.length) }, (_, i) => all[Math.round(((i + 1) * all.length) / Math.min(count, all.length)) - 1]))];
+  const epochOf = (name: string) => Number(/\d+/.exec(name)![0]);
+  const rel = (file: string) => `${path.basename(assets)}/${file}`;
   const grids = [];
-  for (const name of chosen) {
+  for (const name of evenlySpaced(all, count)) {
     const file = `${stage}-${name}`;
     await writeFileAtomic(path.join(assets, file), await sharp(path.join(gridDir, name)).resize({ width: 320, withoutEnlargement: true }).png().toBuffer());
-    grids.push({ epoch: Number(/\d+/.exec(name)![0]), file: `${path.basename(assets)}/${file}` });
+    grids.push({ epoch: epochOf(name), file: rel(file) });
   }
-  return { stage, losses, grids };
+  const animated = evenlySpaced(all, frames);
+  if (animated.length < 2) return { stage, losses, grids };
+  const file = `${stage}-training.webp`;
+  await writeAnimation(path.join(assets, file), animated.map((name) => path.join(gridDir, name)));
+  return { stage, losses, grids, animation: { file: rel(file), epochs: animated.map(epochOf) } };
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -148,6 +184,12 @@ function gridStrip(h: TrainingHistory): string {
   return `<div class="strip">${h.grids.map((g) => `<figure><img src="${g.file}" width="320" alt="${h.stage} epoch ${g.epoch}"><figcaption>${h.stage} epoch ${g.epoch}</figcaption></figure>`).join('')}</div>`;
 }
 
+function animation(h: TrainingHistory): string {
+  if (!h.animation) return '';
+  const { file, epochs } = h.animation;
+  return `<figure><img class="grid" src="${file}" alt="${h.stage} training, animated"><figcaption>The same grid at ${epochs.length} epochs from ${epochs[0]} to ${epochs[epochs.length - 1]}, ${FRAME_MS} ms each (the last held ${LAST_FRAME_MS / 1000} s), then again.</figcaption></figure>`;
+}
+
 const STYLE = `body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f3f3f3}.anchor{color:#888}.note{color:#555;font-size:90%}.skipped{color:#a33}
@@ -188,7 +230,7 @@ ${stageComparison(input)}
 
 <h2>Training</h2>
 ${histories.length === 0 ? '<p class="skipped">No metrics.jsonl from stage1 or stage2.</p>' : ''}
-${histories.map((h) => `<h3>${h.stage}</h3>${lossCurves(h)}<p>Fixed-noise grids over epochs (reference captions in rows, the same noise in every grid):</p>${gridStrip(h)}`).join('\n')}
+${histories.map((h) => `<h3>${h.stage}</h3>${lossCurves(h)}<p>Fixed-noise grids over epochs (reference captions in rows, the same noise in every grid):</p>${gridStrip(h)}${animation(h)}`).join('\n')}
 </body></html>
 `;
 }

@@ -250,7 +250,7 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       picks.push({ imageId: item.imageId, classId: item.classId, caption: texts.get(`${item.imageId}#${item.captionIndex}`) ?? '', score: last.perImage.pTrue[i], low: rel(low), high: pictures.high ? rel(high) : undefined });
     }
 
-    const history = (await Promise.all((['stage1', 'stage2'] as const).map((s) => trainingHistory(s, assets, config.gridEpochs)))).filter((h): h is TrainingHistory => h !== undefined);
+    const history = (await Promise.all((['stage1', 'stage2'] as const).map((s) => trainingHistory(s, assets, config.gridEpochs, config.animationFrames)))).filter((h): h is TrainingHistory => h !== undefined);
     const perImage = (stage: Stage): PerImage | undefined => measured.find((m) => m.stage === stage)?.perImage;
     const html = renderReport({
       scores,

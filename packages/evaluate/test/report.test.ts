@@ -1,9 +1,10 @@
 import { Rng, writePng } from '@t2i/core';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderReport, type ReportInput } from '../src/report.ts';
+import sharp from 'sharp';
+import { evenlySpaced, renderReport, trainingHistory, type ReportInput } from '../src/report.ts';
 import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type Reference, type ScoresJson } from '../src/scores.ts';
 import { checkPage } from './chromium.ts';
 
@@ -14,6 +15,27 @@ async function image(name: string, size: number, seed: number): Promise<string> 
   const rng = new Rng(seed);
   await writePng(path.join(dir, 'report', name), Uint8Array.from({ length: size * size * 3 }, () => rng.int(256)), size, size);
   return `report/${name}`;
+}
+
+/**
+ * trainingHistory of a stage1 folder under `root` holding `epochs` random grids and their metrics,
+ * with its thumbnails and animation written to `root`/report, as the report's assets.
+ */
+async function historyOf(root: string, epochs: number, count: number, frames: number) {
+  const previous = process.env.T2I_ARTIFACTS;
+  process.env.T2I_ARTIFACTS = path.join(root, 'artifacts');
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const rng = new Rng(epoch);
+      await writePng(path.join(root, 'artifacts', 'stage1', 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`), Uint8Array.from({ length: 40 * 40 * 3 }, () => rng.int(256)), 40, 40);
+    }
+    writeFileSync(path.join(root, 'artifacts', 'stage1', 'metrics.jsonl'), Array.from({ length: epochs }, (_, i) => JSON.stringify({ epoch: i + 1, d_loss: 1 / (i + 1) })).join('\n'));
+    mkdirSync(path.join(root, 'report'), { recursive: true });
+    return (await trainingHistory('stage1', path.join(root, 'report'), count, frames))!;
+  } finally {
+    if (previous === undefined) delete process.env.T2I_ARTIFACTS;
+    else process.env.T2I_ARTIFACTS = previous;
+  }
 }
 
 /** A report of made-up scores and images, in the shape the evaluate stage writes. */
@@ -69,10 +91,31 @@ async function syntheticReport(withStage2: boolean): Promise<ReportInput> {
         stage: 'stage1',
         losses: [1, 2, 3].map((epoch) => ({ step: epoch * 10, epoch, d_loss: 1.4 - 0.1 * epoch, g_loss: 0.8 + 0.2 * epoch })),
         grids: [{ epoch: 3, file: await image('stage1-epoch-0003.png', 64, 12) }],
+        animation: (await historyOf(dir, 3, 1, 3)).animation,
       },
     ],
   };
 }
+
+describe('training history', () => {
+  it('takes evenly spaced epochs, the last always', () => {
+    expect(evenlySpaced([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 3)).toEqual([3, 7, 10]);
+    expect(evenlySpaced([1, 2], 5)).toEqual([1, 2]);
+    expect(evenlySpaced([1, 2, 3], 1)).toEqual([3]);
+  });
+
+  it('thumbnails some grids and animates more of them, one frame an epoch, the last held longest', async () => {
+    const root = mkdtempSync(path.join(dir, 'history-'));
+    const history = await historyOf(root, 6, 2, 3);
+    expect(history.losses).toHaveLength(6);
+    expect(history.grids.map((g) => g.epoch)).toEqual([3, 6]);
+    expect(history.animation!.epochs).toEqual([2, 4, 6]);
+    const meta = await sharp(path.join(root, history.animation!.file), { animated: true }).metadata();
+    expect([meta.format, meta.pages, meta.width, meta.pageHeight]).toEqual(['webp', 3, 40, 40]);
+    expect(meta.delay).toEqual([250, 250, 2000]);
+    expect((await historyOf(root, 6, 2, 1)).animation).toBeUndefined();
+  });
+});
 
 describe('report page', () => {
   it('loads in headless Chromium with every image and the scores table', async () => {
@@ -82,8 +125,8 @@ describe('report page', () => {
     writeFileSync(file, html);
     const check = checkPage(file);
     expect(check.broken).toEqual([]);
-    // 2 reference grids, 6 picks at two sizes, 1 training grid.
-    expect(check.images).toBe(15);
+    // 2 reference grids, 6 picks at two sizes, 1 training grid and its animation.
+    expect(check.images).toBe(16);
     expect(check.scoresTable).toBe(true);
     expect(check.scoreRows).toBe(6);
     // Two Stage I / Stage II charts and one loss chart.
