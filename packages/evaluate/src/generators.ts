@@ -56,6 +56,15 @@ export async function loadGenerators(stage: Stage): Promise<Generators> {
   return { stage1, stage2, textDim: stage1.textDim };
 }
 
+/** Which trained model each stage is, in a line: what the report says beside its scores. */
+export function describeModels(g: Generators): Record<Stage, string> {
+  const c1 = g.stage1.config;
+  const stage1 = `${c1.generator} G, ${c1.discriminator} D, ngf ${c1.ngf}, ndf ${c1.ndf}; config ${c1.name}, epoch ${g.stage1.epoch} of ${c1.epochs}`;
+  if (!g.stage2) return { 1: stage1, 2: '' };
+  const c2 = g.stage2.config;
+  return { 1: stage1, 2: `${c2.residualBlocks} residual blocks, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${g.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${g.stage2.stage1.epoch}` };
+}
+
 export function disposeGenerators(g: Generators): void {
   g.stage1.store.dispose();
   g.stage2?.store.dispose();

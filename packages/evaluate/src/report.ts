@@ -115,7 +115,7 @@ function scoresTable(s: ScoresJson): string {
     ['Class consistency top-5', cell((st) => pct(st.classConsistency.top5)), s.classifier.testTop5 === null ? '' : `${pct(s.classifier.testTop5)} (classifier on tstid)`, ''],
     ["Course score (lower is better)", cell((st) => `${st.courseScore.score.toFixed(3)} <small>= ${st.courseScore.meanCosineDistance.toFixed(3)} + 1/${st.courseScore.spread.toFixed(3)}</small>`), '', ''],
   ];
-  const head = stages.map((st, i) => `<th>Stage ${i === 0 ? 'I (64x64)' : 'II (256x256)'}${measured(st) ? `<br><small>epoch ${st.epoch}, ${st.images} images</small>` : ''}</th>`).join('');
+  const head = stages.map((st, i) => `<th>Stage ${i === 0 ? 'I (64x64)' : 'II (256x256)'}${measured(st) ? `<br><small>${escapeHtml(st.model)}; ${st.images} images</small>` : ''}</th>`).join('');
   return `<table id="scores">
 <thead><tr><th>Score</th>${head}<th>Real images</th><th>StackGAN, published*<br><small>not comparable</small></th></tr></thead>
 <tbody>${rows.map(([name, cells, real, anchor]) => `<tr><th scope="row">${name}</th>${cells}<td>${real}</td><td class="anchor">${anchor}</td></tr>`).join('\n')}</tbody>

@@ -35,6 +35,8 @@ export interface StageScores {
   size: number;
   /** The generator's training epoch. */
   epoch: number;
+  /** The generator measured: its architecture, config and epoch, in a line. */
+  model: string;
   images: number;
   inceptionScore: MeanStd & { splits: number; protocol: string };
   fid: { value: number; protocol: string };
@@ -59,6 +61,7 @@ export interface StageInput {
   stage: 1 | 2;
   size: number;
   epoch: number;
+  model: string;
   probs: Float32Array;
   features: Float32Array;
   joint: Float32Array;
@@ -92,6 +95,7 @@ export function scoreStage(input: StageInput, ref: Reference): { scores: StageSc
       stage: input.stage,
       size: input.size,
       epoch: input.epoch,
+      model: input.model,
       images: n,
       inceptionScore: { ...is, splits: ref.splits, protocol: PROTOCOL.inceptionScore(ref.splits) },
       fid: { value: fid(input.features, ref.realTest, ref.featureDim), protocol: PROTOCOL.fid },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadImageSet, type ImageSet } from 'preprocess-images';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
-import { disposeGenerators, gatherRows, generate, loadGenerators, modelArtifacts, noiseAt, noiseFor, requireModels, SIZE, span, type Generators, type Noise, type Stage } from './generators.ts';
+import { describeModels, disposeGenerators, gatherRows, generate, loadGenerators, modelArtifacts, noiseAt, noiseFor, requireModels, SIZE, span, type Generators, type Noise, type Stage } from './generators.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
 import { fid, inceptionScore } from './metrics.ts';
 import { renderReport, reportAssetsDir, reportFile, trainingHistory, type RankedImage, type TrainingHistory } from './report.ts';
@@ -184,9 +184,10 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       splits,
     };
     const epochs: Record<Stage, number> = { 1: g.stage1.epoch, 2: g.stage2?.epoch ?? 0 };
+    const models = describeModels(g);
     const measured = ([1, 2] as const).flatMap((stage) => {
       const o = outputs[stage];
-      return o ? [{ stage, ...scoreStage({ stage, size: SIZE[stage], epoch: epochs[stage], ...o }, ref) }] : [];
+      return o ? [{ stage, ...scoreStage({ stage, size: SIZE[stage], epoch: epochs[stage], model: models[stage], ...o }, ref) }] : [];
     });
     const stageScores = (stage: Stage): StageScores | { skipped: string } => measured.find((m) => m.stage === stage)?.scores ?? { skipped: stage2Skipped! };
 

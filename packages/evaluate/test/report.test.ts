@@ -64,8 +64,8 @@ async function syntheticReport(withStage2: boolean): Promise<ReportInput> {
     candidatesNote: '',
     splits: 2,
   };
-  const s1 = scoreStage({ stage: 1, size: 64, epoch: 3, probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
-  const s2 = scoreStage({ stage: 2, size: 256, epoch: 2, probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const s1 = scoreStage({ stage: 1, size: 64, epoch: 3, model: 'complex G, complex D, ngf 8; config test, epoch 3 of 3', probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const s2 = scoreStage({ stage: 2, size: 256, epoch: 2, model: '4 residual blocks; config test, epoch 2 of 2', probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
   const scores: ScoresJson = {
     note: FEATURE_NOTE,
     config: { name: 'test' },
@@ -122,6 +122,7 @@ describe('report page', () => {
     const file = path.join(dir, 'report.html');
     const html = renderReport(await syntheticReport(true));
     expect(html).not.toContain('<b>flower</b>');
+    expect(html).toContain('complex G, complex D, ngf 8; config test, epoch 3 of 3');
     writeFileSync(file, html);
     const check = checkPage(file);
     expect(check.broken).toEqual([]);
