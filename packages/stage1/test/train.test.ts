@@ -19,18 +19,24 @@ async function train(config: Stage1Config, outDir = tempDir(), restart = true) {
   dirs.push(outDir);
   const { images, vectors } = syntheticGanData();
   const models = buildStage1(config, vectors.dim);
+  const values = () => Object.fromEntries([...models.store.variables].map(([n, v]) => [n, Array.from(v.dataSync())]));
+  const initial = values();
   const before = tf.memory().numTensors;
   await trainStage1(models, ganData(images, vectors), config, { outDir, restart, backend: 'cpu' });
   const leaked = tf.memory().numTensors - before;
-  const weights = Object.fromEntries([...models.store.variables].map(([n, v]) => [n, Array.from(v.dataSync())]));
+  const weights = values();
+  const trainable = [...models.store.variables].filter(([, v]) => v.trainable).map(([n]) => n);
   models.store.dispose();
-  return { weights, outDir, leaked };
+  // The trainable weights that training left as they were.
+  const unmoved = trainable.filter((n) => weights[n].every((v, i) => v === initial[n][i]));
+  return { weights, outDir, leaked, unmoved };
 }
 
 describe('Stage I training', () => {
   it('resumes from a checkpoint exactly as if it had never stopped, with no tensor left behind', async () => {
     const straight = await train(tinyStage1({ epochs: 2 }));
     expect(straight.leaked).toBe(0);
+    expect(straight.unmoved).toEqual([]);
     const half = await train(tinyStage1({ epochs: 1 }));
     // Checkpoint spacing and count may change between the runs of one training.
     vi.mocked(process.stderr.write).mockClear();
@@ -77,8 +83,10 @@ describe('Stage I training', () => {
     expect(readdirSync(path.join(first.outDir, aside[0], 'checkpoints'))).toEqual(['step-00001000']);
   });
 
-  it('trains the complex networks too', async () => {
+  it('trains the complex networks too: every weight of G, its conditioning augmentation and D', async () => {
     const run = await train(tinyStage1({ epochs: 1, generator: 'complex', discriminator: 'complex', ngf: 4, ndf: 4 }));
     expect(run.leaked).toBe(0);
+    expect(run.unmoved).toEqual([]);
+    expect(Object.keys(run.weights)).toEqual(expect.arrayContaining(['g/res4/a/conv/w', 'ca/fc/w', 'd/res4/c/conv/w']));
   });
 });
