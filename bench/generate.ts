@@ -13,7 +13,6 @@ import { SentenceEncoder } from 'embeddings';
 import { disposeTextToImage, loadTextToImage, modelArtifacts, textToImages, type TextToImage } from 'evaluate';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import * as stage1 from 'stage1';
 import * as stage2 from 'stage2';
 import { z } from 'zod';
@@ -32,14 +31,13 @@ const values = benchFlags(
 );
 const { n, repeats } = values;
 const sentence = 'this flower has petals that are blue and white';
-const packages = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages');
 
 /** Untrained Stage I and Stage II generators of the paper's size, fed by the trained sentence encoder. */
 async function paperModels(): Promise<TextToImage> {
   const encoder = await SentenceEncoder.load();
   const textDim = encoder.dim;
-  const c1 = loadConfig(stage1.Stage1Config, path.join(packages, 'stage1', 'configs'), 'full') as stage1.Stage1Config;
-  const c2 = loadConfig(stage2.Stage2Config, path.join(packages, 'stage2', 'configs'), 'full') as stage2.Stage2Config;
+  const c1 = loadConfig(stage1.Stage1Config, 'stage1', 'full') as stage1.Stage1Config;
+  const c2 = loadConfig(stage2.Stage2Config, 'stage2', 'full') as stage2.Stage2Config;
   const s1 = new ParamStore(new Rng(1));
   const s2 = new ParamStore(new Rng(2));
   const g1 = { generator: new stage1.Generator(s1, c1, textDim), config: c1, textDim, store: s1, epoch: 0 };

@@ -31,7 +31,6 @@ const values = benchFlags(
 );
 const backend = (await initBackend(values.backend)).name;
 const { batch, steps } = values;
-const configsDir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages', 'stage1', 'configs');
 const TEXT_DIM = 256;
 
 const variants: Record<string, Partial<Stage1Config>> = {
@@ -173,7 +172,7 @@ const matmul = await matmulGflops();
 console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
 for (const name of values.variants.split(',')) {
-  const base = loadConfig(Stage1Config, configsDir, name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
+  const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
   const { profile, gpuDispatches, hostMs, dawn } = await profileStep(base);
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);

@@ -48,7 +48,6 @@ const values = benchFlags(
 );
 const backend = (await initBackend(values.backend)).name;
 const { steps, rows } = values;
-const packages = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages');
 const TEXT_DIM = 256;
 const SIZE = 304;
 const BATCH_ROWS = 64;
@@ -151,12 +150,12 @@ console.log('variant | batch | ngf/ndf | res blocks | GFLOP/step | fwd+bwd ms | 
 console.log('(images/s and GFLOP/s from the training loop\'s step; from the fwd+bwd pass, marked *, where the loop failed)');
 try {
   for (const name of values.variants.split(',')) {
-    const own = loadConfig(Stage2Config, path.join(packages, 'stage2', 'configs'), name) as Stage2Config;
+    const own = loadConfig(Stage2Config, 'stage2', name) as Stage2Config;
     const batch = name === 'full' ? values.fullBatch : own.batchSize;
     const config = { ...own, batchSize: batch, shuffleRows: batch };
     const vectors = await writeImages(file, steps * batch);
     // Stage I of the same scale, untrained: only its inference cost matters here.
-    const s1config = loadConfig(Stage1Config, path.join(packages, 'stage1', 'configs'), name) as Stage1Config;
+    const s1config = loadConfig(Stage1Config, 'stage1', name) as Stage1Config;
     const s1 = buildStage1(s1config, TEXT_DIM);
     const stage1: LoadedGenerator = { generator: s1.generator, config: s1config, textDim: TEXT_DIM, store: s1.store, epoch: 0 };
     mute();

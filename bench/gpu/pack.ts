@@ -18,7 +18,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadImageSet } from 'preprocess-images';
+import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 import { z } from 'zod';
 import { benchFlags } from '../flags.ts';
 import { writeTravelPack } from './travel.ts';
@@ -84,7 +84,7 @@ if (!values.keepData) {
   rmSync(data, { force: true });
   await initBackend('cpu');
   const staging = path.join(out, 'build', 'data');
-  const images = await loadImageSet(76, (split) => split === 'train');
+  const images = await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train');
   const captions = new Map<string, string[]>();
   const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
   const [ids, texts] = [table.getChild('image_id')!, table.getChild('text')!];

@@ -8,7 +8,7 @@
  *   node train.mjs --data DIR --out DIR [--minutes 5] [--config full] [--batch-size 64] [--backend webgpu] [--limit N]
  * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
  */
-import { loadConfig, log, optionalInt, repoRoot } from '@t2i/core';
+import { loadConfig, log, optionalInt } from '@t2i/core';
 import { initBackend, loadTensors, saveTensors, tf } from '@t2i/core/runtime';
 import { REFERENCE_CAPTIONS } from 'captions';
 import { SentenceEncoder } from 'embeddings';
@@ -34,8 +34,7 @@ const values = benchFlags(
 );
 const started = performance.now();
 const backend = await initBackend(values.backend);
-const configsDir = path.join(repoRoot, 'packages', 'stage1', 'configs');
-const config = loadConfig(Stage1Config, configsDir, values.config, values.batchSize ? { batchSize: values.batchSize } : {}) as Stage1Config;
+const config = loadConfig(Stage1Config, 'stage1', values.config, values.batchSize ? { batchSize: values.batchSize } : {}) as Stage1Config;
 
 const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit);
 const encoder = await SentenceEncoder.load(path.join(values.data, 'encoder'));

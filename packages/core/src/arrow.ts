@@ -135,6 +135,23 @@ export async function* readBatches(file: string): AsyncGenerator<A.RecordBatch> 
   }
 }
 
+/**
+ * An Arrow IPC file opened for random access, one record batch at a time (readRecordBatch(i)), for
+ * files too big to read whole. The caller closes `handle` when done with `reader`.
+ */
+export async function openRecordBatchFile(file: string): Promise<{ handle: fs.FileHandle; reader: A.AsyncRecordBatchFileReader }> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const reader = await A.RecordBatchReader.from(handle);
+    if (!reader.isFile() || !reader.isAsync()) throw new ArtifactError(`${file}: not an Arrow IPC file (random-access format)`);
+    await reader.open();
+    return { handle, reader: reader as A.AsyncRecordBatchFileReader };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
 /** Small artifacts (captions, vectors) as one table. */
 export async function readTable(file: string): Promise<A.Table> {
   const bytes = await fs.readFile(file);

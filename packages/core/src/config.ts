@@ -1,17 +1,21 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from './cli.ts';
-import { fromRoot } from './paths.ts';
+import { fromRoot, repoRoot } from './paths.ts';
+
+/** The named configs of a workspace package (`tiny`, `full`): packages/<name>/configs. */
+export const configsDir = (pkg: string) => path.join(repoRoot, 'packages', pkg, 'configs');
 
 /**
  * A stage's config: a plain JSON file (a name from the package's configs/ folder, or a path),
  * then any flags given on top, validated once with the stage's schema into a typed object.
  */
-export function loadConfig<S extends z.ZodObject>(schema: S, configsDir: string, nameOrPath: string, overrides: Record<string, unknown> = {}): z.infer<S> & { name: string } {
-  const file = existsSync(path.join(configsDir, `${nameOrPath}.json`)) ? path.join(configsDir, `${nameOrPath}.json`) : fromRoot(nameOrPath);
+export function loadConfig<S extends z.ZodObject>(schema: S, pkg: string, nameOrPath: string, overrides: Record<string, unknown> = {}): z.infer<S> & { name: string } {
+  const dir = configsDir(pkg);
+  const file = existsSync(path.join(dir, `${nameOrPath}.json`)) ? path.join(dir, `${nameOrPath}.json`) : fromRoot(nameOrPath);
   if (!existsSync(file)) {
-    const known = existsSync(configsDir) ? ['tiny', 'full'].filter((n) => existsSync(path.join(configsDir, `${n}.json`))) : [];
+    const known = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)) : [];
     throw new UsageError(`config "${nameOrPath}": no such file; use one of ${known.join(', ')} or a path to a JSON file`);
   }
   let raw: Record<string, unknown>;

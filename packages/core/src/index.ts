@@ -12,3 +12,4 @@ export * from './rng.ts';
 export * from "./mat5.ts";
 export * from './config.ts';
 export * from './images.ts';
+export * from './rows.ts';

@@ -1,13 +1,10 @@
 #!/usr/bin/env tsx
 import { loadConfig, optionalInt, parseOptions, runCommand, stageOutDir, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { EmbeddingsConfig } from './config.ts';
 import { runEmbeddings } from './stage.ts';
 
-const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 
 const Options = z.object({
   ...trainingFlags,
@@ -28,7 +25,7 @@ const command = trainingCommand(
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
-    const config = loadConfig(EmbeddingsConfig, configsDir, o.config, {
+    const config = loadConfig(EmbeddingsConfig, 'embeddings', o.config, {
       encoder: o.encoder,
       epochs: o.epochs,
       imageEpochs: o.imageEpochs,

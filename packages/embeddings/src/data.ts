@@ -1,8 +1,8 @@
 import { log, readJson, readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
 import { captionsFile, referenceFile, vocabFile, Vocabulary, BOS, EOS } from 'captions';
-import { loadImageSet } from 'preprocess-images';
+import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 
-export const IMAGE_SIZE = 76;
+export const IMAGE_SIZE = SOURCE_SIZE.stage1;
 
 /** Every caption and every 76x76 image, in memory (the 76 set of the full dataset is 142 MB). */
 export interface EmbeddingData {

@@ -2,7 +2,6 @@ import { ensureOutDir, loadConfig, log, newCommand, parseOptions, resolveDataset
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { logReading } from 'embeddings';
 import { z } from 'zod';
 import { EvaluateConfig } from './config.ts';
@@ -12,7 +11,6 @@ import { reportFile } from './report.ts';
 import { scoresJsonFile, type ScoresJson } from './scores.ts';
 import { runEvaluate } from './stage.ts';
 
-const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 const int = z.coerce.number().int().optional();
 
 const EvaluateOptions = z.object({
@@ -59,7 +57,7 @@ export function evaluateCommand(): Command {
     .action(async (raw) => {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
       const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
-      const config = loadConfig(EvaluateConfig, configsDir, name, overrides) as EvaluateConfig;
+      const config = loadConfig(EvaluateConfig, 'evaluate', name, overrides) as EvaluateConfig;
       const outDir = await ensureOutDir(stageOutDir('evaluate', out));
       const backend = await initBackend(backendName);
       const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });

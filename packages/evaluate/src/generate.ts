@@ -1,9 +1,9 @@
-import { removeEarlierPictures, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { gatherRows, removeEarlierPictures, span, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { disposeGenerators, gatherRows, generate, loadEncoder, loadGenerators, noiseAt, noiseFor, requireModels, SIZE, span, type Generators, type Stage } from './generators.ts';
+import { disposeGenerators, generate, loadEncoder, loadGenerators, noiseAt, noiseFor, requireModels, SIZE, type Generators, type Stage } from './generators.ts';
 
 /** Images per generator call: a paper-width Stage II's 256x256 feature maps are large. */
 const CHUNK = 8;

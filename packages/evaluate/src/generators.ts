@@ -1,10 +1,10 @@
-import { ArtifactError, log, stageDir } from '@t2i/core';
+import { ArtifactError, gatherRows, log, stageDir } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import { encoderDir, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { generateStage1, generatorDir, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
-import { IMAGE_SIZE as STAGE2_SIZE, loadStage2Generator, stage2Noise, type LoadedStage2 } from 'stage2';
+import { IMAGE_SIZE as STAGE2_SIZE, loadStage2Generator, otherStage1, stage2Noise, type LoadedStage2 } from 'stage2';
 
 export type Stage = 1 | 2;
 
@@ -50,9 +50,8 @@ export async function loadGenerators(stage: Stage): Promise<Generators> {
     disposeGenerators({ stage1, stage2, textDim: stage1.textDim });
     throw err;
   }
-  if (stage2 && (stage2.stage1.epoch !== stage1.epoch || JSON.stringify(stage2.stage1.config) !== JSON.stringify(stage1.config))) {
-    log(`Stage II was trained on another Stage I (epoch ${stage2.stage1.epoch}, config ${stage2.stage1.config.name}) than the one loaded (epoch ${stage1.epoch}, config ${stage1.config.name}); retrain stage2 for the best match`);
-  }
+  const mismatch = stage2 && otherStage1(stage2, stage1);
+  if (mismatch) log(mismatch);
   return { stage1, stage2, textDim: stage1.textDim };
 }
 
@@ -99,13 +98,6 @@ export function noiseFor(g: Generators, n: number, seed: number): Noise {
   return { z, eps1: eps, eps2: stage2Noise(g.stage2.config.conditionDim, n, seed) };
 }
 
-/** Rows of an [n, d] matrix (flattened), in the order given; indices may repeat. */
-export function gatherRows(v: Float32Array, d: number, indices: readonly number[]): Float32Array {
-  const out = new Float32Array(indices.length * d);
-  indices.forEach((i, j) => out.set(v.subarray(i * d, (i + 1) * d), j * d));
-  return out;
-}
-
 /** The noise of chosen samples, in the order given. */
 export function noiseAt(g: Generators, noise: Noise, indices: readonly number[]): Noise {
   return {
@@ -114,9 +106,6 @@ export function noiseAt(g: Generators, noise: Noise, indices: readonly number[])
     eps2: noise.eps2 && g.stage2 ? gatherRows(noise.eps2, g.stage2.config.conditionDim, indices) : undefined,
   };
 }
-
-/** start, start + 1, ... start + count - 1 */
-export const span = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
 
 /**
  * Text vectors [n, textDim] through Stage I (64x64) and, when loaded, Stage II (256x256) from

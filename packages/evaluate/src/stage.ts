@@ -1,14 +1,14 @@
-import { log, progressBar, readTable, requireArtifact, Rng, stageDir, toBytes, writeFileAtomic, writeImageGrid, writeJsonAtomic, writePng } from '@t2i/core';
+import { gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, toBytes, writeFileAtomic, writeImageGrid, writeJsonAtomic, writePng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import { captionsFile } from 'captions';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { loadImageSet, type ImageSet } from 'preprocess-images';
+import { loadImageSet, SOURCE_SIZE, type ImageSet } from 'preprocess-images';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
-import { describeModels, disposeGenerators, gatherRows, generate, loadGenerators, modelArtifacts, noiseAt, noiseFor, requireModels, SIZE, span, type Generators, type Noise, type Stage } from './generators.ts';
+import { describeModels, disposeGenerators, generate, loadGenerators, modelArtifacts, noiseAt, noiseFor, requireModels, SIZE, type Generators, type Noise, type Stage } from './generators.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
 import { fid, inceptionScore } from './metrics.ts';
 import { renderReport, reportAssetsDir, reportFile, trainingHistory, type RankedImage, type TrainingHistory } from './report.ts';
@@ -137,7 +137,7 @@ async function captionTexts(): Promise<Map<string, string>> {
 export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptions): Promise<ScoresJson> {
   const started = performance.now();
   requireModels(1);
-  const images = await loadImageSet(76);
+  const images = await loadImageSet(SOURCE_SIZE.stage1);
   const vectors = await loadCaptionVectors();
   const split = await readClassificationSplit(options.datasetDir);
   const data = classifierData(images, split);
@@ -224,11 +224,10 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
     // The reference grids: every caption with the same noise columns, so columns compare.
     const n = config.referenceSamples;
     const rows = vectors.reference.length / vectors.dim;
-    const grid = span(0, rows * n);
     const refImages = generate(
       g,
-      gatherRows(vectors.reference, vectors.dim, grid.map((i) => Math.floor(i / n))),
-      noiseAt(g, noiseFor(g, n, config.seed + 1), grid.map((i) => i % n)),
+      repeatEachRow(vectors.reference, vectors.dim, n),
+      noiseAt(g, noiseFor(g, n, config.seed + 1), span(0, rows * n).map((i) => i % n)),
     );
     await writeImageGrid(path.join(assets, 'reference-64.png'), toBytes((await refImages.low.data()) as Float32Array), rows * n, SIZE[1], { cols: n, cell: 128 });
     if (refImages.high) await writeImageGrid(path.join(assets, 'reference-256.png'), toBytes((await refImages.high.data()) as Float32Array), rows * n, SIZE[2], { cols: n });

@@ -2,6 +2,7 @@
 import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutDir } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
+import { SOURCE_SIZE } from './resize.ts';
 
 const Options = z.object({
   data: z.string().optional(),
@@ -18,7 +19,7 @@ const Options = z.object({
 
 const command = stageCommand('preprocess-images', 'Centre-crop every image to a square and resize it to 76x76 and 304x304, into Arrow files under data/preprocess-images/')
   .option('--out <dir>', 'output folder, relative to the repository root (default: data/preprocess-images, or $T2I_ARTIFACTS/preprocess-images)')
-  .option('--sizes <list>', 'comma-separated output sides', '76,304')
+  .option('--sizes <list>', 'comma-separated output sides', `${SOURCE_SIZE.stage1},${SOURCE_SIZE.stage2}`)
   .option('--concurrency <n>', 'images decoded at once (4 measured best on 2 cores; see bench/preprocess-images.ts)', '4')
   .option('--batch-rows <n>', 'rows per Arrow record batch', '64')
   .option('--skip-bad', 'leave out bad images (listed in skipped.json) instead of failing', false)

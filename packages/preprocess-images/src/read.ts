@@ -1,4 +1,4 @@
-import { readBatches, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { arrow as A, readBatches, requireArtifact, stageDir, type Split } from '@t2i/core';
 import { imagesFile } from './preprocess.ts';
 
 /** Images of one preprocess-images artifact, held in memory: fine for the 76 set (142 MB at full scale). */
@@ -11,9 +11,12 @@ export interface ImageSet {
   pixels: Uint8Array;
 }
 
+/** Row i of a record batch's pixels column as bytes of its own: a view would keep the whole batch's buffer alive. */
+export const rowPixels = (pixels: A.Vector, i: number, stride: number): Uint8Array => (pixels.get(i) as { toArray(): Uint8Array }).toArray().slice(0, stride);
+
 /**
  * Reads images-<size>.arrow batch by batch, keeping the rows `keep` accepts. The 304 set of the
- * full data (2.1 GiB) should be streamed with readBatches instead.
+ * full data (2.1 GiB) is too big for this: stage2 streams it a few record batches at a time.
  */
 export async function loadImageSet(size: number, keep: (split: Split) => boolean = () => true, dir = stageDir('preprocess-images')): Promise<ImageSet> {
   const file = requireArtifact(imagesFile(dir, size), 'pnpm turbo run preprocess-images');
@@ -33,7 +36,7 @@ export async function loadImageSet(size: number, keep: (split: Split) => boolean
       ids.push(idCol.get(i));
       classIds.push(classCol.get(i));
       splits.push(split);
-      chunks.push((pixels.get(i) as { toArray(): Uint8Array }).toArray().slice(0, stride));
+      chunks.push(rowPixels(pixels, i, stride));
     }
   }
   const all = new Uint8Array(chunks.length * stride);

@@ -1,6 +1,12 @@
 import sharp from 'sharp';
 
 /**
+ * The sides written by default, 76/64 of each stage's input, as in StackGAN: Stage I trains on
+ * random 64 crops of 76 (and the embeddings and evaluate read that set too), Stage II on 256 of 304.
+ */
+export const SOURCE_SIZE = { stage1: 76, stage2: 304 } as const;
+
+/**
  * The seed report's image preprocessing: centre-crop to a square of the shorter side, then
  * resize to each requested side (76 = 64 x 76/64 for Stage I, 304 = 256 x 76/64 for Stage II).
  * The crop comes first, as in the seed: sharp's 'cover' fit would resize first and let the cut-off

@@ -3,16 +3,13 @@ import { ganFlags, loadConfig, optionalInt, parseOptions, runCommand, stageOutDi
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';
-import { loadImageSet } from 'preprocess-images';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 import { z } from 'zod';
 import { Stage1Config } from './config.ts';
 import { ganData } from './data.ts';
 import { sampleCommand, sampleStage1 } from './sample.ts';
 import { buildStage1, trainStage1 } from './train.ts';
 
-const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 
 const TrainOptions = z.object({
   ...trainingFlags,
@@ -38,12 +35,12 @@ const train = trainingCommand(
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage1 train');
     const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
-    const config = loadConfig(Stage1Config, configsDir, name, overrides) as Stage1Config;
+    const config = loadConfig(Stage1Config, 'stage1', name, overrides) as Stage1Config;
     const backend = await initBackend(backendName);
     // Vectors first: when they are missing, the command that makes them (turbo run embeddings)
     // also makes every artifact upstream, the images included.
     const vectors = await loadCaptionVectors();
-    const data = ganData(await loadImageSet(76, (split) => split === 'train'), vectors);
+    const data = ganData(await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train'), vectors);
     const { store, ...rest } = buildStage1(config, data.vectors.dim);
     await trainStage1({ store, ...rest }, data, config, { outDir: stageOutDir('stage1', out), restart, minutes, backend: backend.name });
     store.dispose();

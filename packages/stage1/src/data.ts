@@ -14,9 +14,14 @@ export interface GanData {
   rows: number[];
 }
 
+/** GAN-CLS pairs every caption with an image of another class, so training needs two classes at least. */
+export function requireTwoClasses(classIds: Iterable<number>): void {
+  if (new Set(classIds).size < 2) throw new Error('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
+}
+
 export function ganData(images: ImageSet, vectors: CaptionVectors): GanData {
   const rows = images.ids.flatMap((id, i) => (vectors.byImage.has(id) ? [i] : []));
-  if (new Set(rows.map((r) => images.classIds[r])).size < 2) throw new Error('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
+  requireTwoClasses(rows.map((r) => images.classIds[r]));
   return { images, vectors, rows };
 }
 

@@ -1,4 +1,4 @@
-import { ensureOutDir, parseOptions, removeEarlierPictures, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { ensureOutDir, parseOptions, removeEarlierPictures, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
@@ -44,7 +44,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   try {
     requireOneSentenceSpace({ encoder: encoder.space, 'Stage I': g }, 'pnpm turbo run stage1');
     const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
-    const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
+    const repeated = repeatEachRow(vectors, encoder.dim, n);
     const noise = sampleNoise(g.config, n, seed);
     const images = generateStage1(g.generator, repeated, encoder.dim, noise.z, noise.eps, g.config);
     const bytes = toBytes((await images.data()) as Float32Array);

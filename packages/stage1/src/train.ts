@@ -1,4 +1,4 @@
-import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
+import { log, repeatEachRow, Rng, tileRows, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
 import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import type { SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
@@ -29,11 +29,8 @@ export function buildStage1(config: Stage1Config, textDim: number): Stage1Models
 /** Fixed noise and CA noise for the reference grids, so that grids of different epochs compare. */
 export function fixedGridNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim' | 'seed'>, rows: number) {
   const rng = new Rng(config.seed + 7919);
-  const n = rows * GRID_NOISE;
-  const z = Float32Array.from({ length: GRID_NOISE * config.zDim }, () => rng.normal());
-  const eps = Float32Array.from({ length: GRID_NOISE * config.conditionDim }, () => rng.normal());
-  const tileRows = (v: Float32Array, d: number) => Float32Array.from({ length: n * d }, (_, i) => v[(Math.floor(i / d) % GRID_NOISE) * d + (i % d)]);
-  return { z: tileRows(z, config.zDim), eps: tileRows(eps, config.conditionDim), n };
+  const draw = (d: number) => tileRows(Float32Array.from({ length: GRID_NOISE * d }, () => rng.normal()), d, rows);
+  return { z: draw(config.zDim), eps: draw(config.conditionDim), n: rows * GRID_NOISE };
 }
 
 /** Generator output for text vectors [n, dim] with given noise, in inference mode: [n, 64, 64, 3]. */
@@ -62,7 +59,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
   const { store, generator: G } = models;
   const dim = data.vectors.dim;
   const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
-  const gridText = Float32Array.from({ length: grid.n * dim }, (_, i) => data.vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
+  const gridText = repeatEachRow(data.vectors.reference, dim, GRID_NOISE);
 
   const onCheckpoint = async (epoch: number) => {
     const images = generateStage1(G, gridText, dim, grid.z, grid.eps, config);
@@ -101,10 +98,18 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
   });
 }
 
-/** The generator alone (with its conditioning augmentation), for sampling and for Stage II. */
-export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, text: SentenceSpace, epoch: number): Promise<void> {
-  const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  const meta = { config, textDim: text.textDim, encoder: text.encoder, epoch };
+/**
+ * A GAN stage's generator alone (g/ and its conditioning augmentation ca/, not the discriminator)
+ * in <outDir>/generator, for sampling and for the next stage, and the stage's manifest.json:
+ * `meta` says what it is.
+ */
+export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, store: ParamStore, meta: { config: unknown; epoch: number } & Record<string, unknown>): Promise<void> {
+  const weights = Object.fromEntries([...store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
   await saveTensors(generatorDir(outDir), { weights }, meta);
-  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage1', ...meta });
+  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage, ...meta });
+}
+
+/** The Stage I generator, for sampling and for Stage II. */
+export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, text: SentenceSpace, epoch: number): Promise<void> {
+  await saveGenerator('stage1', outDir, models.store, { config, textDim: text.textDim, encoder: text.encoder, epoch });
 }

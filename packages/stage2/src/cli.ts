@@ -3,19 +3,14 @@ import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCo
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
-import { imagesFile } from 'preprocess-images';
+import { imagesFile, SOURCE_SIZE } from 'preprocess-images';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generatorDir, loadStage1Generator, sampleCommand } from 'stage1';
 import { z } from 'zod';
 import { Stage2Config } from './config.ts';
 import { openStage2Data } from './data.ts';
 import { sampleStage2 } from './sample.ts';
 import { buildStage2, trainStage2 } from './train.ts';
-
-const configsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'configs');
-/** Stage II crops 256 from images of 304 (256 x 76/64), as Stage I crops 64 from 76. */
-const SOURCE_SIZE = 304;
 
 const TrainOptions = z.object({
   ...trainingFlags,
@@ -41,9 +36,9 @@ const train = trainingCommand(
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage2 train');
     const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
-    const config = loadConfig(Stage2Config, configsDir, name, overrides) as Stage2Config;
+    const config = loadConfig(Stage2Config, 'stage2', name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
-    const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE), 'pnpm turbo run preprocess-images');
+    const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
     for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
     requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
     const backend = await initBackend(backendName);

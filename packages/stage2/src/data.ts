@@ -1,8 +1,9 @@
-import { arrow as A, augmentBatch, type Rng, type Split } from '@t2i/core';
+import { arrow as A, augmentBatch, openRecordBatchFile, type Rng, type Split } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { CaptionVectors } from 'embeddings';
 import { promises as fs } from 'node:fs';
-import { averagedCaption, type GanBatch } from 'stage1';
+import { rowPixels } from 'preprocess-images';
+import { averagedCaption, requireTwoClasses, type GanBatch } from 'stage1';
 
 /** One step of a streamed epoch: the record batches to read before it, then the rows it trains on. */
 export interface StreamStep {
@@ -49,18 +50,14 @@ export class ImageStream {
    * IPC reads whole record batches, keeping none of their pixels.
    */
   static async open(file: string, keep: (row: RowInfo) => boolean): Promise<ImageStream> {
-    const handle = await fs.open(file, 'r');
+    const { handle, reader } = await openRecordBatchFile(file);
     try {
-      const reader = await A.RecordBatchReader.from(handle);
-      if (!reader.isFile() || !reader.isAsync()) throw new Error(`${file}: not an Arrow IPC file (random-access format)`);
-      const fileReader = reader as A.AsyncRecordBatchFileReader;
-      await fileReader.open();
       const ids: string[] = [];
       const classIds: number[] = [];
       const starts: number[] = [];
       const kept: number[][] = [];
-      for (let b = 0; b < fileReader.numRecordBatches; b++) {
-        const batch = (await fileReader.readRecordBatch(b))!;
+      for (let b = 0; b < reader.numRecordBatches; b++) {
+        const batch = (await reader.readRecordBatch(b))!;
         const idCol = batch.getChild('image_id')!;
         const classCol = batch.getChild('class_id')!;
         const splitCol = batch.getChild('split')!;
@@ -74,7 +71,7 @@ export class ImageStream {
         }
         kept.push(rows);
       }
-      return new ImageStream(handle, fileReader, Number(fileReader.schema.metadata.get('t2i.height')), ids, Int16Array.from(classIds), starts, kept);
+      return new ImageStream(handle, reader, Number(reader.schema.metadata.get('t2i.height')), ids, Int16Array.from(classIds), starts, kept);
     } catch (err) {
       await handle.close();
       throw err;
@@ -123,10 +120,7 @@ export class ImageStream {
       const batch = (await this.reader.readRecordBatch(b))!;
       this.batchesRead++;
       const pixels = batch.getChild('pixels')!;
-      for (const row of this.kept[b]) {
-        // A copy: a view would keep the whole record batch's buffer alive.
-        this.resident.set(row, (pixels.get(row - this.starts[b]) as { toArray(): Uint8Array }).toArray().slice(0, stride));
-      }
+      for (const row of this.kept[b]) this.resident.set(row, rowPixels(pixels, row - this.starts[b], stride));
     }
     this.peakResident = Math.max(this.peakResident, this.resident.size);
   }
@@ -170,9 +164,11 @@ export interface Stage2Data {
 
 export async function openStage2Data(imagesFile: string, vectors: CaptionVectors): Promise<Stage2Data> {
   const stream = await ImageStream.open(imagesFile, (row) => row.split === 'train' && vectors.byImage.has(row.id));
-  if (new Set(stream.rows.map((r) => stream.classIds[r])).size < 2) {
+  try {
+    requireTwoClasses(stream.rows.map((r) => stream.classIds[r]));
+  } catch (err) {
     await stream.close();
-    throw new Error('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
+    throw err;
   }
   return { stream, vectors };
 }

@@ -1,9 +1,9 @@
-import { log, removeEarlierPictures, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
+import { log, removeEarlierPictures, repeatEachRow, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
 import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type Stage1Config } from 'stage1';
+import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type LoadedGenerator, type Stage1Config } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { Generator } from './model.ts';
 import { generatePairs, IMAGE_SIZE } from './train.ts';
@@ -26,6 +26,12 @@ export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))
   return { generator: model, config, textDim: meta.textDim as number, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number, stage1: meta.stage1 as LoadedStage2['stage1'] };
 }
 
+/** Said when a Stage II is used with another Stage I than the one it was trained on: it still works, less well. */
+export function otherStage1(stage2: LoadedStage2, stage1: LoadedGenerator): string | undefined {
+  if (stage2.stage1.epoch === stage1.epoch && JSON.stringify(stage2.stage1.config) === JSON.stringify(stage1.config)) return undefined;
+  return `Stage II was trained on another Stage I (epoch ${stage2.stage1.epoch}, config ${stage2.stage1.config.name}) than data/stage1 holds (epoch ${stage1.epoch}, config ${stage1.config.name}); retrain stage2 for the best match`;
+}
+
 /**
  * Any sentence to n 256x256 PNGs (image-1.png ...) through Stage I and Stage II, and all.png:
  * Stage I's images (upscaled) above Stage II's. A seed gives the Stage I images that
@@ -37,11 +43,10 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
   const g2 = await loadStage2Generator();
   try {
     requireOneSentenceSpace({ encoder: encoder.space, 'Stage I': g1, 'Stage II': g2 }, 'pnpm turbo run stage2');
-    if (g1.epoch !== g2.stage1.epoch || JSON.stringify(g1.config) !== JSON.stringify(g2.stage1.config)) {
-      log(`stage2 sample: Stage II was trained on another Stage I (epoch ${g2.stage1.epoch}, config ${g2.stage1.config.name}) than data/stage1 holds (epoch ${g1.epoch}, config ${g1.config.name}); retrain stage2 for the best match`);
-    }
+    const mismatch = otherStage1(g2, g1);
+    if (mismatch) log(`stage2 sample: ${mismatch}`);
     const { vectors, unknownWords, ignoredWords } = await encoder.encode([text]);
-    const repeated = Float32Array.from({ length: n * encoder.dim }, (_, i) => vectors[i % encoder.dim]);
+    const repeated = repeatEachRow(vectors, encoder.dim, n);
     const { z, eps } = sampleNoise(g1.config, n, seed);
     const pairs = await generatePairs(g1, g2.generator, g2.config.conditionDim, repeated, { z, eps1: eps, eps2: stage2Noise(g2.config.conditionDim, n, seed) });
     await mkdir(outDir, { recursive: true });

@@ -1,9 +1,9 @@
-import { log, Rng, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import { log, repeatEachRow, Rng, tileRows, toBytes, writeImageGrid } from '@t2i/core';
+import { MetricsLog, ParamStore, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ganClsLosses, generateStage1, generatorDir, normalTensor, type GanBatch, type LoadedGenerator } from 'stage1';
+import { ganClsLosses, generateStage1, normalTensor, saveGenerator, type GanBatch, type LoadedGenerator } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
 import { Discriminator, Generator } from './model.ts';
@@ -88,10 +88,7 @@ export async function generatePairs(stage1: LoadedGenerator, generator: Generato
 /** Fixed noise for the reference grids, GRID_NOISE columns per caption, so that grids of different epochs compare. */
 function fixedGridNoise(stage1: Pick<LoadedGenerator['config'], 'zDim' | 'conditionDim'>, config: Pick<Stage2Config, 'conditionDim' | 'seed'>, rows: number): PairNoise {
   const rng = new Rng(config.seed + 7919);
-  const draw = (d: number) => {
-    const v = Float32Array.from({ length: GRID_NOISE * d }, () => rng.normal());
-    return Float32Array.from({ length: rows * GRID_NOISE * d }, (_, i) => v[(Math.floor(i / d) % GRID_NOISE) * d + (i % d)]);
-  };
+  const draw = (d: number) => tileRows(Float32Array.from({ length: GRID_NOISE * d }, () => rng.normal()), d, rows);
   return { z: draw(stage1.zDim), eps1: draw(stage1.conditionDim), eps2: draw(config.conditionDim) };
 }
 
@@ -102,7 +99,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
   requireOneSentenceSpace({ embeddings: { textDim: dim, encoder: vectors.encoderId }, 'Stage I': stage1 }, 'pnpm turbo run stage1');
   const captions = vectors.reference.length / dim;
   const noise = fixedGridNoise(stage1.config, config, captions);
-  const gridText = Float32Array.from({ length: captions * GRID_NOISE * dim }, (_, i) => vectors.reference[Math.floor(i / (GRID_NOISE * dim)) * dim + (i % dim)]);
+  const gridText = repeatEachRow(vectors.reference, dim, GRID_NOISE);
 
   const onCheckpoint = async (epoch: number) => {
     const pairs = await generatePairs(stage1, G, config.conditionDim, gridText, noise);
@@ -154,8 +151,5 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
 
 /** The Stage II generator alone (with its conditioning augmentation), for sampling; it records the Stage I it was trained on. */
 export async function exportGenerator(outDir: string, models: Stage2Models, config: Stage2Config, text: SentenceSpace, epoch: number, stage1: LoadedGenerator): Promise<void> {
-  const weights = Object.fromEntries([...models.store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  const meta = { config, textDim: text.textDim, encoder: text.encoder, epoch, stage1: { config: stage1.config, epoch: stage1.epoch } };
-  await saveTensors(generatorDir(outDir), { weights }, meta);
-  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage: 'stage2', ...meta });
+  await saveGenerator('stage2', outDir, models.store, { config, textDim: text.textDim, encoder: text.encoder, epoch, stage1: { config: stage1.config, epoch: stage1.epoch } });
 }

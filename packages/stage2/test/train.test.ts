@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import type { Stage2Config } from '../src/config.ts';
 import { openStage2Data } from '../src/data.ts';
+import { loadStage2Generator, otherStage1 } from '../src/sample.ts';
 import { buildStage2, trainStage2 } from '../src/train.ts';
 import { tinyStage1 } from '../../stage1/test/fixtures.ts';
 import { syntheticVectors, tinyStage2, writeImagesFile } from './fixtures.ts';
@@ -70,6 +71,11 @@ describe('Stage II training', () => {
     const exported = JSON.parse(readFileSync(path.join(run.outDir, 'generator', 'tensors.json'), 'utf8')) as { tensors: { name: string }[]; meta: { stage1: { epoch: number } } };
     expect(exported.tensors.every((t) => /^(g|ca)\//.test(t.name))).toBe(true);
     expect(exported.meta.stage1.epoch).toBe(1);
+    // Loaded back, it knows its own Stage I from another.
+    const loaded = await loadStage2Generator(path.join(run.outDir, 'generator'));
+    expect(otherStage1(loaded, stage1)).toBeUndefined();
+    expect(otherStage1(loaded, { ...stage1, epoch: 7 })).toMatch(/trained on another Stage I \(epoch 1, config test\) than data\/stage1 holds \(epoch 7, config test\)/);
+    loaded.store.dispose();
   });
 
   // From the 2-epoch run of the test above, as if it had been killed before its last checkpoint.
