@@ -40,7 +40,7 @@ async function paperModels(): Promise<TextToImage> {
   const c2 = loadConfig(stage2.Stage2Config, 'stage2', 'full') as stage2.Stage2Config;
   const s1 = new ParamStore(new Rng(1));
   const s2 = new ParamStore(new Rng(2));
-  const g1 = { generator: new stage1.Generator(s1, c1, textDim), config: c1, textDim, store: s1, epoch: 0 };
+  const g1 = { generator: stage1.buildGenerator(s1, c1, textDim), config: c1, textDim, store: s1, epoch: 0 };
   const g2 = { generator: new stage2.Generator(s2, c2, textDim), config: c2, textDim, store: s2, epoch: 0, stage1: { config: c1, epoch: 0 } };
   return { encoder, generators: { stage1: g1, stage2: g2, textDim } };
 }

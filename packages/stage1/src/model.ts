@@ -22,61 +22,93 @@ export class ConditioningAugmentation {
   }
 }
 
-/** Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. */
-export class Generator {
+/**
+ * Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. Both variants the seed report compares start
+ * alike: c and the noise z concatenated, a fully connected layer to a 4x4 map of 8 ngf channels,
+ * batch norm. `buildGenerator` makes the one a config names.
+ */
+export abstract class Generator {
   readonly ca: ConditioningAugmentation;
-  private readonly fc: Dense;
-  private readonly fcBn: BatchNorm;
-  private readonly ngf: number;
-  private readonly kind: Stage1Config['generator'];
-  private readonly deconvs: { up: Deconv2d; bn?: BatchNorm }[] = [];
-  private readonly res4?: Bottleneck;
-  private readonly res8?: Bottleneck;
-  private readonly ups: ConvBn[] = [];
-  private readonly toRgb?: Conv2d;
+  protected readonly fc: Dense;
+  protected readonly fcBn: BatchNorm;
+  protected readonly ngf: number;
 
-  constructor(s: Scope, config: Pick<Stage1Config, 'generator' | 'ngf' | 'zDim' | 'conditionDim'>, textDim: number) {
+  protected constructor(s: Scope, config: GeneratorConfig, textDim: number, fcBnChannels: number) {
     const { ngf, zDim, conditionDim } = config;
     this.ngf = ngf;
-    this.kind = config.generator;
     this.ca = new ConditioningAugmentation(s, textDim, conditionDim);
     this.fc = new Dense(s, 'g/fc', conditionDim + zDim, 4 * 4 * ngf * 8);
-    // complex: batch norm over the FC's features before the reshape (official fc_batch_norm);
-    // simple: over the channels of the reshaped 4x4 map (the seed's).
-    this.fcBn = new BatchNorm(s, 'g/fc_bn', config.generator === 'complex' ? 4 * 4 * ngf * 8 : ngf * 8);
-    if (this.kind === 'simple') {
-      // The seed's simple version: four transposed convs, each doubling the size and halving the depth.
-      const widths = [ngf * 8, ngf * 4, ngf * 2, ngf, 3];
-      for (let i = 0; i < 4; i++) {
-        this.deconvs.push({ up: new Deconv2d(s, `g/deconv${i + 1}`, widths[i], widths[i + 1]), bn: i < 3 ? new BatchNorm(s, `g/deconv${i + 1}_bn`, widths[i + 1]) : undefined });
-      }
-    } else {
-      this.res4 = new Bottleneck(s, 'g/res4', ngf * 8, 'relu');
-      this.ups.push(new ConvBn(s, 'g/up8', ngf * 8, ngf * 4, 3));
-      this.res8 = new Bottleneck(s, 'g/res8', ngf * 4, 'relu');
-      this.ups.push(new ConvBn(s, 'g/up16', ngf * 4, ngf * 2, 3));
-      this.ups.push(new ConvBn(s, 'g/up32', ngf * 2, ngf, 3));
-      this.toRgb = new Conv2d(s, 'g/up64/conv', ngf, 3, 3);
-    }
+    this.fcBn = new BatchNorm(s, 'g/fc_bn', fcBnChannels);
   }
 
   /** From the conditioning code and the noise: [n, 64, 64, 3]. */
+  abstract generate(c: tf.Tensor2D, z: tf.Tensor2D, mode: Mode): tf.Tensor4D;
+}
+
+type GeneratorConfig = Pick<Stage1Config, 'generator' | 'ngf' | 'zDim' | 'conditionDim'>;
+
+export function buildGenerator(s: Scope, config: GeneratorConfig, textDim: number): Generator {
+  return config.generator === 'simple' ? new SimpleGenerator(s, config, textDim) : new ComplexGenerator(s, config, textDim);
+}
+
+/**
+ * The seed report's simple generator: batch norm over the 4x4 map's channels and ReLU, then four
+ * transposed convs, each doubling the size and halving the depth (BN + ReLU; tanh on the last).
+ */
+export class SimpleGenerator extends Generator {
+  private readonly deconvs: { up: Deconv2d; bn?: BatchNorm }[] = [];
+
+  constructor(s: Scope, config: GeneratorConfig, textDim: number) {
+    const { ngf } = config;
+    super(s, config, textDim, ngf * 8);
+    const widths = [ngf * 8, ngf * 4, ngf * 2, ngf, 3];
+    for (let i = 0; i < 4; i++) {
+      this.deconvs.push({ up: new Deconv2d(s, `g/deconv${i + 1}`, widths[i], widths[i + 1]), bn: i < 3 ? new BatchNorm(s, `g/deconv${i + 1}_bn`, widths[i + 1]) : undefined });
+    }
+  }
+
   generate(c: tf.Tensor2D, z: tf.Tensor2D, mode: Mode): tf.Tensor4D {
     const n = c.shape[0];
-    const x = this.fc.apply(tf.concat([c, z], 1));
-    if (this.kind === 'simple') {
-      let h = this.fcBn.apply(x.reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D, mode, 'relu');
-      for (const { up, bn } of this.deconvs) h = bn ? bn.apply(up.apply(h), mode, 'relu') : tf.tanh(up.apply(h));
-      return h;
-    }
-    // FC + BN (no activation before the residual sum), as the official code does.
-    const h4 = this.fcBn.apply(x, mode).reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D;
-    const r4 = tf.relu(this.res4!.apply(h4, mode));
-    const h8 = this.ups[0].apply(upsample2x(r4), mode);
-    const r8 = tf.relu(this.res8!.apply(h8, mode));
-    const h16 = this.ups[1].apply(upsample2x(r8), mode, 'relu');
-    const h32 = this.ups[2].apply(upsample2x(h16), mode, 'relu');
-    return tf.tanh(this.toRgb!.apply(upsample2x(h32)));
+    let h = this.fcBn.apply(this.fc.apply(tf.concat([c, z], 1)).reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D, mode, 'relu');
+    for (const { up, bn } of this.deconvs) h = bn ? bn.apply(up.apply(h), mode, 'relu') : tf.tanh(up.apply(h));
+    return h;
+  }
+}
+
+/**
+ * The official StackGAN's (the seed report's complex): batch norm over the FC's features before
+ * the reshape, a residual unit at 4x4 and at 8x8, and nearest-neighbour upsampling + 3x3 conv + BN
+ * in place of transposed convs, to 64x64 (tanh).
+ */
+export class ComplexGenerator extends Generator {
+  private readonly res4: Bottleneck;
+  private readonly up8: ConvBn;
+  private readonly res8: Bottleneck;
+  private readonly up16: ConvBn;
+  private readonly up32: ConvBn;
+  private readonly toRgb: Conv2d;
+
+  constructor(s: Scope, config: GeneratorConfig, textDim: number) {
+    const { ngf } = config;
+    super(s, config, textDim, 4 * 4 * ngf * 8);
+    this.res4 = new Bottleneck(s, 'g/res4', ngf * 8, 'relu');
+    this.up8 = new ConvBn(s, 'g/up8', ngf * 8, ngf * 4, 3);
+    this.res8 = new Bottleneck(s, 'g/res8', ngf * 4, 'relu');
+    this.up16 = new ConvBn(s, 'g/up16', ngf * 4, ngf * 2, 3);
+    this.up32 = new ConvBn(s, 'g/up32', ngf * 2, ngf, 3);
+    this.toRgb = new Conv2d(s, 'g/up64/conv', ngf, 3, 3);
+  }
+
+  generate(c: tf.Tensor2D, z: tf.Tensor2D, mode: Mode): tf.Tensor4D {
+    const n = c.shape[0];
+    // No activation before the residual sum, as the official code does.
+    const h4 = this.fcBn.apply(this.fc.apply(tf.concat([c, z], 1)), mode).reshape([n, 4, 4, this.ngf * 8]) as tf.Tensor4D;
+    const r4 = tf.relu(this.res4.apply(h4, mode));
+    const h8 = this.up8.apply(upsample2x(r4), mode);
+    const r8 = tf.relu(this.res8.apply(h8, mode));
+    const h16 = this.up16.apply(upsample2x(r8), mode, 'relu');
+    const h32 = this.up32.apply(upsample2x(h16), mode, 'relu');
+    return tf.tanh(this.toRgb.apply(upsample2x(h32)));
   }
 }
 

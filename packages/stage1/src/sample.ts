@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Stage1Config } from './config.ts';
-import { Generator } from './model.ts';
+import { buildGenerator, type Generator } from './model.ts';
 import { generateStage1, generatorDir, IMAGE_SIZE } from './train.ts';
 
 export interface LoadedGenerator {
@@ -21,7 +21,7 @@ export interface LoadedGenerator {
 
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */
 export async function loadStage1Generator(dir = generatorDir(stageDir('stage1'))): Promise<LoadedGenerator> {
-  const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage1 train', (s, c: Stage1Config, m) => new Generator(s, c, m.textDim as number));
+  const { model, config, store, meta } = await loadExportedModel(dir, 'pnpm --filter stage1 train', (s, c: Stage1Config, m) => buildGenerator(s, c, m.textDim as number));
   return { generator: model, config, textDim: meta.textDim as number, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number };
 }
 

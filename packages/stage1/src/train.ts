@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Stage1Config } from './config.ts';
 import { ganBatch, normalTensor, type GanBatch, type GanData } from './data.ts';
 import { ganClsLosses } from './losses.ts';
-import { Discriminator, Generator } from './model.ts';
+import { buildGenerator, Discriminator, type Generator } from './model.ts';
 
 export const IMAGE_SIZE = 64;
 export const GRID_NOISE = 8;
@@ -21,7 +21,7 @@ export function buildStage1(config: Stage1Config, textDim: number): Stage1Models
   const store = new ParamStore(new Rng(config.seed));
   return {
     store,
-    generator: new Generator(store, config, textDim),
+    generator: buildGenerator(store, config, textDim),
     discriminator: new Discriminator(store, config, textDim),
   };
 }

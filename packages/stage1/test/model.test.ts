@@ -3,7 +3,7 @@ import { ParamStore, tf } from '@t2i/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { averagedCaption } from '../src/data.ts';
 import { bce, discriminatorLoss, generatorLoss, klLoss } from '../src/losses.ts';
-import { ConditioningAugmentation, Discriminator, Generator } from '../src/model.ts';
+import { buildGenerator, ConditioningAugmentation, Discriminator } from '../src/model.ts';
 import { tinyStage1 } from './fixtures.ts';
 
 beforeAll(async () => {
@@ -25,7 +25,7 @@ describe('Stage I blocks', () => {
   for (const kind of ['simple', 'complex'] as const) {
     it(`${kind} generator: (c, z) -> [n, 64, 64, 3] in [-1, 1] in training and inference mode, changing with c and with z in training mode`, () => {
       const config = tinyStage1({ generator: kind, ngf: 4 });
-      const g = new Generator(new ParamStore(new Rng(1)), config, 6);
+      const g = buildGenerator(new ParamStore(new Rng(1)), config, 6);
       const [c, z] = [config.conditionDim, config.zDim].map((d, i) => tf.randomNormal([3, d], 0, 1, 'float32', i + 1) as tf.Tensor2D);
       const apart = (a: tf.Tensor, b: tf.Tensor) => a.sub(b).abs().max().dataSync()[0];
       for (const training of [true, false]) {
