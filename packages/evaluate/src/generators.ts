@@ -61,7 +61,7 @@ export function describeModels(g: Generators): Record<Stage, string> {
   const stage1 = `${c1.generator} G, ${c1.discriminator} D, ngf ${c1.ngf}, ndf ${c1.ndf}; config ${c1.name}, epoch ${g.stage1.epoch} of ${c1.epochs}`;
   if (!g.stage2) return { 1: stage1, 2: '' };
   const c2 = g.stage2.config;
-  return { 1: stage1, 2: `${c2.residualBlocks} residual blocks, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${g.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${g.stage2.stage1.epoch}` };
+  return { 1: stage1, 2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${g.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${g.stage2.stage1.epoch}` };
 }
 
 export function disposeGenerators(g: Generators): void {
