@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@t2i/core';
 import { makeDataset, removeDir } from './helpers/dataset.ts';
 
 /** The hash turbo gives each task, from a dry run (nothing executes, nothing is written). */
-function taskHashes(dataDir: string): Record<string, string> {
-  const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/turbo'), ['run', 'preprocess-images', 'captions', '--dry=json'], {
+function taskHashes(dataDir: string, names = ['preprocess-images', 'captions']): Record<string, string> {
+  const run = spawnSync(path.join(repoRoot, 'node_modules/.bin/turbo'), ['run', ...names, '--dry=json'], {
     cwd: repoRoot,
     env: { ...process.env, T2I_DATA: dataDir, TURBO_TELEMETRY_DISABLED: '1' },
     encoding: 'utf8',
@@ -42,5 +42,22 @@ describe('turbo inputs', () => {
     const moved = taskHashes(elsewhere);
     expect(moved['preprocess-images']).not.toBe(imageEdit['preprocess-images']);
     expect(moved.captions).not.toBe(imageEdit.captions);
+  });
+});
+
+describe('direct runs and turbo', () => {
+  // The stamp turbo.json reads: the repository's own data/, whatever T2I_ARTIFACTS says.
+  const stamp = path.join(repoRoot, 'data', '.direct-runs', 'stage1.json');
+  const saved = existsSync(stamp) ? readFileSync(stamp) : undefined;
+  afterAll(() => (saved ? writeFileSync(stamp, saved) : rmSync(stamp, { force: true })));
+
+  it("reruns a stage that was run directly, and those after it, rather than restoring its cached outputs", () => {
+    const all = ['preprocess-images', 'captions', 'embeddings', 'stage1', 'stage2', 'evaluate'];
+    const before = taskHashes(path.join(repoRoot, 'data', 'sample'), ['evaluate']);
+    expect(Object.keys(before).sort()).toEqual([...all].sort());
+    mkdirSync(path.dirname(stamp), { recursive: true });
+    writeFileSync(stamp, JSON.stringify({ stage: 'stage1', args: ['train', '--epochs', '3'], at: new Date().toISOString() }));
+    const after = taskHashes(path.join(repoRoot, 'data', 'sample'), ['evaluate']);
+    expect(all.filter((t) => after[t] !== before[t])).toEqual(['stage1', 'stage2', 'evaluate']);
   });
 });

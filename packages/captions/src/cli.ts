@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutDir } from '@t2i/core';
+import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
 import { z } from 'zod';
 import { buildCaptions } from './captions.ts';
 
@@ -16,7 +16,7 @@ const command = stageCommand('captions', "Parse the text_c10 captions (10 per im
   .option('--skip-bad', 'leave out bad caption files (listed in skipped.json) instead of failing', false)
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'captions');
-    await buildCaptions({ dataDir: resolveDatasetDir(o.data), outDir: stageOutDir('captions', o.out), minCount: o.minCount, skipBad: o.skipBad });
+    await buildCaptions({ dataDir: resolveDatasetDir(o.data), outDir: await stageOutput('captions', o.out), minCount: o.minCount, skipBad: o.skipBad });
   });
 
 await runCommand(command);

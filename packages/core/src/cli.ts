@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { constants, promises as fs } from 'node:fs';
-import { explainWriteError } from './atomic.ts';
+import path from 'node:path';
+import { explainWriteError, writeJsonAtomic } from './atomic.ts';
 import { log } from './log.ts';
+import { artifactsDir, stageDir, stageOutDir } from './paths.ts';
 
 /** A t2i command: its description for --help, which a usage error also shows. */
 export function newCommand(name: string, description: string): Command {
@@ -86,6 +88,25 @@ export async function ensureOutDir(dir: string): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw new UsageError(`--out ${dir}: a file is in the way of that folder; pass another --out`);
     throw explainWriteError(err, dir);
+  }
+  return dir;
+}
+
+/** Where a direct run of a stage (not through turbo) leaves its stamp: an input of that stage's turbo task. */
+export const directRunStamp = (stage: string) => path.join(artifactsDir(), '.direct-runs', `${stage}.json`);
+
+/**
+ * The folder a stage's run writes (--out, else data/<stage>). Turbo restores a stage's cached
+ * outputs whenever its inputs hash as before, and a direct run (`pnpm --filter stage1 train`)
+ * changes data/<stage> without turbo knowing: the next `pnpm turbo run` would put the cached files
+ * back over what the direct run made. So a direct run into data/<stage> writes a stamp that
+ * turbo.json counts among the stage's inputs, and turbo reruns the stage (and those after it)
+ * instead. Turbo sets TURBO_HASH in the tasks it runs.
+ */
+export async function stageOutput(stage: string, out?: string): Promise<string> {
+  const dir = stageOutDir(stage, out);
+  if (!process.env.TURBO_HASH && dir === stageDir(stage)) {
+    await writeJsonAtomic(directRunStamp(stage), { stage, args: userArgs(), at: new Date().toISOString() });
   }
   return dir;
 }

@@ -12,7 +12,7 @@ import {
   writeJsonAtomic,
 } from '@t2i/core';
 import { MetricsLog, tf } from '@t2i/core/runtime';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { EmbeddingsConfig } from './config.ts';
@@ -63,6 +63,22 @@ async function writeVectors(file: string, schema: A.Schema, ids: string[], index
   await sink.commit();
 }
 
+/**
+ * Names the sentence vectors of one encoder training, which the models trained on them record and
+ * check: a digest of the encoder's weights (in name order) and vocabulary, and of imported vectors.
+ * A rerun of a finished training (turbo's, after a code change) names them as before, so Stage I
+ * resumes; more training or another one names them anew, so Stage I starts afresh.
+ */
+export async function encoderIdentity(weights: Map<string, tf.Variable>, vocab: unknown, imported?: Float32Array): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify(vocab));
+  for (const name of [...weights.keys()].sort()) {
+    const values = (await weights.get(name)!.data()) as Float32Array;
+    hash.update(name).update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  if (imported) hash.update(new Uint8Array(imported.buffer, imported.byteOffset, imported.byteLength));
+  return hash.digest('hex').slice(0, 32);
+}
+
 export interface EmbeddingsResult {
   quality: Quality[];
   seconds: number;
@@ -86,8 +102,7 @@ export async function runEmbeddings(config: EmbeddingsConfig, options: Embedding
 
   const vectors = await captionVectors(models, data, Array.from(data.captions.image.keys()));
   const ids = Array.from(data.captions.image, (r) => data.images.ids[r]);
-  // Names this training's vectors: models trained on them refuse a retrained encoder's.
-  const encoderId = randomUUID();
+  const encoderId = await encoderIdentity(models.store.variables, data.vocab.json, data.captions.imported?.vectors);
   const schema = embeddingsSchema(models.dim, config.encoder, encoderId);
   await writeVectors(embeddingsFile(options.outDir), schema, ids, Int32Array.from(data.captions.index), vectors, models.dim);
   const reference = await encodeCaptions(models.text, data.reference.tokens);

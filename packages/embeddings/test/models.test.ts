@@ -2,6 +2,7 @@ import { Rng } from '@t2i/core';
 import { ParamStore, tf } from '@t2i/core/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contrastiveLoss, maskedTokenLoss } from '../src/losses.ts';
+import { encoderIdentity } from '../src/stage.ts';
 import { ImageEncoder } from '../src/image-encoder.ts';
 import { Seq2Seq } from '../src/seq2seq.ts';
 import { TextEncoder } from '../src/text-encoder.ts';
@@ -58,5 +59,18 @@ describe('losses', () => {
     const targets = tf.tensor2d([[1, 0]], [1, 2], 'int32');
     expect(maskedTokenLoss(logits, targets, tf.tensor2d([[1, 0]])).dataSync()[0]).toBeCloseTo(-Math.log(0.75), 5);
     expect(maskedTokenLoss(logits, targets, tf.tensor2d([[1, 1]])).dataSync()[0]).toBeCloseTo((-Math.log(0.75) - Math.log(0.5)) / 2, 5);
+  });
+});
+
+describe('encoder identity', () => {
+  it('is the same for the same weights and vocabulary, in any order, and differs when either differs', async () => {
+    const vars = (a: number[], b: number[]) => new Map([['text/b', tf.variable(tf.tensor1d(b))], ['text/a', tf.variable(tf.tensor1d(a))]]);
+    const vocab = { tokens: ['<pad>', 'red'] };
+    const id = await encoderIdentity(vars([1, 2], [3]), vocab);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(await encoderIdentity(new Map([...vars([1, 2], [3])].reverse()), vocab)).toBe(id);
+    expect(await encoderIdentity(vars([1, 2.0001], [3]), vocab)).not.toBe(id);
+    expect(await encoderIdentity(vars([1, 2], [3]), { tokens: ['<pad>', 'blue'] })).not.toBe(id);
+    expect(await encoderIdentity(vars([1, 2], [3]), vocab, Float32Array.from([0.6, 0.8]))).not.toBe(id);
   });
 });

@@ -6,6 +6,7 @@ import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Vocabulary } from 'captions';
 import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
 import { buildModels } from '../src/models.ts';
+import { encoderIdentity } from '../src/stage.ts';
 import { trainEncoders } from '../src/train.ts';
 import { syntheticData, tinyConfig } from './fixtures.ts';
 import type { EmbeddingsConfig } from '../src/config.ts';
@@ -34,6 +35,10 @@ describe('training the encoders', () => {
     const half = await train(tinyConfig({ epochs: 1 }));
     const resumed = await train(tinyConfig({ epochs: 2 }), half.dir, false);
     expect(resumed.weights).toEqual(straight.weights);
+    // So their vectors keep one name: a model trained on them resumes, where one more epoch renames them.
+    const id = (run: Awaited<ReturnType<typeof train>>) => encoderIdentity(run.models.store.variables, run.data.vocab.json);
+    expect([await id(again), await id(resumed)]).toEqual([await id(straight), await id(straight)]);
+    expect(await id(half)).not.toBe(await id(straight));
     const lines = readFileSync(path.join(half.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
     [straight, again, half, resumed].forEach((r) => r.models.store.dispose());

@@ -1,4 +1,4 @@
-import { ensureOutDir, loadConfig, log, newCommand, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutDir, UsageError } from '@t2i/core';
+import { ensureOutDir, loadConfig, log, newCommand, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -58,7 +58,7 @@ export function evaluateCommand(): Command {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
       const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
       const config = loadConfig(EvaluateConfig, 'evaluate', name, overrides) as EvaluateConfig;
-      const outDir = await ensureOutDir(stageOutDir('evaluate', out));
+      const outDir = await ensureOutDir(await stageOutput('evaluate', out));
       const backend = await initBackend(backendName);
       const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
       printScores(scores);

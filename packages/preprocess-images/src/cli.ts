@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutDir } from '@t2i/core';
+import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
 import { SOURCE_SIZE } from './resize.ts';
@@ -28,7 +28,7 @@ const command = stageCommand('preprocess-images', 'Centre-crop every image to a 
     const o = parseOptions(Options, raw, 'preprocess-images');
     await preprocessImages({
       dataDir: resolveDatasetDir(o.data),
-      outDir: stageOutDir('preprocess-images', o.out),
+      outDir: await stageOutput('preprocess-images', o.out),
       sizes: o.sizes,
       concurrency: o.concurrency,
       batchRows: o.batchRows,

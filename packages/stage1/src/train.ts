@@ -81,7 +81,8 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     dVars: store.trainable('d'),
     schedule: config,
     // What may change between runs of one training: its length, its checkpointing, its learning rate (lowered to resume a diverged run).
-    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, images: data.rows.length }),
+    // A retrained sentence encoder makes other vectors of the same captions: another training.
+    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, encoder: data.vectors.encoderId, images: data.rows.length }),
     rng: new Rng(config.seed ^ 0x51a6e1),
     epochBatches: (rng) => {
       const order = rng.shuffle([...data.rows]);

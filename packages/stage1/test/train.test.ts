@@ -15,9 +15,10 @@ beforeAll(async () => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
 
-async function train(config: Stage1Config, outDir = tempDir(), restart = true) {
+async function train(config: Stage1Config, outDir = tempDir(), restart = true, encoderId?: string) {
   dirs.push(outDir);
   const { images, vectors } = syntheticGanData();
+  vectors.encoderId = encoderId;
   const models = buildStage1(config, vectors.dim);
   const values = () => Object.fromEntries([...models.store.variables].map(([n, v]) => [n, Array.from(v.dataSync())]));
   const initial = values();
@@ -81,6 +82,16 @@ describe('Stage I training', () => {
     const aside = readdirSync(first.outDir).filter((f) => f.startsWith('set-aside-'));
     expect(aside.map((f) => readdirSync(path.join(first.outDir, f)).sort())).toEqual([['checkpoints', 'grid-latest.png', 'grids', 'metrics.jsonl']]);
     expect(readdirSync(path.join(first.outDir, aside[0], 'checkpoints'))).toEqual(['step-00001000']);
+  });
+
+  it("does not resume a run whose sentence vectors came from another encoder: it sets it aside, naming the change", async () => {
+    const first = await train(tinyStage1({ epochs: 1 }), tempDir(), true, 'aaaaaaaaaaaaaaaaaaaa');
+    vi.mocked(process.stderr.write).mockClear();
+    await train(tinyStage1({ epochs: 2 }), first.outDir, false, 'bbbbbbbbbbbbbbbbbbbb');
+    const said = vi.mocked(process.stderr.write).mock.calls.map(([m]) => String(m)).join('');
+    expect(said).toMatch(/is of another config or dataset \(encoder aaaaaaaa… -> bbbbbbbb…\); training from scratch/);
+    expect(said).not.toMatch(/resuming/);
+    expect(readdirSync(first.outDir).filter((n) => n.startsWith('set-aside-'))).toHaveLength(1);
   });
 
   it('trains the complex networks too: every weight of G, its conditioning augmentation and D', async () => {

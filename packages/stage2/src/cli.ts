@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutDir, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
@@ -46,7 +46,7 @@ const train = trainingCommand(
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);
     try {
-      await trainStage2(models, stage1, data, config, { outDir: stageOutDir('stage2', out), restart, minutes, backend: backend.name });
+      await trainStage2(models, stage1, data, config, { outDir: await stageOutput('stage2', out), restart, minutes, backend: backend.name });
     } finally {
       await data.stream.close();
     }

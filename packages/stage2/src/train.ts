@@ -130,9 +130,9 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
     gVars: store.trainable('g').concat(store.trainable('ca')),
     dVars: store.trainable('d'),
     schedule: config,
-    // How often checkpoints are kept does not change the run: leave it out so that it can change on resume.
-    // As Stage I's: length, checkpointing and learning rate may change.
-    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, images, stage1: { config: stage1.config, epoch: stage1.epoch } }),
+    // As Stage I's: length, checkpointing and learning rate may change; the sentence encoder may
+    // not (Stage I was checked above to read the same one's vectors).
+    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, encoder: vectors.encoderId, images, stage1: { config: stage1.config, epoch: stage1.epoch } }),
     rng: new Rng(config.seed ^ 0x51a6e2),
     epochBatches: (rng) => stream.startEpoch(rng, config.batchSize, config.shuffleRows),
     batch: async (step, rng) => {
