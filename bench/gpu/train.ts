@@ -8,7 +8,7 @@
  *   node train.mjs --data DIR --out DIR [--minutes 5] [--config full] [--batch-size 64] [--backend webgpu] [--limit N]
  * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
  */
-import { loadConfig, log, optionalInt } from '@t2i/core';
+import { loadConfig, log, numberFlag, optionalInt } from '@t2i/core';
 import { initBackend, loadTensors, saveTensors, tf } from '@t2i/core/runtime';
 import { REFERENCE_CAPTIONS } from 'captions';
 import { SentenceEncoder } from 'embeddings';
@@ -30,7 +30,7 @@ const values = benchFlags(
       .option('--batch-size <n>', 'batch size (overrides the config)')
       .option('--backend <name>', 'webgpu | wasm | cpu', 'webgpu')
       .option('--limit <n>', 'train on the first n images only (a check of the kit on a machine without a GPU)'),
-  z.object({ data: z.string(), out: z.string(), minutes: z.coerce.number().positive(), config: z.string(), batchSize: optionalInt, backend: z.string(), limit: optionalInt }),
+  z.object({ data: z.string(), out: z.string(), minutes: numberFlag((n) => n.positive()), config: z.string(), batchSize: optionalInt, backend: z.string(), limit: optionalInt }),
 );
 const started = performance.now();
 const backend = await initBackend(values.backend);

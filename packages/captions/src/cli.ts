@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
+import { intFlag, outHelp, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
 import { z } from 'zod';
 import { buildCaptions } from './captions.ts';
 
@@ -11,7 +11,7 @@ const Options = z.object({
 });
 
 const command = stageCommand('captions', "Parse the text_c10 captions (10 per image), tokenise them and build the vocabulary from training classes, into data/captions/")
-  .option('--out <dir>', 'output folder, relative to the repository root (default: data/captions, or $T2I_ARTIFACTS/captions)')
+  .option('--out <dir>', outHelp('captions'))
   .option('--min-count <n>', 'words seen fewer times in training captions become <unk>', '1')
   .option('--skip-bad', 'leave out bad caption files (listed in skipped.json) instead of failing', false)
   .action(async (raw) => {

@@ -11,24 +11,38 @@ export function newCommand(name: string, description: string): Command {
   return new Command(name).description(description).showHelpAfterError();
 }
 
+/** The help of a stage command's --out. */
+export const outHelp = (stage: string) => `output folder, relative to the repository root (default: data/${stage}, or $T2I_ARTIFACTS/${stage})`;
+
 /** A command of a stage that reads the dataset itself, with --data. */
 export function stageCommand(name: string, description: string): Command {
   return newCommand(name, description).addOption(new Option('--data <dir>', 'dataset folder in the official Oxford-102 + text_c10 layout (default: $T2I_DATA, else the embedded sample data/sample)'));
 }
 
-/** An optional whole-number flag, from commander's string. */
-export const optionalInt = z.coerce.number().int().optional();
+type NumberSchema = ReturnType<typeof z.coerce.number>;
+
+/**
+ * A number flag from commander's string, checked by `check`. A blank one (`--seed ""`) is refused:
+ * z.coerce alone would read it as 0.
+ */
+export const numberFlag = (check: (n: NumberSchema) => NumberSchema = (n) => n) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), check(z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a number' : undefined) })));
+
+/** A flag that is a whole number at least `min`. */
+export const intFlag = (min = 1) => numberFlag((n) => n.int().min(min));
+
+/** An optional whole-number flag. */
+export const optionalInt = numberFlag((n) => n.int()).optional();
 
 /** A seed: the RNG keeps 32 bits, so a larger one would silently repeat a smaller one's draws. */
-export const seedFlag = z.coerce.number().int().min(0).max(2 ** 32 - 1);
+export const seedFlag = numberFlag((n) => n.int().min(0).max(2 ** 32 - 1));
 
 /** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
 export const trainingFlags = {
   config: z.string(),
-  // At least 1 (commander hands "" for --epochs '', which would coerce to 0).
-  batchSize: z.coerce.number().int().min(1).optional(),
-  epochs: z.coerce.number().int().min(1).optional(),
-  learningRate: z.coerce.number().positive().optional(),
+  batchSize: intFlag().optional(),
+  epochs: intFlag().optional(),
+  learningRate: numberFlag((n) => n.positive()).optional(),
   seed: seedFlag.optional(),
   backend: z.string().optional(),
   out: z.string().optional(),
@@ -38,7 +52,7 @@ export const trainingFlags = {
 /** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
 export const ganFlags = {
   checkpointEvery: optionalInt,
-  minutes: z.coerce.number().positive().optional(),
+  minutes: numberFlag((n) => n.positive()).optional(),
 };
 
 /**
@@ -46,7 +60,7 @@ export const ganFlags = {
  * every trainer shares, and for a GAN --checkpoint-every and --minutes; trainingFlags and
  * ganFlags parse them.
  */
-export function trainingCommand(name: string, description: string, outDefault: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
+export function trainingCommand(name: string, description: string, stage: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
   // No --data: trainers read the earlier stages' artifacts, not the dataset.
   const command = newCommand(name, description).option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
   overrides(command)
@@ -57,7 +71,7 @@ export function trainingCommand(name: string, description: string, outDefault: s
   if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
   command
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
-    .option('--out <dir>', `output folder, relative to the repository root (default: ${outDefault})`)
+    .option('--out <dir>', outHelp(stage))
     .option('--restart', 'ignore existing checkpoints and train from scratch', false);
   if (gan) command.option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)');
   return command;
@@ -153,5 +167,3 @@ export function runCommand(command: Command): Promise<void> {
   return runMain(() => command.parseAsync(userArgs(), { from: 'user' }).then(() => undefined));
 }
 
-/** A flag that is a whole number at least `min`, from commander's string. */
-export const intFlag = (min = 1) => z.coerce.number().int().min(min);

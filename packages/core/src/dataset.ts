@@ -66,9 +66,14 @@ async function readLabels(root: string): Promise<Map<string, number>> {
   return new Map(Array.from(labels, (label, i) => [`image_${String(i + 1).padStart(5, '0')}`, label]));
 }
 
+/** Fails, saying how to name another, unless the dataset folder exists. */
+export function requireDatasetFolder(root: string): void {
+  if (!existsSync(root)) throw new DatasetLayoutError(`${root}: no such dataset folder. Pass --data DIR or set T2I_DATA (${SEE}).`);
+}
+
 /** Checks the folder's shape and reads the split and label files; file contents are left to the stages. */
 export async function openDataset(root: string): Promise<Dataset> {
-  if (!existsSync(root)) throw new DatasetLayoutError(`${root}: no such dataset folder. Pass --data DIR or set T2I_DATA (${SEE}).`);
+  requireDatasetFolder(root);
   for (const dir of ['jpg', 'text_c10']) {
     if (!existsSync(path.join(root, dir))) throw new DatasetLayoutError(`${path.join(root, dir)}: missing; a dataset folder holds jpg/ and text_c10/ (${SEE}).`);
   }

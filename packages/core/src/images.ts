@@ -52,7 +52,7 @@ export async function writePng(file: string, pixels: Uint8Array, width: number, 
  * output (`pattern`) but are not this run's: a second run with fewer images would otherwise leave
  * a first run's image-7.png beside its own.
  */
-export async function removeEarlierPictures(dir: string, written: string[], pattern: RegExp): Promise<void> {
+export async function removeEarlierOutputs(dir: string, written: string[], pattern: RegExp): Promise<void> {
   const keep = new Set(written.map((f) => path.basename(f)));
   for (const name of await fs.readdir(dir)) if (pattern.test(name) && !keep.has(name)) await fs.rm(path.join(dir, name), { force: true });
 }

@@ -26,12 +26,14 @@ describe('command lines', () => {
     await expect(ensureOutDir(path.join(root, 'c'))).resolves.toBe(path.join(root, 'c'));
   });
 
-  it("refuses an empty --epochs or --batch-size rather than reading it as 0", () => {
+  it("refuses an empty number flag (--epochs '', --seed '') rather than reading it as 0", () => {
     const flags = z.object(trainingFlags);
-    expect(parseOptions(flags, { config: 'tiny', epochs: '3', restart: false }, 'stage1 train').epochs).toBe(3);
-    for (const bad of [{ epochs: '' }, { batchSize: '' }, { learningRate: '0' }]) {
+    expect(parseOptions(flags, { config: 'tiny', epochs: '3', seed: '0', restart: false }, 'stage1 train')).toMatchObject({ epochs: 3, seed: 0 });
+    expect(parseOptions(flags, { config: 'tiny', restart: false }, 'stage1 train').seed).toBeUndefined();
+    for (const bad of [{ epochs: '' }, { batchSize: ' ' }, { learningRate: '0' }, { seed: '' }, { seed: 'one' }, { seed: String(2 ** 32) }]) {
       expect(() => parseOptions(flags, { config: 'tiny', restart: false, ...bad }, 'stage1 train')).toThrow(/stage1 train: invalid options/);
     }
+    expect(() => parseOptions(flags, { config: 'tiny', restart: false, seed: '' }, 'stage1 train')).toThrow(/--seed: expected a number/);
   });
 
   it('names a bad flag as it is typed, with the way to help', () => {

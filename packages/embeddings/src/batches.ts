@@ -1,4 +1,4 @@
-import { augmentRows, type Rng } from '@t2i/core';
+import { augmentRows, UsageError, type Rng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import { UNK } from 'captions';
 import { decoderTensors, IMAGE_SIZE, padTokens, type EmbeddingData } from './data.ts';
@@ -27,7 +27,7 @@ export function indexTraining(data: EmbeddingData): TrainIndex {
     captionsByImage.get(img)!.push(row);
   });
   const classes = [...imagesByClass.keys()].sort((a, b) => a - b);
-  if (classes.length < 2) throw new Error(`embeddings: training needs images of at least 2 training classes, found ${classes.length}`);
+  if (classes.length < 2) throw new UsageError(`embeddings: training needs images of at least 2 training classes, found ${classes.length}`);
   return { classes, imagesByClass, captionsByImage, trainImages: [...imagesByClass.values()].reduce((n, l) => n + l.length, 0) };
 }
 

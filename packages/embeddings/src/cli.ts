@@ -16,7 +16,7 @@ const Options = z.object({
 const command = trainingCommand(
   'embeddings',
   "Train the sentence encoder (joint text-image by default, or the seed's seq2seq autoencoder), write a vector for every caption and the reference captions, and measure zero-shot accuracy and retrieval on the test classes",
-  'data/embeddings',
+  'embeddings',
   (c) =>
     c
       .option('--encoder <kind>', 'joint | seq2seq | import (overrides the config)')

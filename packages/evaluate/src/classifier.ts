@@ -1,4 +1,4 @@
-import { augmentRows, DatasetLayoutError, log, progressBar, readMat5, Rng } from '@t2i/core';
+import { augmentRows, DatasetLayoutError, log, progressBar, readMat5, requireDatasetFolder, Rng, UsageError } from '@t2i/core';
 import { assertFinite, BatchNormUpdates, ConvBn, type BatchNorm, Dense, loadTensors, ParamStore, saveTensors, StepRunner, tf, type Mode } from '@t2i/core/runtime';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
@@ -95,13 +95,14 @@ export interface ClassificationSplit {
 
 export async function readClassificationSplit(datasetDir: string): Promise<ClassificationSplit> {
   const file = path.join(datasetDir, 'setid.mat');
+  requireDatasetFolder(datasetDir);
   if (!existsSync(file)) {
     throw new DatasetLayoutError(`${file}: missing. evaluate's classifier trains on the official Oxford-102 split: put setid.mat (from the VGG page, beside imagelabels.mat) in the dataset folder.`);
   }
   const mat = readMat5(await fs.readFile(file));
   const ids = (name: string) => {
     const values = mat.get(name);
-    if (!values) throw new Error(`${file}: holds no "${name}"; replace it with the official setid.mat`);
+    if (!values) throw new DatasetLayoutError(`${file}: holds no "${name}"; replace it with the official setid.mat`);
     return Array.from(values, (v) => `image_${String(v).padStart(5, '0')}`);
   };
   return { train: new Set([...ids('trnid'), ...ids('valid')]), test: new Set(ids('tstid')) };
@@ -124,7 +125,7 @@ export function classifierData(images: ImageSet, split: ClassificationSplit): Cl
   const labels = Int32Array.from(images.classIds, (c) => index.get(c)!);
   const rowsIn = (set: Set<string>) => images.ids.flatMap((id, i) => (set.has(id) ? [i] : []));
   const data = { images, classes, labels, trainRows: rowsIn(split.train), testRows: rowsIn(split.test) };
-  if (data.trainRows.length < 2) throw new Error(`evaluate: only ${data.trainRows.length} of ${images.ids.length} images are in setid.mat's trnid/valid; the classifier needs at least 2 to train on`);
+  if (data.trainRows.length < 2) throw new UsageError(`evaluate: only ${data.trainRows.length} of ${images.ids.length} images are in setid.mat's trnid/valid; the classifier needs at least 2 to train on`);
   return data;
 }
 

@@ -1,4 +1,4 @@
-import { ensureOutDir, loadConfig, log, newCommand, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
+import { ensureOutDir, loadConfig, log, newCommand, numberFlag, optionalInt, outHelp, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { reportFile } from './report.ts';
 import { scoresJsonFile, type ScoresJson } from './scores.ts';
 import { runEvaluate } from './stage.ts';
 
-const int = z.coerce.number().int().optional();
+const int = optionalInt;
 
 const EvaluateOptions = z.object({
   config: z.string(),
@@ -52,7 +52,7 @@ export function evaluateCommand(): Command {
     .option('--splits <n>', 'splits for the Inception Score and R-precision (overrides the config)')
     .option('--seed <n>', 'noise seed of the generated images (overrides the config)')
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
-    .option('--out <dir>', 'output folder, relative to the repository root (default: data/evaluate)')
+    .option('--out <dir>', outHelp('evaluate'))
     .option('--retrain-classifier', 'train the classifier even when data/evaluate/classifier holds one of the same settings', false)
     .action(async (raw) => {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
@@ -67,7 +67,7 @@ export function evaluateCommand(): Command {
 }
 
 const GenerateOptions = z.object({
-  n: z.coerce.number().int().min(1).max(64),
+  n: numberFlag((n) => n.int().min(1).max(64)),
   seed: seedFlag,
   stage: z.enum(['1', '2']),
   out: z.string(),

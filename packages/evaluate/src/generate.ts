@@ -1,4 +1,4 @@
-import { gatherRows, removeEarlierPictures, span, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { gatherRows, removeEarlierOutputs, span, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
@@ -81,6 +81,6 @@ export async function writePictures(outDir: string, p: Pictures): Promise<string
     await writeImageGrid(strip, bytes, p.n, size, { cols: p.n, cell: Math.max(size, 128) });
     files.push(strip);
   }
-  await removeEarlierPictures(outDir, files, /^(image-\d+-(64|256)|all-(64|256))\.png$/);
+  await removeEarlierOutputs(outDir, files, /^(image-\d+-(64|256)|all-(64|256))\.png$/);
   return files;
 }

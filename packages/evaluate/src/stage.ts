@@ -1,4 +1,4 @@
-import { gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, toBytes, writeFileAtomic, writeImageGrid, writeJsonAtomic, writePng } from '@t2i/core';
+import { ArtifactError, gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, toBytes, writeFileAtomic, writeImageGrid, writeJsonAtomic, writePng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import { captionsFile } from 'captions';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
@@ -165,7 +165,7 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
   const g = await loadGenerators(stage2Skipped ? 1 : 2);
   const joint = await loadJointImageEncoder();
   try {
-    if (joint.dim !== vectors.dim || g.textDim !== vectors.dim) throw new Error(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${g.textDim}-d ones; rerun the stages after embeddings`);
+    if (joint.dim !== vectors.dim || g.textDim !== vectors.dim) throw new ArtifactError(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${g.textDim}-d ones; rerun the stages after embeddings`);
     const noise = noiseFor(g, items.length, config.seed);
     log(`evaluate: ${items.length} images per stage (${testRows.length} test-class images x ${config.captionsPerImage} captions x ${config.samplesPerCaption} samples)`);
     const outputs = await generateAndMeasure(items, captions, vectors.dim, g, noise, classifier, joint, config.batchSize);

@@ -41,6 +41,7 @@ describe('flower classifier', () => {
     expect(split.train.has('image_06765')).toBe(true);
     expect(split.test.has('image_06734')).toBe(true);
     await expect(readClassificationSplit(dir)).rejects.toThrow(/setid\.mat: missing/);
+    await expect(readClassificationSplit(path.join(dir, 'nope'))).rejects.toThrow(/nope: no such dataset folder/);
   });
 
   it('learns two colours, caches its weights, and retrains when its settings change', async () => {

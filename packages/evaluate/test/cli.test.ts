@@ -129,7 +129,7 @@ describe('generate and evaluate end to end', () => {
       const table = await readTable(path.join(out, 'scores.arrow'));
       expect(table.numRows).toBe(24);
       expect(new Set(table.getChild('stage')!.toArray())).toEqual(new Set([1, 2]));
-      const check = checkPage(path.join(out, 'report.html'));
+      const check = await checkPage(path.join(out, 'report.html'));
       expect(check.broken).toEqual([]);
       expect(check.images).toBeGreaterThan(10);
       expect(check.scoresTable).toBe(true);

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
+import { intFlag, outHelp, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
 import { SOURCE_SIZE } from './resize.ts';
@@ -10,7 +10,12 @@ const Options = z.object({
   sizes: z
     .string()
     .transform((s) => s.split(',').map(Number))
-    .pipe(z.array(z.number().int().min(8).max(1024)).min(1)),
+    .pipe(
+      z
+        .array(z.number().int().min(8).max(1024))
+        .min(1)
+        .refine((sizes) => new Set(sizes).size === sizes.length, 'a size is given twice'),
+    ),
   concurrency: intFlag(),
   batchRows: intFlag(),
   skipBad: z.boolean(),
@@ -18,7 +23,7 @@ const Options = z.object({
 });
 
 const command = stageCommand('preprocess-images', 'Centre-crop every image to a square and resize it to 76x76 and 304x304, into Arrow files under data/preprocess-images/')
-  .option('--out <dir>', 'output folder, relative to the repository root (default: data/preprocess-images, or $T2I_ARTIFACTS/preprocess-images)')
+  .option('--out <dir>', outHelp('preprocess-images'))
   .option('--sizes <list>', 'comma-separated output sides', `${SOURCE_SIZE.stage1},${SOURCE_SIZE.stage2}`)
   .option('--concurrency <n>', 'images decoded at once (4 measured best on 2 cores; see bench/preprocess-images.ts)', '4')
   .option('--batch-rows <n>', 'rows per Arrow record batch', '64')

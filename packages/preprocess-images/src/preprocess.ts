@@ -13,6 +13,7 @@ import {
   makeBatch,
   mapOrdered,
   progressBar,
+  removeEarlierOutputs,
   listImages,
   openDataset,
   SPLITS,
@@ -140,6 +141,8 @@ export async function preprocessImages(options: PreprocessOptions): Promise<Prep
   }
 
   await commitTogether(sinks);
+  // An earlier run's other sizes would hold other images than this run's, beside its manifest.
+  await removeEarlierOutputs(options.outDir, options.sizes.map((size) => imagesFile(options.outDir, size)), /^images-\d+\.arrow$/);
   await writeSkippedReport(options.outDir, problems);
   const files = Object.fromEntries(options.sizes.map((size) => [path.basename(imagesFile(options.outDir, size)), statSync(imagesFile(options.outDir, size)).size]));
   const result: PreprocessResult = {

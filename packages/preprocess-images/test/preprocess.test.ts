@@ -55,6 +55,10 @@ describe('prepressImages', () => {
       expect(rows.every((r) => r[3] === size * size * 3)).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(out, 'skipped.json'), 'utf8')).count).toBe(0);
+
+    // Another set of sizes into the same folder: the earlier run's other size goes with it.
+    await preprocessImages({ ...options(data, out), sizes: [16, 12] });
+    expect(readdirSync(out).filter((f) => f.endsWith('.arrow')).sort()).toEqual(['images-12.arrow', 'images-16.arrow']);
   });
 
   it('fails on corrupt JPEGs, names each one, and writes no artifact', async () => {

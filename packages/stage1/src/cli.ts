@@ -23,7 +23,7 @@ const TrainOptions = z.object({
 const train = trainingCommand(
   'train',
   'Train the Stage I GAN (64x64) on the training classes; resumes from the last checkpoint in data/stage1/checkpoints',
-  'data/stage1',
+  'stage1',
   (c) =>
     c
       .option('--generator <kind>', 'simple | complex (overrides the config)')

@@ -1,4 +1,4 @@
-import { augmentRows, type Rng } from '@t2i/core';
+import { augmentRows, UsageError, type Rng } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { CaptionVectors } from 'embeddings';
 import type { ImageSet } from 'preprocess-images';
@@ -16,7 +16,7 @@ export interface GanData {
 
 /** GAN-CLS pairs every caption with an image of another class, so training needs two classes at least. */
 export function requireTwoClasses(classIds: Iterable<number>): void {
-  if (new Set(classIds).size < 2) throw new Error('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
+  if (new Set(classIds).size < 2) throw new UsageError('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
 }
 
 export function ganData(images: ImageSet, vectors: CaptionVectors): GanData {

@@ -1,4 +1,4 @@
-import { ensureOutDir, parseOptions, removeEarlierPictures, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { ensureOutDir, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
@@ -59,7 +59,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
     }
     files.push(path.join(outDir, 'all.png'));
     await writeImageGrid(files[n], bytes, n, IMAGE_SIZE, { cols: n, cell: 128 });
-    await removeEarlierPictures(outDir, files, SAMPLE_FILES);
+    await removeEarlierOutputs(outDir, files, SAMPLE_FILES);
     return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();
@@ -67,7 +67,7 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   }
 }
 
-const SampleOptions = z.object({ text: z.string().trim().min(1, 'is empty; say what the flower looks like'), n: z.coerce.number().int().min(1).max(64), seed: seedFlag, out: z.string(), backend: z.string().optional() });
+const SampleOptions = z.object({ text: z.string().trim().min(1, 'is empty; say what the flower looks like'), n: numberFlag((n) => n.int().min(1).max(64)), seed: seedFlag, out: z.string(), backend: z.string().optional() });
 
 /** The `sample` subcommand of both stages' CLIs: a sentence to PNGs with the stage's trained generator. */
 export function sampleCommand(stage: string, description: string, sample: typeof sampleStage1): Command {

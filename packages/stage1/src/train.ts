@@ -1,4 +1,4 @@
-import { log, repeatEachRow, Rng, tileRows, toBytes, writeImageGrid, writeJsonAtomic } from '@t2i/core';
+import { log, repeatEachRow, Rng, tileRows, toBytes, UsageError, writeImageGrid, writeJsonAtomic } from '@t2i/core';
 import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import type { SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
@@ -72,7 +72,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
   };
 
   const steps = Math.floor(data.rows.length / config.batchSize);
-  if (steps === 0) throw new Error(`stage1: ${data.rows.length} training images is fewer than one batch of ${config.batchSize}; lower --batch-size`);
+  if (steps === 0) throw new UsageError(`stage1: ${data.rows.length} training images is fewer than one batch of ${config.batchSize}; lower --batch-size`);
   log(`stage1: ${config.generator} G, ${config.discriminator} D, config ${config.name}, ${store.count().toLocaleString()} parameters, ${data.rows.length} training images, ${steps} steps per epoch, backend ${options.backend}`);
   await trainGan({
     name: 'stage1',

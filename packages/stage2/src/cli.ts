@@ -24,7 +24,7 @@ const TrainOptions = z.object({
 const train = trainingCommand(
   'train',
   'Train the Stage II GAN (256x256) on a frozen Stage I, streaming the 304x304 training images; resumes from the last checkpoint in data/stage2/checkpoints',
-  'data/stage2',
+  'stage2',
   (c) =>
     c
       .option('--ngf <n>', 'generator width, a multiple of 4 (overrides the config)')

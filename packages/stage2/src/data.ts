@@ -1,4 +1,4 @@
-import { arrow as A, augmentBatch, openRecordBatchFile, type Rng, type Split } from '@t2i/core';
+import { arrow as A, augmentBatch, openRecordBatchFile, UsageError, type Rng, type Split } from '@t2i/core';
 import { tf } from '@t2i/core/runtime';
 import type { CaptionVectors } from 'embeddings';
 import { promises as fs } from 'node:fs';
@@ -183,7 +183,7 @@ export async function streamedBatch(data: Stage2Data, step: StreamStep, crop: nu
   const pool = stream.residentRows;
   const wrongRows = step.rows.map((r) => {
     const others = pool.filter((w) => stream.classIds[w] !== stream.classIds[r]);
-    if (others.length === 0) throw new Error(`stage2: every image in the shuffle buffer is of class ${stream.classIds[r]}, so there is no wrong image for it; raise shuffleRows`);
+    if (others.length === 0) throw new UsageError(`stage2: every image in the shuffle buffer is of class ${stream.classIds[r]}, so there is no wrong image for it; raise --shuffle-rows`);
     return others[rng.int(others.length)];
   });
   const text = new Float32Array(step.rows.length * vectors.dim);

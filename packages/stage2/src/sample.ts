@@ -1,4 +1,4 @@
-import { log, removeEarlierPictures, repeatEachRow, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
+import { log, removeEarlierOutputs, repeatEachRow, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
 import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
@@ -62,7 +62,7 @@ export async function sampleStage2(text: string, n: number, seed: number, outDir
     both.set(pairs.stage2, n * stride);
     files.push(path.join(outDir, 'all.png'));
     await writeImageGrid(files[n], both, 2 * n, IMAGE_SIZE, { cols: n });
-    await removeEarlierPictures(outDir, files, SAMPLE_FILES);
+    await removeEarlierOutputs(outDir, files, SAMPLE_FILES);
     return { files, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
   } finally {
     encoder.dispose();

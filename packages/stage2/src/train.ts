@@ -1,4 +1,4 @@
-import { log, repeatEachRow, Rng, tileRows, toBytes, writeImageGrid } from '@t2i/core';
+import { log, repeatEachRow, Rng, tileRows, toBytes, UsageError, writeImageGrid } from '@t2i/core';
 import { MetricsLog, ParamStore, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
@@ -119,7 +119,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedGenerator,
 
   const images = stream.rows.length;
   const steps = Math.floor(images / config.batchSize);
-  if (steps === 0) throw new Error(`stage2: ${images} training images is fewer than one batch of ${config.batchSize}; lower --batch-size`);
+  if (steps === 0) throw new UsageError(`stage2: ${images} training images is fewer than one batch of ${config.batchSize}; lower --batch-size`);
   log(
     `stage2: config ${config.name}, ${store.count().toLocaleString()} parameters, on a frozen Stage I (${stage1.config.generator} G, ngf ${stage1.config.ngf}, epoch ${stage1.epoch}); ` +
       `${images} training images streamed from ${stream.recordBatches} record batches through ${config.shuffleRows} shuffle rows, ${steps} steps per epoch, backend ${options.backend}`,

@@ -1,4 +1,5 @@
 import { tf } from './backend.ts';
+import { UsageError } from '../cli.ts';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -36,7 +37,7 @@ function update(variable: tf.Variable, value: tf.Tensor): void {
  */
 export function flatAdamByDefault(): boolean {
   const chosen = process.env.T2I_ADAM;
-  if (chosen !== undefined && chosen !== 'flat' && chosen !== 'per-variable') throw new Error(`T2I_ADAM is '${chosen}'; use flat or per-variable`);
+  if (chosen !== undefined && chosen !== 'flat' && chosen !== 'per-variable') throw new UsageError(`T2I_ADAM is '${chosen}'; use flat or per-variable`);
   return chosen ? chosen === 'flat' : tf.getBackend() === 'webgpu';
 }
 

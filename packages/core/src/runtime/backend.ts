@@ -78,7 +78,7 @@ const PUT_IN_PLACE: Record<(typeof WEBGPU_KERNELS)[number], () => Promise<void>>
 export function stockWebgpuKernels(value = process.env.T2I_WEBGPU_STOCK ?? 'gemm'): Set<string> {
   const names = value === 'all' ? [...WEBGPU_KERNELS] : value.split(',').filter(Boolean);
   const unknown = names.filter((n) => !(WEBGPU_KERNELS as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new Error(`T2I_WEBGPU_STOCK names ${unknown.join(', ')}; use all or a comma list of ${WEBGPU_KERNELS.join(', ')}`);
+  if (unknown.length > 0) throw new UsageError(`T2I_WEBGPU_STOCK names ${unknown.join(', ')}; use all or a comma list of ${WEBGPU_KERNELS.join(', ')}`);
   return new Set(names);
 }
 
