@@ -23,7 +23,7 @@ const values = benchFlags(
   (c) =>
     c
       .option('--backend <name>', 'webgpu | wasm | cpu (default: the first that loads)')
-      .option('--variants <list>', 'comma list of tiny, ngf32, ngf64, full', 'tiny,ngf32,ngf64,full')
+      .option('--variants <list>', 'comma list of tiny, simple (tiny with the simple G and D), ngf32, ngf64, full', 'tiny,ngf32,ngf64,full')
       .option('--batch <n>', 'batch size', '16')
       .option('--steps <n>', 'timed steps (after one epoch of warm-up)', '4')
       .option('--profile', "one step's kernel calls, dispatches, host time and where kernel time goes", false),
@@ -35,6 +35,7 @@ const TEXT_DIM = 256;
 
 const variants: Record<string, Partial<Stage1Config>> = {
   tiny: {},
+  simple: { generator: 'simple', discriminator: 'simple' },
   ngf32: { generator: 'complex', discriminator: 'complex', ngf: 32, ndf: 16 },
   ngf64: { generator: 'complex', discriminator: 'complex', ngf: 64, ndf: 32 },
   full: {},
@@ -172,7 +173,7 @@ const matmul = await matmulGflops();
 console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
 for (const name of values.variants.split(',')) {
-  const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
+  const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' || name === 'simple' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
   const { profile, gpuDispatches, hostMs, dawn } = await profileStep(base);
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
