@@ -37,14 +37,19 @@ export async function loadEmbeddingData(maxTokens: number): Promise<EmbeddingDat
   const idCol = table.getChild('image_id')!;
   const indexCol = table.getChild('caption_index')!;
   const tokenCol = table.getChild('token_ids')!;
+  const withoutPixels = new Set<string>();
   for (let i = 0; i < table.numRows; i++) {
     // Images that preprocess-images skipped (--skip-bad) have captions but no pixels.
     const r = row.get(idCol.get(i));
-    if (r === undefined) continue;
+    if (r === undefined) {
+      withoutPixels.add(idCol.get(i));
+      continue;
+    }
     capImage.push(r);
     capIndex.push(indexCol.get(i));
     tokens.push((tokenCol.get(i) as { toArray(): Int32Array }).toArray().slice(0, maxTokens));
   }
+  if (withoutPixels.size > 0) log(`embeddings: leaving out the captions of ${withoutPixels.size} images: preprocess-images --skip-bad left out their images`);
   const ref = await readTable(requireArtifact(referenceFile(capDir), 'pnpm turbo run captions'));
   return {
     vocab,
