@@ -14,8 +14,8 @@ export async function saveEncoder(dir: string, models: EncoderModels, config: Em
 }
 
 /**
- * Which sentence vectors a model reads: their size, and the encoder training that made them (an id
- * drawn when the embeddings stage trains; absent from artifacts of earlier versions). Vectors of a
+ * Which sentence vectors a model reads: their size, and the encoder that made them (encoderIdentity:
+ * a digest of its weights and vocabulary; absent from artifacts of earlier versions). Vectors of a
  * retrained encoder have the same size and mean something else. A loaded generator is one.
  */
 export interface SentenceSpace {
