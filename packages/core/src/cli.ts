@@ -166,4 +166,3 @@ export function userArgs(argv: readonly string[] = process.argv): string[] {
 export function runCommand(command: Command): Promise<void> {
   return runMain(() => command.parseAsync(userArgs(), { from: 'user' }).then(() => undefined));
 }
-
