@@ -4,7 +4,7 @@
  * files, and the split and label files unchanged.
  *   pnpm tsx scripts/make-sample.ts ../shared/oxford102
  */
-import { newCommand, openDataset, runCommand, sampleDatasetDir, UsageError } from '@t2i/core';
+import { classDirName, newCommand, openDataset, runCommand, sampleDatasetDir, UsageError } from '@t2i/core';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
@@ -31,7 +31,7 @@ const WHOLE_FILES = ['trainvalclasses.txt', 'testclasses.txt', 'allclasses.txt',
  */
 async function makeSample(sourceArg: string): Promise<void> {
   const source = path.resolve(process.env.INIT_CWD ?? process.cwd(), sourceArg);
-  if (path.resolve(source) === path.resolve(sampleDatasetDir)) throw new UsageError(`${source} is the sample itself; pass the full dataset's folder`);
+  if (source === sampleDatasetDir) throw new UsageError(`${source} is the sample itself; pass the full dataset's folder`);
   if (!existsSync(source)) throw new UsageError(`${source}: no such folder; pass the full dataset's folder`);
   await openDataset(source);
   for (const file of WHOLE_FILES) if (!existsSync(path.join(source, file))) throw new UsageError(`${path.join(source, file)}: missing; the sample keeps the full copy's ${WHOLE_FILES.join(', ')}`);
@@ -43,7 +43,7 @@ async function makeSample(sourceArg: string): Promise<void> {
     mkdirSync(path.join(next, 'jpg'), { recursive: true });
     for (const file of WHOLE_FILES) copyFileSync(path.join(source, file), path.join(next, file));
     for (const classId of Object.keys(SAMPLE_CLASSES)) {
-      const dir = `class_${classId.padStart(5, '0')}`;
+      const dir = classDirName(Number(classId));
       const captions = readdirSync(path.join(source, 'text_c10', dir)).filter((f) => f.endsWith('.txt')).sort().slice(0, IMAGES_PER_CLASS);
       if (captions.length < IMAGES_PER_CLASS) throw new UsageError(`${path.join(source, 'text_c10', dir)}: ${captions.length} caption files, fewer than the sample's ${IMAGES_PER_CLASS}`);
       mkdirSync(path.join(next, 'text_c10', dir), { recursive: true });

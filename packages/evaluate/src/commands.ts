@@ -11,16 +11,14 @@ import { reportFile } from './report.ts';
 import { scoresJsonFile, type ScoresJson } from './scores.ts';
 import { runEvaluate } from './stage.ts';
 
-const int = optionalInt;
-
 const EvaluateOptions = z.object({
   config: z.string(),
   data: z.string().optional(),
-  classifierEpochs: int,
-  captionsPerImage: int,
-  samplesPerCaption: int,
-  splits: int,
-  seed: int,
+  classifierEpochs: optionalInt,
+  captionsPerImage: optionalInt,
+  samplesPerCaption: optionalInt,
+  splits: optionalInt,
+  seed: optionalInt,
   backend: z.string().optional(),
   out: z.string().optional(),
   retrainClassifier: z.boolean(),
