@@ -7,7 +7,7 @@
  * Models: the trained ones under data/ ($T2I_ARTIFACTS); --paper swaps in untrained generators of
  * the paper's size (stage1 and stage2 configs/full.json), which time the same as trained ones.
  */
-import { intFlag, loadConfig, Rng } from '@t2i/core';
+import { computeFlags, computeOptions, intFlag, loadConfig, Rng } from '@t2i/core';
 import { initBackend, ParamStore } from '@t2i/core/runtime';
 import { SentenceEncoder } from 'embeddings';
 import { disposeTextToImage, loadTextToImage, modelArtifacts, textToImages, type TextToImage } from 'evaluate';
@@ -22,12 +22,11 @@ const values = benchFlags(
   'generate.ts',
   'What `pnpm t2i generate` waits for: one sentence to n images at 64x64 and at 256x256, model load timed apart',
   (c) =>
-    c
-      .option('--backend <name>', 'webgpu | wasm | cpu', 'wasm')
+    computeOptions(c)
       .option('--n <n>', 'images per sentence', '8')
       .option('--repeats <n>', 'timed calls of each size after the first', '3')
       .option('--paper', "untrained generators of the paper's size in place of the trained ones", false),
-  z.object({ backend: z.string(), n: intFlag(), repeats: intFlag(), paper: z.boolean() }),
+  z.object({ ...computeFlags, n: intFlag(), repeats: intFlag(), paper: z.boolean() }),
 );
 const { n, repeats } = values;
 const sentence = 'this flower has petals that are blue and white';
@@ -45,7 +44,7 @@ async function paperModels(): Promise<TextToImage> {
   return { encoder, generators: { stage1: g1, stage2: g2, textDim } };
 }
 
-const backend = (await initBackend(values.backend)).name;
+const backend = (await initBackend(values)).name;
 const stage = existsSync(modelArtifacts().stage2.file) || values.paper ? 2 : 1;
 let started = performance.now();
 const models = values.paper ? await paperModels() : await loadTextToImage(stage);

@@ -5,10 +5,13 @@
  * every Conv2D, conv gradient and matmul kernel of one step's forward and backward passes
  * (tf.profile of one step; Adam's element-wise updates add none). With --profile, the step's kernel
  * calls and where its kernel time goes. Nothing here is a test.
- *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4]
+ * With --torch, bench/torch_stage1.py trains the same network at the same batch on as many CPU
+ * threads right after ours, in the same run, and the table gives its images/s and our ratio to it.
+ *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--threads N] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4] [--torch]
  */
-import { intFlag, loadConfig, Rng } from '@t2i/core';
+import { computeFlags, computeOptions, intFlag, loadConfig, Rng } from '@t2i/core';
 import { Adam, flatAdamByDefault, initBackend, tf } from '@t2i/core/runtime';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,15 +24,16 @@ const values = benchFlags(
   'stage1.ts',
   'One Stage I training step on the chosen backend: ms/step, images/s, GFLOP/s beside the matmul rate',
   (c) =>
-    c
-      .option('--backend <name>', 'webgpu | wasm | cpu (default: the first that loads)')
+    computeOptions(c)
       .option('--variants <list>', 'comma list of tiny, simple (tiny with the simple G and D), ngf32, ngf64, full', 'tiny,ngf32,ngf64,full')
       .option('--batch <n>', 'batch size', '16')
       .option('--steps <n>', 'timed steps (after one epoch of warm-up)', '4')
-      .option('--profile', "one step's kernel calls, dispatches, host time and where kernel time goes", false),
-  z.object({ backend: z.string().optional(), variants: z.string(), batch: intFlag(), steps: intFlag(), profile: z.boolean() }),
+      .option('--profile', "one step's kernel calls, dispatches, host time and where kernel time goes", false)
+      .option('--torch', "PyTorch's images/s on the CPU for the same network, batch and threads (bench/torch_stage1.py), and ours over it", false)
+      .option('--python <path>', 'the Python that has torch (Debian: apt-get install python3-torch)', '/usr/bin/python3'),
+  z.object({ ...computeFlags, variants: z.string(), batch: intFlag(), steps: intFlag(), profile: z.boolean(), torch: z.boolean(), python: z.string() }),
 );
-const backend = (await initBackend(values.backend)).name;
+const { name: backend, threads } = await initBackend(values);
 const { batch, steps } = values;
 const TEXT_DIM = 256;
 
@@ -165,13 +169,21 @@ function countDispatches(): { stop(): number | undefined } {
   };
 }
 
+/** PyTorch's images/s for the complex networks at these widths, batch and CPU threads (after its own warm-up). */
+function torchImagesPerSecond(config: Stage1Config): number {
+  const script = path.join(import.meta.dirname, 'torch_stage1.py');
+  const args = [script, '--device', 'cpu', '--json', '--ngf', String(config.ngf), '--ndf', String(config.ndf), '--batch', String(config.batchSize), '--threads', String(threads ?? os.availableParallelism()), '--steps', String(Math.max(steps, 4))];
+  const out = execFileSync(values.python, args, { encoding: 'utf8' });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number }).images_per_s;
+}
+
 const quiet = process.stderr.write.bind(process.stderr);
 const mute = () => (process.stderr.write = (() => true) as typeof process.stderr.write);
 const unmute = () => (process.stderr.write = quiet);
 
 const matmul = await matmulGflops();
-console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
-console.log('variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul');
+console.log(`backend ${backend}${threads === undefined ? '' : ` (${threads} threads)`}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
+console.log(`variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul${values.torch ? ' | PyTorch images/s | ours / PyTorch' : ''}`);
 for (const name of values.variants.split(',')) {
   const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' || name === 'simple' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
@@ -187,7 +199,11 @@ for (const name of values.variants.split(',')) {
   unmute();
   const ms = (metrics[1].seconds * 1000) / steps;
   const gflops = flops / 1e9 / (ms / 1000);
-  console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${((batch * 1000) / ms).toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}`);
+  const ours = (batch * 1000) / ms;
+  // The PyTorch reference builds the complex networks only.
+  const torch = values.torch && base.generator === 'complex' && base.discriminator === 'complex' ? torchImagesPerSecond(base) : undefined;
+  const versus = !values.torch ? '' : torch === undefined ? ' | - | -' : ` | ${torch.toFixed(1)} | ${(ours / torch).toFixed(2)}`;
+  console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${ours.toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}${versus}`);
   if (values.profile) {
     const sum = [...byKernel.values()].reduce((x, y) => x + y, 0);
     const top = [...byKernel].sort((x, y) => y[1] - x[1]).slice(0, 16);

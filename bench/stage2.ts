@@ -19,7 +19,7 @@
  * Nothing here is a test.
  *   pnpm --filter bench exec tsx stage2.ts [--backend wasm] [--variants tiny,full] [--full-batch 2] [--steps 2] [--rows 512]
  */
-import { ArrowFileSink, dictionaryColumn, fixedListColumn, formatBytes, int16Column, intFlag, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
+import { ArrowFileSink, computeFlags, computeOptions, dictionaryColumn, fixedListColumn, formatBytes, int16Column, intFlag, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
 import { initBackend, tf } from '@t2i/core/runtime';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -38,15 +38,14 @@ const values = benchFlags(
   'stage2.ts',
   'One Stage II training step on the chosen backend, streaming a synthetic image file: ms/step, images/s, GFLOP/s and peak RSS',
   (c) =>
-    c
-      .option('--backend <name>', 'webgpu | wasm | cpu (default: the first that loads)')
+    computeOptions(c)
       .option('--variants <list>', 'comma list of tiny, full', 'tiny,full')
       .option('--full-batch <n>', "the full config's batch (wasm's 4 GiB heap holds 2)", '2')
       .option('--steps <n>', 'timed steps', '2')
       .option('--rows <n>', 'rows of the synthetic images-304.arrow', '512'),
-  z.object({ backend: z.string().optional(), variants: z.string(), fullBatch: intFlag(), steps: intFlag(), rows: intFlag() }),
+  z.object({ ...computeFlags, variants: z.string(), fullBatch: intFlag(), steps: intFlag(), rows: intFlag() }),
 );
-const backend = (await initBackend(values.backend)).name;
+const backend = (await initBackend(values)).name;
 const { steps, rows } = values;
 const TEXT_DIM = 256;
 const SIZE = 304;

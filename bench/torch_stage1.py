@@ -2,7 +2,7 @@
 One Stage I training step of the `full` config (complex generator and discriminator) in plain
 PyTorch, on synthetic data: a reference for bench/stage1.ts's images/s on the same network, doing
 the same work per step. Nothing here is a test.
-  python3 bench/torch_stage1.py [--ngf 128] [--ndf 64] [--batch 64] [--steps 10] [--warmup 3] [--tf32]
+  python3 bench/torch_stage1.py [--ngf 128] [--ndf 64] [--batch 64] [--steps 10] [--warmup 3] [--threads N] [--tf32] [--json]
 
 Mirrors packages/stage1/src/model.ts, packages/stage1/src/losses.ts and the step of
 packages/core/src/runtime/gan.ts: fakes drawn without gradient; a discriminator update on real,
@@ -13,6 +13,7 @@ statistics; Adam for each; the losses read back every step.
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -206,7 +207,10 @@ def main() -> None:
     parser.add_argument('--text-dim', type=int, default=TEXT_DIM)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--tf32', action='store_true', help='let matmuls and convs use TF32 (off: full fp32, as ours)')
+    parser.add_argument('--threads', type=int, default=os.cpu_count(), help='CPU threads (default: every core)')
+    parser.add_argument('--json', action='store_true', help='print one JSON line (for bench/stage1.ts --torch)')
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if FULL['generator'] != 'complex' or FULL['discriminator'] != 'complex':
         raise SystemExit('full.json no longer names the complex networks this script builds')
 
@@ -240,9 +244,12 @@ def main() -> None:
     seconds = time.perf_counter() - started
 
     name = torch.cuda.get_device_name(device) if cuda else 'cpu'
+    if args.json:
+        print(json.dumps({'torch': torch.__version__, 'device': name, 'threads': torch.get_num_threads(), 'ms_per_step': 1000 * seconds / args.steps, 'images_per_s': args.batch * args.steps / seconds}))
+        return
     print(
         f'pytorch {torch.__version__} {name} | ngf {args.ngf} ndf {args.ndf} | batch {args.batch} | tf32 {"on" if args.tf32 else "off"}'
-        f' | params G {parameters(G)} D {parameters(D)} | ms/step {1000 * seconds / args.steps:.1f} | images/s {args.batch * args.steps / seconds:.1f}'
+        f' | threads {torch.get_num_threads()} | params G {parameters(G)} D {parameters(D)} | ms/step {1000 * seconds / args.steps:.1f} | images/s {args.batch * args.steps / seconds:.1f}'
     )
 
 

@@ -37,6 +37,19 @@ export const optionalInt = numberFlag((n) => n.int()).optional();
 /** A seed: the RNG keeps 32 bits, so a larger one would silently repeat a smaller one's draws. */
 export const seedFlag = numberFlag((n) => n.int().min(0).max(2 ** 32 - 1));
 
+/** --backend and --threads: every command that computes takes them (computeFlags parses them). */
+export function computeOptions(command: Command): Command {
+  return command
+    .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
+    .option('--threads <n>', "the wasm backend's threads (default: $T2I_THREADS, else every core)");
+}
+
+/** computeOptions' flags, as zod shapes. */
+export const computeFlags = {
+  backend: z.string().optional(),
+  threads: intFlag().optional(),
+};
+
 /** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
 export const trainingFlags = {
   config: z.string(),
@@ -44,7 +57,7 @@ export const trainingFlags = {
   epochs: intFlag().optional(),
   learningRate: numberFlag((n) => n.positive()).optional(),
   seed: seedFlag.optional(),
-  backend: z.string().optional(),
+  ...computeFlags,
   out: z.string().optional(),
   restart: z.boolean(),
 };
@@ -69,8 +82,7 @@ export function trainingCommand(name: string, description: string, stage: string
     .option('--learning-rate <x>', 'initial Adam learning rate (overrides the config)')
     .option('--seed <n>', 'random seed (overrides the config)');
   if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
-  command
-    .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
+  computeOptions(command)
     .option('--out <dir>', outHelp(stage))
     .option('--restart', 'ignore existing checkpoints and train from scratch', false);
   if (gan) command.option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)');

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
@@ -75,6 +76,33 @@ describe('initBackend', () => {
     expect((await initBackend('webgpu', loaders({ webgpu: softwareGpu }))).name).toBe('webgpu');
     stderr.mockRestore();
     expect(seen).toEqual([false, true]);
+  });
+
+  it('hands the loader --threads, else T2I_THREADS, else every core, and logs the threads it runs', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const asked: number[] = [];
+    const wasm: BackendLoader = async ({ threads }) => {
+      asked.push(threads);
+      return { threads: Math.min(threads, 2) };
+    };
+    const env = process.env.T2I_THREADS;
+    try {
+      process.env.T2I_THREADS = '3';
+      expect((await initBackend({ backend: 'wasm', threads: 1 }, loaders({ wasm }))).threads).toBe(1);
+      expect((await initBackend('wasm', loaders({ wasm }))).threads).toBe(2);
+      delete process.env.T2I_THREADS;
+      await initBackend('wasm', loaders({ wasm }));
+      process.env.T2I_THREADS = 'many';
+      await expect(initBackend('wasm', loaders({ wasm }))).rejects.toThrow(/T2I_THREADS is "many"; give a whole number/);
+    } finally {
+      if (env === undefined) delete process.env.T2I_THREADS;
+      else process.env.T2I_THREADS = env;
+    }
+    const logged = stderr.mock.calls.map((c) => String(c[0])).join('');
+    stderr.mockRestore();
+    expect(asked).toEqual([1, 3, os.availableParallelism()]);
+    expect(logged).toMatch(/backend: wasm, 1 thread\n/);
+    expect(logged).toMatch(/backend: wasm, 2 threads \(asked for 3; the machine has \d+ cores\)/);
   });
 
   it('really loads cpu', async () => {

@@ -34,7 +34,7 @@ const command = trainingCommand(
       seed: o.seed,
       importFile: o.importFile,
     }) as EmbeddingsConfig;
-    const backend = await initBackend(o.backend);
+    const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stageOutput('embeddings', o.out), restart: o.restart, backend: backend.name });
   });
 

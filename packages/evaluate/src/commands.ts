@@ -1,4 +1,4 @@
-import { ensureOutDir, loadConfig, log, newCommand, numberFlag, optionalInt, outHelp, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
+import { computeFlags, computeOptions, ensureOutDir, loadConfig, log, newCommand, numberFlag, optionalInt, outHelp, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/core/runtime';
 import { Command, Option } from 'commander';
 import path from 'node:path';
@@ -19,7 +19,7 @@ const EvaluateOptions = z.object({
   samplesPerCaption: optionalInt,
   splits: optionalInt,
   seed: optionalInt,
-  backend: z.string().optional(),
+  ...computeFlags,
   out: z.string().optional(),
   retrainClassifier: z.boolean(),
 });
@@ -42,22 +42,21 @@ function printScores(s: ScoresJson): void {
 }
 
 export function evaluateCommand(): Command {
-  return stageCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here (IS, FID, R-precision, class consistency, the course's score) and write data/evaluate/scores.json, scores.arrow and report.html")
+  return computeOptions(stageCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here (IS, FID, R-precision, class consistency, the course's score) and write data/evaluate/scores.json, scores.arrow and report.html")
     .option('--config <name|file>', 'tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
     .option('--classifier-epochs <n>', "epochs of the classifier's training (overrides the config)")
     .option('--captions-per-image <n>', 'captions of each test image to generate from, 1-10 (overrides the config)')
     .option('--samples-per-caption <n>', 'noise draws per caption (overrides the config)')
     .option('--splits <n>', 'splits for the Inception Score and R-precision (overrides the config)')
-    .option('--seed <n>', 'noise seed of the generated images (overrides the config)')
-    .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
+    .option('--seed <n>', 'noise seed of the generated images (overrides the config)'))
     .option('--out <dir>', outHelp('evaluate'))
     .option('--retrain-classifier', 'train the classifier even when data/evaluate/classifier holds one of the same settings', false)
     .action(async (raw) => {
       const o = parseOptions(EvaluateOptions, raw, 'evaluate');
-      const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
+      const { config: name, data, backend: backendName, threads, out, retrainClassifier, ...overrides } = o;
       const config = loadConfig(EvaluateConfig, 'evaluate', name, overrides) as EvaluateConfig;
       const outDir = await ensureOutDir(await stageOutput('evaluate', out));
-      const backend = await initBackend(backendName);
+      const backend = await initBackend({ backend: backendName, threads });
       const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
       printScores(scores);
       log(`evaluate: ${scoresJsonFile(outDir)}, ${reportFile(outDir)}`);
@@ -69,17 +68,16 @@ const GenerateOptions = z.object({
   seed: seedFlag,
   stage: z.enum(['1', '2']),
   out: z.string(),
-  backend: z.string().optional(),
+  ...computeFlags,
 });
 
 export function generateCommand(): Command {
-  return newCommand('generate', 'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)')
+  return computeOptions(newCommand('generate', 'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)')
     .argument('<sentence>', 'what the flower looks like, e.g. "this flower has petals that are blue and white"')
     .option('--n <n>', 'how many images (1-64)', '8')
     .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
     .addOption(new Option('--stage <stage>', '1: 64x64 only; 2: 64x64 and 256x256').choices(['1', '2']).default('2'))
-    .option('--out <dir>', 'where the PNGs go (relative to the current directory)', 'out')
-    .option('--backend <name>', 'tfjs backend (default: the first that loads; $T2I_BACKEND)')
+    .option('--out <dir>', 'where the PNGs go (relative to the current directory)', 'out'))
     .action(async (sentence: string, raw) => {
       const o = parseOptions(GenerateOptions, raw, 't2i generate');
       if (!sentence.trim()) throw new UsageError('t2i generate: the sentence is empty; say what the flower looks like, e.g. "this flower has petals that are blue and white"');
@@ -88,7 +86,7 @@ export function generateCommand(): Command {
       requireModels(stage);
       // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
       const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-      await initBackend(o.backend);
+      await initBackend(o);
       const models = await loadTextToImage(stage);
       try {
         const pictures = await textToImages(models, sentence, o.n, o.seed);

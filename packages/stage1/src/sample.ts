@@ -1,4 +1,4 @@
-import { ensureOutDir, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { computeFlags, computeOptions, ensureOutDir, newCommand, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
 import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
@@ -67,21 +67,19 @@ export async function sampleStage1(text: string, n: number, seed: number, outDir
   }
 }
 
-const SampleOptions = z.object({ text: z.string().trim().min(1, 'is empty; say what the flower looks like'), n: numberFlag((n) => n.int().min(1).max(64)), seed: seedFlag, out: z.string(), backend: z.string().optional() });
+const SampleOptions = z.object({ text: z.string().trim().min(1, 'is empty; say what the flower looks like'), n: numberFlag((n) => n.int().min(1).max(64)), seed: seedFlag, out: z.string(), ...computeFlags });
 
 /** The `sample` subcommand of both stages' CLIs: a sentence to PNGs with the stage's trained generator. */
 export function sampleCommand(stage: string, description: string, sample: typeof sampleStage1): Command {
-  return new Command('sample')
-    .description(description)
+  return computeOptions(newCommand('sample', description)
     .requiredOption('--text <sentence>', 'what the flower looks like')
     .option('--n <n>', 'how many images (1-64)', '8')
     .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
-    .option('--out <dir>', 'where the PNGs go', `out/${stage}`)
-    .option('--backend <name>', 'tfjs backend (default: the first that loads)')
+    .option('--out <dir>', 'where the PNGs go', `out/${stage}`))
     .action(async (raw) => {
       const o = parseOptions(SampleOptions, raw, `${stage} sample`);
       const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-      await initBackend(o.backend);
+      await initBackend(o);
       const result = await sample(o.text, o.n, o.seed, outDir);
       logReading(result);
       for (const f of result.files) console.log(f);

@@ -35,13 +35,13 @@ const train = trainingCommand(
 )
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage2 train');
-    const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
+    const { config: name, backend: backendName, threads, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage2Config, 'stage2', name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
     const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
     for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
     requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
-    const backend = await initBackend(backendName);
+    const backend = await initBackend({ backend: backendName, threads });
     const stage1 = await loadStage1Generator();
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../cli.ts';
 import { log } from '../log.ts';
@@ -20,8 +21,24 @@ export type BackendName = (typeof BACKENDS)[number];
 /**
  * Loads one backend and makes it tfjs's current one; throws with the reason when it cannot.
  * `explicit`: the user named this backend, so it loads even where a later one would be faster.
+ * `threads`: how many threads a CPU backend may use; one that uses threads answers how many it runs.
  */
-export type BackendLoader = (options: { explicit: boolean }) => Promise<void>;
+export type BackendLoader = (options: { explicit: boolean; threads: number }) => Promise<{ threads: number } | void>;
+
+/** What a command asks of the backend: --backend (else T2I_BACKEND) and --threads (else T2I_THREADS). */
+export interface BackendRequest {
+  backend?: string;
+  threads?: number;
+}
+
+/** The thread count asked for: --threads, else T2I_THREADS, else every core of the machine. */
+export function requestedThreads(threads?: number, env = process.env.T2I_THREADS): number {
+  if (threads !== undefined) return threads;
+  if (env === undefined || env === '') return os.availableParallelism();
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`T2I_THREADS is "${env}"; give a whole number of threads, 1 or more (unset: every core, ${os.availableParallelism()} here)`);
+  return n;
+}
 
 const require = createRequire(import.meta.url);
 
@@ -123,12 +140,15 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     await use('webgpu');
     for (const name of WEBGPU_KERNELS) if (!stock.has(name)) await PUT_IN_PLACE[name]();
   },
-  wasm: async () => {
+  wasm: async ({ threads }) => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
+    // The threaded build (our patch lets it run under Node) caps its pool at the machine's cores.
+    wasm.setThreadsCount(threads);
     const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
     registerWasmTrainingKernels();
     await use('wasm');
+    return { threads: wasm.getThreadsCount() };
   },
   cpu: async () => {
     await use('cpu');
@@ -139,15 +159,20 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
 
 export interface BackendChoice {
   name: BackendName;
+  /** The threads a CPU backend runs (wasm); absent for the others. */
+  threads?: number;
   skipped: { name: BackendName; reason: string }[];
 }
 
 /**
- * Picks the backend: the one named by `requested` (--backend or T2I_BACKEND), else the first of
- * BACKENDS that loads. Logs the choice and why each earlier one was skipped.
+ * Picks the backend: the one named by --backend (else T2I_BACKEND), else the first of BACKENDS
+ * that loads, with --threads (else T2I_THREADS, else every core) for the wasm backend. Logs the
+ * choice, its threads and why each earlier one was skipped.
  */
-export async function initBackend(requested?: string, loaders: Record<BackendName, BackendLoader> = LOADERS): Promise<BackendChoice> {
+export async function initBackend(request: BackendRequest | string = {}, loaders: Record<BackendName, BackendLoader> = LOADERS): Promise<BackendChoice> {
+  const { backend: requested, threads: asked } = typeof request === 'string' ? { backend: request } : request;
   const wanted = requested ?? process.env.T2I_BACKEND;
+  const threads = requestedThreads(asked);
   if (wanted && !(BACKENDS as readonly string[]).includes(wanted)) {
     throw new UsageError(`unknown backend "${wanted}" (from ${requested ? '--backend' : 'T2I_BACKEND'}); choose one of ${BACKENDS.join(', ')}`);
   }
@@ -155,15 +180,20 @@ export async function initBackend(requested?: string, loaders: Record<BackendNam
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     try {
-      await loaders[name]({ explicit: wanted !== undefined });
+      const running = (await loaders[name]({ explicit: wanted !== undefined, threads }))?.threads;
       const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-      log(`backend: ${name}${why ? ` (skipped ${why})` : ''}`);
-      return { name, skipped };
+      log(`backend: ${name}${running === undefined ? '' : `, ${threadsLine(running, threads)}`}${why ? ` (skipped ${why})` : ''}`);
+      return { name, threads: running, skipped };
     } catch (err) {
       skipped.push({ name, reason: (err as Error).message });
     }
   }
   throw new Error(`no tfjs backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+function threadsLine(running: number, asked: number): string {
+  const line = `${running} thread${running === 1 ? '' : 's'}`;
+  return running < asked ? `${line} (asked for ${asked}; the machine has ${os.availableParallelism()} cores)` : line;
 }
 
 /** The wasm heap's size in bytes when wasm is the backend: it only grows, up to 4 GiB. */
