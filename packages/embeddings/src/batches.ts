@@ -39,18 +39,22 @@ export function dropWords(tokens: Int32Array, p: number, unk: number, rng: Rng):
 
 /**
  * One contrastive batch: `size` distinct training classes (no false negatives), a random image
- * of each, randomly cropped and flipped, and a random one of its captions.
+ * of each, randomly cropped and flipped, and `captionsPerImage` distinct random captions of it
+ * (`tokens` holds them image by image: rows i * captionsPerImage ... are image i's).
  */
-export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng) {
+export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng, captionsPerImage = 1) {
   const classes = rng.sample(index.classes.length, Math.min(size, index.classes.length)).map((i) => index.classes[i]);
   const images = classes.map((c) => {
     const list = index.imagesByClass.get(c)!;
     return list[rng.int(list.length)];
   });
   const unk = data.vocab.id(UNK);
-  const captionRows = images.map((img) => {
+  const captionRows = images.flatMap((img) => {
     const rows = index.captionsByImage.get(img)!;
-    return rows[rng.int(rows.length)];
+    if (captionsPerImage === 1) return [rows[rng.int(rows.length)]];
+    // Distinct captions; an image with fewer than asked repeats them.
+    const order = rng.sample(rows.length, rows.length);
+    return Array.from({ length: captionsPerImage }, (_, k) => rows[order[k % rows.length]]);
   });
   const tokens = tokenTensor(captionRows.map((r) => dropWords(data.captions.tokens[r], wordDropout, unk, rng)));
   return { captionRows, tokens, pixels: imageTensor(data, images, 'random', rng) };

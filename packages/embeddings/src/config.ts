@@ -9,6 +9,13 @@ export const EmbeddingsConfig = z.object({
   textChannels: z.number().int().min(2),
   /** Width of the image CNN's first layer; each later layer doubles it. */
   imageChannels: z.number().int().min(1),
+  /** The image CNN: cnn4, four 4x4 stride-2 convolutions; cnn8, each followed by a 3x3 one of the same width. */
+  imageEncoder: z.enum(['cnn4', 'cnn8']).default('cnn4'),
+  /**
+   * Joint training: the text side of a pair is the mean of this many captions of its image
+   * (Reed et al.'s caption averaging), closer to the class means that zero-shot ranks against.
+   */
+  captionsPerImage: z.number().int().min(1).max(10).default(1),
   seq2seqHidden: z.number().int().min(2),
   /** Longer captions are cut (99% of Reed's captions have at most 28 tokens). */
   maxTokens: z.number().int().min(4),

@@ -15,6 +15,7 @@ import type { EmbeddingData } from './data.ts';
 import { contrastiveLoss, maskedTokenLoss } from './losses.ts';
 import type { EncoderModels } from './models.ts';
 import { Seq2Seq } from './seq2seq.ts';
+import { averageCaptions } from './text-encoder.ts';
 
 /**
  * The phases of training, in order. joint: text and image encoders together. seq2seq: the
@@ -97,11 +98,12 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
         const batch = autoencoderBatch(data, index, config.batchSize, config.wordDropout, rng);
         return maskedTokenLoss((models.text as Seq2Seq).reconstruct(batch.tokens, batch.decoderInput), batch.target, batch.mask);
       }
-      const batch = jointBatch(data, index, config.batchSize, phase === 'image' ? 0 : config.wordDropout, rng);
+      const captions = phase === 'joint' ? config.captionsPerImage : 1;
+      const batch = jointBatch(data, index, config.batchSize, phase === 'image' ? 0 : config.wordDropout, rng, captions);
       const imported = data.captions.imported ? importedTensor(data, batch.captionRows) : undefined;
       if (phase === 'text-fit') return contrastiveLoss(models.text.encode(batch.tokens), imported!, config.temperature);
       // In the image phase only image variables are in `vars`, so the text side stays frozen.
-      return contrastiveLoss(imported ?? models.text.encode(batch.tokens), models.image.encode(batch.pixels), config.temperature);
+      return contrastiveLoss(imported ?? averageCaptions(models.text.encode(batch.tokens), captions), models.image.encode(batch.pixels), config.temperature);
     };
 
     for (; at.epoch < epochs; at.epoch++) {

@@ -1,6 +1,10 @@
+import { Rng } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
 import { describe, expect, it, vi } from 'vitest';
+import { indexTraining, jointBatch } from '../src/batches.ts';
 import { withCaptionsOnly } from '../src/data.ts';
 import { requireOneSentenceSpace } from '../src/encoder.ts';
+import { syntheticData } from './fixtures.ts';
 
 describe('embedding data', () => {
   it('leaves out images without captions (skipped by captions --skip-bad), renumbering the captions\' rows', () => {
@@ -12,6 +16,20 @@ describe('embedding data', () => {
     expect(capImage).toEqual([0, 0, 1, 1, 1]);
     const all = [0, 1, 2];
     expect(withCaptionsOnly(images, all).images).toBe(images);
+  });
+
+  it('a joint batch: one image of each of distinct classes, and k distinct captions of each image, image by image', async () => {
+    await tf.setBackend('cpu');
+    const data = syntheticData();
+    const index = indexTraining(data);
+    const batch = jointBatch(data, index, 2, 0, new Rng(3), 3);
+    const images = batch.captionRows.map((r) => data.captions.image[r]);
+    expect(batch.tokens.shape[0]).toBe(6);
+    expect(new Set(images.slice(0, 3)).size).toBe(1);
+    expect(new Set(images.slice(3)).size).toBe(1);
+    expect(data.images.classIds[images[0]]).not.toBe(data.images.classIds[images[3]]);
+    expect(new Set(batch.captionRows.slice(0, 3)).size).toBe(3);
+    tf.dispose([batch.tokens, batch.pixels]);
   });
 
   it('refuses models that read different sentence vectors (another size, or a retrained encoder), naming each and the command', () => {

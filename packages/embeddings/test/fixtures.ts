@@ -42,6 +42,8 @@ export function tinyConfig(overrides: Partial<EmbeddingsConfig> = {}): Embedding
     wordDim: 6,
     textChannels: 8,
     imageChannels: 2,
+    imageEncoder: 'cnn4',
+    captionsPerImage: 1,
     seq2seqHidden: 8,
     maxTokens: 32,
     epochs: 1,

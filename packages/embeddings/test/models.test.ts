@@ -5,7 +5,7 @@ import { contrastiveLoss, maskedTokenLoss } from '../src/losses.ts';
 import { encoderIdentity } from '../src/stage.ts';
 import { ImageEncoder } from '../src/image-encoder.ts';
 import { Seq2Seq } from '../src/seq2seq.ts';
-import { TextEncoder } from '../src/text-encoder.ts';
+import { averageCaptions, maxOverTime, TextEncoder } from '../src/text-encoder.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -30,6 +30,33 @@ describe('encoders', () => {
     const v = enc.encode(tf.zeros([3, 64, 64, 3]).add(0.5) as tf.Tensor4D);
     expect(v.shape).toEqual([3, 7]);
     norms(v).forEach((n) => expect(n).toBeCloseTo(1, 5));
+  });
+
+  it('image encoder cnn8: a 3x3 convolution after each stride-2 one, same output', () => {
+    const store = new ParamStore(new Rng(1));
+    const enc = new ImageEncoder(store, 2, 7, 2);
+    expect(store.listScope('image').length).toBe(2 * 8 + 2);
+    const v = enc.encode(tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3) as tf.Tensor4D);
+    expect(v.shape).toEqual([2, 7]);
+    norms(v).forEach((n) => expect(n).toBeCloseTo(1, 5));
+  });
+
+  it("maxOverTime: tfjs's max over axis 1, and its gradient, where the maxima are unique", () => {
+    const x = tf.tensor3d([[[1, -2], [3, 0.5], [2, 4]], [[0.5, 7], [-1, 6], [0.25, 5]]]);
+    expect(Array.from(maxOverTime(x).dataSync())).toEqual([3, 4, 0.5, 7]);
+    const loss = (f: (h: tf.Tensor3D) => tf.Tensor2D) => (h: tf.Tensor) => f(h as tf.Tensor3D).mul(tf.tensor2d([[1, 2], [3, 4]])).sum();
+    const ours = tf.grad(loss(maxOverTime))(x);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(tf.grad(loss((h) => h.max(1) as tf.Tensor2D))(x).dataSync()));
+    expect(Array.from(ours.dataSync())).toEqual([0, 0, 1, 0, 0, 2, 3, 4, 0, 0, 0, 0]);
+  });
+
+  it('averageCaptions: the unit-length mean of each run of k rows', () => {
+    const v = tf.tensor2d([[1, 0], [0, 1], [3, 0], [3, 0]]);
+    const mean = averageCaptions(v, 2);
+    expect(mean.shape).toEqual([2, 2]);
+    const d = Array.from(mean.dataSync());
+    [Math.SQRT1_2, Math.SQRT1_2, 1, 0].forEach((e, i) => expect(d[i]).toBeCloseTo(e, 6));
+    expect(averageCaptions(v, 1)).toBe(v);
   });
 
   it('seq2seq: sentence vector [batch, hidden], next-token logits [batch, length, vocab]', () => {
