@@ -22,6 +22,8 @@ export const EmbeddingsConfig = z.object({
   epochs: z.number().int().min(0),
   batchSize: z.number().int().min(2),
   learningRate: z.number().positive(),
+  /** constant: Adam at learningRate throughout; cosine: each phase decays it to 0 along half a cosine. */
+  lrSchedule: z.enum(['constant', 'cosine']).default('constant'),
   /** Softmax temperature of the contrastive loss. */
   temperature: z.number().positive(),
   /** Share of training tokens replaced by <unk>, so that unknown words at test time have a learnt meaning. */

@@ -43,6 +43,14 @@ export function phasesOf(config: EmbeddingsConfig): { phase: Phase; epochs: numb
   }
 }
 
+/** The learning rate at `progress` (0 to 1) through a phase. */
+export function learningRateAt(config: Pick<EmbeddingsConfig, 'learningRate' | 'lrSchedule'>, progress: number): number {
+  return config.lrSchedule === 'cosine' ? (config.learningRate * (1 + Math.cos(Math.PI * progress))) / 2 : config.learningRate;
+}
+
+// tfjs's Adam reads its learning rate at every update but declares it protected.
+const setLearningRate = (optimizer: tf.AdamOptimizer, lr: number) => ((optimizer as unknown as { learningRate: number }).learningRate = lr);
+
 export interface TrainOptions {
   checkpointDir: string;
   metrics: MetricsLog;
@@ -106,6 +114,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
       return contrastiveLoss(imported ?? averageCaptions(models.text.encode(batch.tokens), captions), models.image.encode(batch.pixels), config.temperature);
     };
 
+    const phaseStart = at.step - at.epoch * stepsPerEpoch;
     for (; at.epoch < epochs; at.epoch++) {
       const bar = progressBar(`embeddings ${phase} epoch ${at.epoch + 1}/${epochs}`, stepsPerEpoch, 'steps');
       const started = performance.now();
@@ -113,6 +122,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
       // The bar's timer would keep a failed run's process alive: stop it whatever happens.
       try {
         for (let s = 0; s < stepsPerEpoch; s++) {
+          setLearningRate(optimizer, learningRateAt(config, (at.step - phaseStart) / (epochs * stepsPerEpoch)));
           const cost = runner.run(() => optimizer.minimize(loss, true, vars)!);
           const value = (await cost.data())[0];
           cost.dispose();

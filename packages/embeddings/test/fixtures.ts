@@ -43,6 +43,7 @@ export function tinyConfig(overrides: Partial<EmbeddingsConfig> = {}): Embedding
     textChannels: 8,
     imageChannels: 2,
     imageEncoder: 'cnn4',
+    lrSchedule: 'constant',
     captionsPerImage: 1,
     seq2seqHidden: 8,
     maxTokens: 32,

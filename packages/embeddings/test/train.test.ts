@@ -7,7 +7,7 @@ import { Vocabulary } from 'captions';
 import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
 import { buildModels } from '../src/models.ts';
 import { encoderIdentity } from '../src/stage.ts';
-import { trainEncoders } from '../src/train.ts';
+import { learningRateAt, trainEncoders } from '../src/train.ts';
 import { syntheticData, tinyConfig } from './fixtures.ts';
 import type { EmbeddingsConfig } from '../src/config.ts';
 
@@ -25,6 +25,16 @@ async function train(config: EmbeddingsConfig, dir = tempDir(), restart = true, 
   const weights = Object.fromEntries([...models.store.variables].map(([name, v]) => [name, Array.from(v.dataSync())]));
   return { models, data, weights, dir };
 }
+
+describe('learning rate schedule', () => {
+  it('constant stays; cosine starts at the rate, halves it midway and ends at 0', () => {
+    expect(learningRateAt({ learningRate: 0.01, lrSchedule: 'constant' }, 0.7)).toBe(0.01);
+    const cosine = (p: number) => learningRateAt({ learningRate: 0.01, lrSchedule: 'cosine' }, p);
+    expect(cosine(0)).toBeCloseTo(0.01, 12);
+    expect(cosine(0.5)).toBeCloseTo(0.005, 12);
+    expect(cosine(1)).toBeCloseTo(0, 12);
+  });
+});
 
 describe('training the encoders', () => {
   it('is deterministic for a seed, and resuming from a checkpoint equals training straight through', async () => {
