@@ -2,7 +2,7 @@ import * as A from 'apache-arrow';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { explainWriteError, prepareFolderOf, tempPathFor } from './atomic.ts';
-import { ArtifactError } from './paths.ts';
+import { ArtifactError } from './errors.ts';
 
 export { A as arrow };
 

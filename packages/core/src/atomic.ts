@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArtifactError } from './paths.ts';
+import { ArtifactError } from './errors.ts';
 
 /** A sibling temp name: same filesystem, so the final rename is atomic. */
 export function tempPathFor(file: string): string {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { explainWriteError, writeJsonAtomic } from './atomic.ts';
+import { ExpectedError, UsageError } from './errors.ts';
 import { log } from './log.ts';
 import { artifactsDir, stageDir, stageOutDir } from './paths.ts';
 
@@ -89,10 +90,6 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
   return result.data;
 }
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 /** Makes a command's output folder before any work is done, so that a bad --out fails at once and names itself. */
 export async function ensureOutDir(dir: string): Promise<string> {
   try {
@@ -135,15 +132,13 @@ async function explainWasmTrap(err: unknown): Promise<unknown> {
   return explainAbort(err, wasmHeapBytes());
 }
 
-/** Errors we raise on purpose print as their message alone; anything else keeps its stack. */
-const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError', 'DivergedError']);
-
 async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (thrown) {
     const e = (await explainWasmTrap(thrown)) as Error;
-    log(EXPECTED.has(e.name) ? e.message : (e.stack ?? String(e)));
+    // Errors raised on purpose print as their message alone; anything else keeps its stack.
+    log(e instanceof ExpectedError ? e.message : (e.stack ?? String(e)));
     // Exit now: a progress bar's timer or an open file handle left by the failed work would
     // otherwise keep the process alive with the error already printed.
     process.exit(1);

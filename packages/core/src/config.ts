@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { UsageError } from './cli.ts';
+import { UsageError } from './errors.ts';
 import { fromRoot, repoRoot } from './paths.ts';
 
 /** The named configs of a workspace package (`tiny`, `full`): packages/<name>/configs. */

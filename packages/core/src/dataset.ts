@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readMat5 } from './mat5.ts';
-import type { Problem } from './problems.ts';
+import { DatasetLayoutError, type Problem } from './errors.ts';
 
 export type Split = 'train' | 'test';
 export const SPLITS: Split[] = ['train', 'test'];
@@ -26,10 +26,6 @@ export interface ImageEntry {
   classId: number;
   split: Split;
   file: string;
-}
-
-export class DatasetLayoutError extends Error {
-  override name = 'DatasetLayoutError';
 }
 
 const IMAGE_RE = /^image_(\d{5})\.jpg$/;

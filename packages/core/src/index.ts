@@ -4,6 +4,7 @@ export * from './augment.ts';
 export * from './cli.ts';
 export * from './concurrency.ts';
 export * from './dataset.ts';
+export * from './errors.ts';
 export * from './log.ts';
 export * from './paths.ts';
 export * from './problems.ts';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ArtifactError } from './errors.ts';
 
 function findRepoRoot(from: string): string {
   let dir = from;
@@ -43,10 +44,6 @@ export function stageDir(stage: string): string {
 /** The raw dataset: --data wins over T2I_DATA, which wins over the embedded sample. */
 export function resolveDatasetDir(flag?: string): string {
   return fromRoot(flag ?? process.env.T2I_DATA ?? sampleDatasetDir);
-}
-
-export class ArtifactError extends Error {
-  override name = 'ArtifactError';
 }
 
 /** An upstream JSON artifact, failing with its name rather than a bare SyntaxError when it is damaged. */

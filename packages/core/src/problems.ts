@@ -1,33 +1,7 @@
 import path from 'node:path';
 import { writeJsonAtomic } from './atomic.ts';
+import { BadInputError, formatProblem, type Problem } from './errors.ts';
 import { log } from './log.ts';
-
-/** One piece of bad input: the file, what is wrong with it, and what a user can do about it. */
-export interface Problem {
-  file: string;
-  problem: string;
-  fix: string;
-  /** The image this problem removes from the artifact under --skip-bad, if any. */
-  imageId?: string;
-}
-
-export class BadInputError extends Error {
-  constructor(
-    readonly stage: string,
-    readonly problems: Problem[],
-  ) {
-    super(
-      `${stage}: ${problems.length} problem(s) in the input; no artifact was written.\n` +
-        problems.map(formatProblem).join('\n') +
-        `\nFix the files above, or rerun with --skip-bad to write the artifact without them (they are listed in skipped.json).`,
-    );
-    this.name = 'BadInputError';
-  }
-}
-
-export function formatProblem(p: Problem): string {
-  return `  ${p.file}: ${p.problem} (${p.fix})`;
-}
 
 /**
  * The one policy for bad input: fail listing every problem, or with --skip-bad go on without

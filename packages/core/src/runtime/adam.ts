@@ -1,5 +1,5 @@
 import { tf } from './backend.ts';
-import { UsageError } from '../cli.ts';
+import { UsageError } from '../errors.ts';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 

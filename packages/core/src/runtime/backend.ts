@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { UsageError } from '../cli.ts';
+import { UsageError } from '../errors.ts';
 import { log } from '../log.ts';
 import { registerCpuKernelFixes } from './cpu-kernels.ts';
 import { memoiseBindGroupLayouts } from './dawn-layouts.ts';

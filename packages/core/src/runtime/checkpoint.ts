@@ -2,12 +2,12 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { explainWriteError, prepareFolderOf, tempPathFor } from '../atomic.ts';
 import { log } from '../log.ts';
-import { ArtifactError, requireArtifact } from '../paths.ts';
+import { ArtifactError, DivergedError } from '../errors.ts';
+import { requireArtifact } from '../paths.ts';
 import { Rng } from '../rng.ts';
 import { tf } from './backend.ts';
 import { fromHalf, toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
-import { DivergedError } from './training.ts';
 
 /**
  * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,

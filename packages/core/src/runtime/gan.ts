@@ -6,7 +6,8 @@ import { tf } from './backend.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { ParamStore } from './params.ts';
-import { assertFinite, DIVERGED_FIX, DivergedError, MetricsLog, StepRunner } from './training.ts';
+import { DivergedError } from '../errors.ts';
+import { assertFinite, DIVERGED_FIX, MetricsLog, StepRunner } from './training.ts';
 
 export interface GanSchedule {
   epochs: number;

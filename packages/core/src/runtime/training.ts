@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic.ts';
+import { DivergedError } from '../errors.ts';
 import { tf } from './backend.ts';
 
 /**
@@ -90,11 +91,6 @@ export function explainAbort(err: unknown, heapBytes?: number): unknown {
       'Lower --batch-size or the widths (--ngf, --ndf), or train on a GPU backend. The last checkpoint is kept.',
     { cause: err },
   );
-}
-
-/** A run that has diverged (a NaN or infinite loss, weight or optimizer slot): what to do is the user's call. */
-export class DivergedError extends Error {
-  override name = 'DivergedError';
 }
 
 /** What a diverged run's message ends with. */
