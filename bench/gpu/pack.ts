@@ -12,7 +12,8 @@
  */
 import { readTable, requireArtifact, stageDir } from '@t2i/core';
 import { captionsFile } from 'captions';
-import { initBackend, loadTensors, saveTensors } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/core/runtime';
+import { loadTensors, saveTensors } from '@t2i/gan';
 import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';

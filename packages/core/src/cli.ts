@@ -50,16 +50,10 @@ export const trainingFlags = {
   restart: z.boolean(),
 };
 
-/** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
-export const ganFlags = {
-  checkpointEvery: optionalInt,
-  minutes: numberFlag((n) => n.positive()).optional(),
-};
-
 /**
  * A training command: --config, then the stage's own config overrides (`overrides`), then those
  * every trainer shares, and for a GAN --checkpoint-every and --minutes; trainingFlags and
- * ganFlags parse them.
+ * @t2i/gan's ganFlags parse them.
  */
 export function trainingCommand(name: string, description: string, stage: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
   // No --data: trainers read the earlier stages' artifacts, not the dataset.

@@ -12,5 +12,4 @@ export * from './progress.ts';
 export * from './rng.ts';
 export * from "./mat5.ts";
 export * from './config.ts';
-export * from './images.ts';
 export * from './rows.ts';

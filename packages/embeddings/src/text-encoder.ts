@@ -1,4 +1,4 @@
-import type { ParamStore } from '@t2i/core/runtime';
+import type { ParamStore } from '@t2i/gan';
 import { tf } from '@t2i/core/runtime';
 
 export interface TextEncoderShape {

@@ -1,4 +1,5 @@
-import { gatherRows, removeEarlierOutputs, span, toBytes, writeImageGrid, writePng } from '@t2i/core';
+import { gatherRows, removeEarlierOutputs, span } from '@t2i/core';
+import { toBytes, writeImageGrid, writePng } from '@t2i/gan';
 import { tf } from '@t2i/core/runtime';
 import type { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';

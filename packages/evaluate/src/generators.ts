@@ -3,7 +3,8 @@ import { tf } from '@t2i/core/runtime';
 import { encoderDir, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { generateStage1, generatorDir, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
+import { generateStage1, IMAGE_SIZE as STAGE1_SIZE, loadStage1Generator, sampleNoise, type LoadedGenerator } from 'stage1';
+import { generatorDir } from '@t2i/gan';
 import { IMAGE_SIZE as STAGE2_SIZE, loadStage2Generator, otherStage1, stage2Noise, type LoadedStage2 } from 'stage2';
 
 export type Stage = 1 | 2;

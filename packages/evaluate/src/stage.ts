@@ -1,4 +1,5 @@
-import { ArtifactError, gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, toBytes, writeFileAtomic, writeImageGrid, writeJsonAtomic, writePng } from '@t2i/core';
+import { ArtifactError, gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
+import { toBytes, writeImageGrid, writePng } from '@t2i/gan';
 import { tf } from '@t2i/core/runtime';
 import { captionsFile } from 'captions';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';

@@ -1,5 +1,6 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags } from '@t2i/gan';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';

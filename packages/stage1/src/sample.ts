@@ -1,5 +1,6 @@
-import { ensureOutDir, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir, toBytes, writeImageGrid, writePng } from '@t2i/core';
-import { initBackend, loadExportedModel, type ParamStore } from '@t2i/core/runtime';
+import { ensureOutDir, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir } from '@t2i/core';
+import { generatorDir, loadExportedModel, type ParamStore, toBytes, writeImageGrid, writePng } from '@t2i/gan';
+import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
@@ -7,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Stage1Config } from './config.ts';
 import { buildGenerator, type Generator } from './model.ts';
-import { generateStage1, generatorDir, IMAGE_SIZE } from './train.ts';
+import { generateStage1, IMAGE_SIZE } from './train.ts';
 
 export interface LoadedGenerator {
   generator: Generator;

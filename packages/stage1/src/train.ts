@@ -1,12 +1,12 @@
-import { log, repeatEachRow, Rng, tileRows, toBytes, UsageError, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import { log, repeatEachRow, Rng, tileRows, UsageError } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
 import type { SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage1Config } from './config.ts';
-import { ganBatch, normalTensor, type GanBatch, type GanData } from './data.ts';
-import { ganClsLosses } from './losses.ts';
+import { ganBatch, type GanData } from './data.ts';
 import { buildGenerator, Discriminator, type Generator } from './model.ts';
+import { ganClsLosses, MetricsLog, normalTensor, ParamStore, saveGenerator, toBytes, trainGan, writeImageGrid, type GanBatch, type Mode, type TrainRun } from '@t2i/gan';
 
 export const IMAGE_SIZE = 64;
 export const GRID_NOISE = 8;
@@ -41,8 +41,6 @@ export function generateStage1(g: Generator, text: Float32Array, dim: number, z:
     return g.generate(c, tf.tensor2d(z, [n, config.zDim]), { training: false });
   });
 }
-
-export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
 
 /** The two sides of a Stage I training step, as the GAN loop (and the benchmark) call them. */
 export function stage1Losses(models: Stage1Models, config: Stage1Config) {
@@ -97,17 +95,6 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     onCheckpoint,
     outputs: ['grids', 'grid-latest.png'].map((f) => path.join(options.outDir, f)),
   });
-}
-
-/**
- * A GAN stage's generator alone (g/ and its conditioning augmentation ca/, not the discriminator)
- * in <outDir>/generator, for sampling and for the next stage, and the stage's manifest.json:
- * `meta` says what it is.
- */
-export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, store: ParamStore, meta: { config: unknown; epoch: number } & Record<string, unknown>): Promise<void> {
-  const weights = Object.fromEntries([...store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  await saveTensors(generatorDir(outDir), { weights }, meta);
-  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage, ...meta });
 }
 
 /** The Stage I generator, for sampling and for Stage II. */

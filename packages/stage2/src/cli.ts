@@ -1,11 +1,12 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags, generatorDir } from '@t2i/gan';
 import { initBackend } from '@t2i/core/runtime';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
 import { imagesFile, SOURCE_SIZE } from 'preprocess-images';
 import path from 'node:path';
-import { generatorDir, loadStage1Generator, sampleCommand } from 'stage1';
+import { loadStage1Generator, sampleCommand } from 'stage1';
 import { z } from 'zod';
 import { Stage2Config } from './config.ts';
 import { openStage2Data } from './data.ts';

@@ -1,9 +1,9 @@
-import { log, removeEarlierOutputs, repeatEachRow, Rng, stageDir, writeImageGrid, writePng } from '@t2i/core';
-import { loadExportedModel, type ParamStore } from '@t2i/core/runtime';
+import { log, removeEarlierOutputs, repeatEachRow, Rng, stageDir } from '@t2i/core';
+import { generatorDir, loadExportedModel, type ParamStore, writeImageGrid, writePng } from '@t2i/gan';
 import { requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { generatorDir, loadStage1Generator, SAMPLE_FILES, sampleNoise, type LoadedGenerator, type Stage1Config } from 'stage1';
+import { loadStage1Generator, SAMPLE_FILES, sampleNoise, type LoadedGenerator, type Stage1Config } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { Generator } from './model.ts';
 import { generatePairs, IMAGE_SIZE } from './train.ts';

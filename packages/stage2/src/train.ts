@@ -1,9 +1,10 @@
-import { log, repeatEachRow, Rng, tileRows, toBytes, UsageError, writeImageGrid } from '@t2i/core';
-import { MetricsLog, ParamStore, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import { log, repeatEachRow, Rng, tileRows, UsageError } from '@t2i/core';
+import { type GanBatch, ganClsLosses, MetricsLog, type Mode, normalTensor, ParamStore, saveGenerator, toBytes, trainGan, type TrainRun, writeImageGrid } from '@t2i/gan';
+import { tf } from '@t2i/core/runtime';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ganClsLosses, generateStage1, normalTensor, saveGenerator, type GanBatch, type LoadedGenerator } from 'stage1';
+import { generateStage1, type LoadedGenerator } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
 import { Discriminator, Generator } from './model.ts';

@@ -1,7 +1,8 @@
-import { checkpointDirName, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/core/runtime';
+import { checkpointDirName, generatorDir } from '@t2i/gan';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildStage1, exportGenerator as exportStage1, generatorDir, loadStage1Generator, type LoadedGenerator } from 'stage1';
+import { buildStage1, exportGenerator as exportStage1, loadStage1Generator, type LoadedGenerator } from 'stage1';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import type { Stage2Config } from '../src/config.ts';

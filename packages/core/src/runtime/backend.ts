@@ -61,7 +61,7 @@ const PUT_IN_PLACE: Record<(typeof WEBGPU_KERNELS)[number], () => Promise<void>>
   'batch-norm': async () => {
     const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
     registerWebgpuBatchNorm();
-    (await import('./layers.ts')).registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
+    (await import('./ops.ts')).registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
   },
   'leading-sum': async () => (await import('./webgpu-leading-sum.ts')).registerWebgpuLeadingSum(),
   'rectifier-grad': async () => (await import('./webgpu-rectifier-gradient.ts')).registerWebgpuRectifierGradients(),

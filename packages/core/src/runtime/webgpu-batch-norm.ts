@@ -13,7 +13,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
 import { tf } from './backend.ts';
-import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from './layers.ts';
+import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from './ops.ts';
 import { FlatProgram, runProgram, type Uniform } from './webgpu-program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';

@@ -1,7 +1,5 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '@t2i/core';
 
 /** [-1, 1] floats (a generator's tanh output) to 0..255 bytes. */
 export function toBytes(values: Float32Array): Uint8Array {
@@ -45,14 +43,4 @@ export async function writeImageGrid(file: string, pixels: Uint8Array, count: nu
 /** One image as a PNG file, written atomically. */
 export async function writePng(file: string, pixels: Uint8Array, width: number, height: number): Promise<void> {
   await writeFileAtomic(file, await sharp(Buffer.from(pixels.buffer, pixels.byteOffset, width * height * 3), { raw: { width, height, channels: 3 } }).png().toBuffer());
-}
-
-/**
- * After a command has written `written` into `dir`, removes the files there that look like its
- * output (`pattern`) but are not this run's: a second run with fewer images would otherwise leave
- * a first run's image-7.png beside its own.
- */
-export async function removeEarlierOutputs(dir: string, written: string[], pattern: RegExp): Promise<void> {
-  const keep = new Set(written.map((f) => path.basename(f)));
-  for (const name of await fs.readdir(dir)) if (pattern.test(name) && !keep.has(name)) await fs.rm(path.join(dir, name), { force: true });
 }

@@ -1,5 +1,8 @@
 import type { Rng } from '@t2i/core';
-import { tf, type Losses, type Mode } from '@t2i/core/runtime';
+import { tf } from '@t2i/core/runtime';
+import type { GanBatch } from './batch.ts';
+import type { Mode } from './layers.ts';
+import type { Losses } from './loop.ts';
 
 /**
  * KL(N(mu, sigma^2) || N(0, I)) per dimension, averaged over batch and dimensions as the official
@@ -45,13 +48,6 @@ export function generatorLoss(fake: tf.Tensor1D, kl: tf.Scalar, klWeight: number
   return { total: adversarial.add(kl.mul(klWeight)), adversarial };
 }
 
-/** What the matching-aware losses need from a batch: real and mismatched images and the text vectors. */
-export interface ClsBatch {
-  real: tf.Tensor4D;
-  wrong: tf.Tensor4D;
-  text: tf.Tensor2D;
-}
-
 /** A discriminator of either stage: images and text vectors to one logit each. */
 export interface TextDiscriminator {
   logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D;
@@ -63,7 +59,7 @@ export interface TextDiscriminator {
  * takes fakes drawn beforehand, outside its gradient tape: no gradient flows into the generator
  * there, and a tape would hold every activation of the generator's pass until the update ends.
  */
-export function ganClsLosses<B extends ClsBatch>(
+export function ganClsLosses<B extends GanBatch>(
   D: TextDiscriminator,
   fakes: (batch: B, mode: Mode, rng: Rng) => { fake: tf.Tensor4D; mu: tf.Tensor2D; logSigma: tf.Tensor2D },
   klWeight: number,

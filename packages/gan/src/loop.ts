@@ -1,12 +1,9 @@
-import { log } from '../log.ts';
-import { progressBar } from '../progress.ts';
-import type { Rng } from '../rng.ts';
+import { DivergedError, log, progressBar, type Rng } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
 import { Adam, flatAdamByDefault } from './adam.ts';
-import { tf } from './backend.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { ParamStore } from './params.ts';
-import { DivergedError } from '../errors.ts';
 import { assertFinite, DIVERGED_FIX, MetricsLog, StepRunner } from './training.ts';
 
 export interface GanSchedule {

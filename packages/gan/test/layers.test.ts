@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchNormTraining, replicate, tf } from '../src/runtime/index.ts';
+import { tf } from '@t2i/core/runtime';
+import { batchNormTraining, replicate } from '../src/index.ts';
 import { recordsBatchStatistics } from './batch-norm-records.ts';
 
 beforeAll(async () => {

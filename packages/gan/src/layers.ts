@@ -1,4 +1,4 @@
-import { tf } from './backend.ts';
+import { type Activation, BATCH_NORM_EPSILON, type BatchNormTraining, LEAKY_SLOPE, MOVING_AVERAGE, ownBatchNorm, tf } from '@t2i/core/runtime';
 import type { Init, ParamStore } from './params.ts';
 
 /** What a layer needs to create its parameters: a ParamStore or one of its scopes. */
@@ -33,12 +33,6 @@ export class BatchNormUpdates {
     this.pending.length = 0;
   }
 }
-
-/**
- * A backend's one-kernel moving-average update (webgpu's: webgpu-batch-norm.ts), where it has one:
- * moving and stats [2, C] in, moving·momentum + stats·(1 − momentum) out. Three kernels otherwise.
- */
-export const MOVING_AVERAGE = 'T2iBatchNormMovingAverage';
 
 /** Training mode: the forward pass uses batch statistics and records them in `updates` (if given). */
 export interface Mode {
@@ -85,25 +79,6 @@ export class BatchNorm {
   }
 }
 
-export const BATCH_NORM_EPSILON = 1e-5;
-
-export type BatchNormTraining = (
-  x: tf.Tensor,
-  /** [2, channels]: γ, then β. */
-  gammaBeta: tf.Tensor,
-  groups: number,
-  /** Receives the batch statistics, kept, as [2, channels]: the mean, then the variance. */
-  record?: (stats: tf.Tensor) => void,
-  activation?: Activation,
-) => tf.Tensor;
-
-/** Backends' own training-mode batch norms (webgpu's: webgpu-batch-norm.ts), used in place of the one written with tf ops below. */
-const ownBatchNorms = new Map<string, BatchNormTraining>();
-
-export function registerBatchNormTraining(backend: string, batchNorm: BatchNormTraining): void {
-  ownBatchNorms.set(backend, batchNorm);
-}
-
 /**
  * Training-mode batch norm, each of `groups` stacked batches normalised by its own statistics,
  * with its gradient written out (Ioffe & Szegedy 2015; per group and channel, over its n values):
@@ -117,7 +92,7 @@ export function registerBatchNormTraining(backend: string, batchNorm: BatchNormT
  * `record` receives the batch statistics for the moving averages.
  */
 export const batchNormTraining: BatchNormTraining = (x, gammaBeta, groups, record, activation) => {
-  const own = ownBatchNorms.get(tf.getBackend());
+  const own = ownBatchNorm(tf.getBackend());
   if (own) return own(x, gammaBeta, groups, record, activation);
   const shape = x.shape;
   const channels = shape[shape.length - 1];
@@ -203,13 +178,7 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
 }
 
-/** StackGAN's leaky ReLU slope. */
-export const LEAKY_SLOPE = 0.2;
-
 export const leakyRelu = <T extends tf.Tensor>(x: T): T => tf.leakyRelu(x, LEAKY_SLOPE) as T;
-
-/** The activations that follow batch norm in StackGAN's networks. */
-export type Activation = 'relu' | 'leakyRelu';
 
 export function activate<T extends tf.Tensor>(x: T, activation?: Activation): T {
   if (activation === 'relu') return tf.relu(x);

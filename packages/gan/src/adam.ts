@@ -1,5 +1,5 @@
-import { tf } from './backend.ts';
-import { UsageError } from '../errors.ts';
+import { UsageError } from '@t2i/core';
+import { ADAM_MOMENTS, ADAM_WEIGHTS, tf } from '@t2i/core/runtime';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -48,9 +48,6 @@ const flatten = (tensors: tf.Tensor[]) => tf.tidy(() => tf.concat(tensors.map((t
 
 /** flatten's inverse: one tensor per layout entry, in its shape. */
 const unflatten = (flat: tf.Tensor, layout: Layout) => tf.tidy(() => tf.split(flat, layout.map((l) => l.size)).map((part, i) => part.reshape(layout[i].shape)));
-
-export const ADAM_MOMENTS = 'T2iAdamMoments';
-export const ADAM_WEIGHTS = 'T2iAdamWeights';
 
 const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) != null;
 

@@ -1,5 +1,5 @@
-import type { Rng } from '../rng.ts';
-import { tf } from './backend.ts';
+import type { Rng } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
 
 export type Init =
   | { kind: 'normal'; std: number; mean?: number; clip?: number }

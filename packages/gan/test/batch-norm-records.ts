@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
-import { Rng } from '../src/index.ts';
-import { BatchNorm, BatchNormUpdates, ParamStore, tf } from '../src/runtime/index.ts';
+import { Rng } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
+import { BatchNorm, BatchNormUpdates, ParamStore } from '../src/index.ts';
 
 /** On the current backend: a training pass records the batch statistics, the update folds them in, and no tensor is left behind. */
 export async function recordsBatchStatistics(): Promise<void> {

@@ -1,11 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { explainWriteError, prepareFolderOf, tempPathFor } from '../atomic.ts';
-import { log } from '../log.ts';
-import { ArtifactError, DivergedError } from '../errors.ts';
-import { requireArtifact } from '../paths.ts';
-import { Rng } from '../rng.ts';
-import { tf } from './backend.ts';
+import { ArtifactError, DivergedError, explainWriteError, log, prepareFolderOf, tempPathFor } from '@t2i/core';
+import { tf } from '@t2i/core/runtime';
 import { fromHalf, toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
 
@@ -209,24 +205,3 @@ export function disposeCheckpoint(state: CheckpointState): void {
   tf.dispose([...Object.values(state.weights), ...Object.values(state.optimizer)]);
 }
 
-/**
- * A model exported with saveTensors (a generator, say) rebuilt for inference: `build` makes its
- * variables in a fresh store from the saved config, then the saved weights are copied in.
- */
-export async function loadExportedModel<C, M>(dir: string, makeWith: string, build: (store: ParamStore, config: C, meta: Record<string, unknown>) => M) {
-  requireArtifact(path.join(dir, 'tensors.json'), makeWith);
-  const { groups, meta } = await loadTensors(dir);
-  const config = meta.config as C;
-  const store = new ParamStore(new Rng(0));
-  const model = build(store, config, meta);
-  const mismatch = store.mismatch(groups.weights);
-  if (mismatch) {
-    tf.dispose(Object.values(groups.weights));
-    store.dispose();
-    const name = (config as { name?: string } | undefined)?.name;
-    throw new ArtifactError(`${dir} holds a model of another layout (${mismatch}): written by an earlier version of t2i? Make it again: ${makeWith}${name ? ` -- --config ${name}` : ''}`);
-  }
-  store.load(groups.weights);
-  tf.dispose(Object.values(groups.weights));
-  return { model, config, store, meta };
-}
