@@ -8,7 +8,7 @@
  * the paper's size (stage1 and stage2 configs/full.json), which time the same as trained ones.
  */
 import { intFlag, loadConfig, Rng } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
 import { SentenceEncoder } from 'embeddings';
 import { disposeTextToImage, loadTextToImage, modelArtifacts, textToImages, type TextToImage } from 'evaluate';

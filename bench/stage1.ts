@@ -8,7 +8,7 @@
  *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4]
  */
 import { intFlag, loadConfig, Rng } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { Adam, flatAdamByDefault } from '@t2i/gan';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

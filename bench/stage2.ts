@@ -20,7 +20,7 @@
  *   pnpm --filter bench exec tsx stage2.ts [--backend wasm] [--variants tiny,full] [--full-batch 2] [--steps 2] [--rows 512]
  */
 import { ArrowFileSink, dictionaryColumn, fixedListColumn, formatBytes, int16Column, intFlag, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';

@@ -12,7 +12,7 @@
  */
 import { readTable, requireArtifact, stageDir } from '@t2i/core';
 import { captionsFile } from 'captions';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { loadTensors, saveTensors } from '@t2i/gan';
 import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
@@ -64,7 +64,7 @@ function copyPackage(name: string, modules: string, skip: (rel: string) => boole
   cpSync(dir, path.join(kit, 'node_modules', name), { recursive: true, dereference: true, filter: (src) => !skip(path.relative(dir, src)) });
   return dir;
 }
-copyPackage('webgpu', path.join(root, 'packages', 'core', 'node_modules'), (rel) => rel.startsWith('dist') && rel !== 'dist' && !rel.startsWith(path.join('dist', 'linux-x64')));
+copyPackage('webgpu', path.join(root, 'packages', 'backends', 'node_modules'), (rel) => rel.startsWith('dist') && rel !== 'dist' && !rel.startsWith(path.join('dist', 'linux-x64')));
 const sharp = copyPackage('sharp', path.join(bench, 'node_modules'), (rel) => rel === 'src' || rel === 'node_modules');
 // pnpm puts a package's dependencies beside it.
 for (const dep of ['@img/colour', 'detect-libc', 'semver', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) copyPackage(dep, path.dirname(sharp));

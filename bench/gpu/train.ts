@@ -9,7 +9,7 @@
  * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
  */
 import { loadConfig, log, numberFlag, optionalInt } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { generatorDir, loadTensors, saveTensors } from '@t2i/gan';
 import { REFERENCE_CAPTIONS } from 'captions';
 import { SentenceEncoder } from 'embeddings';

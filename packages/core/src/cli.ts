@@ -116,21 +116,18 @@ export async function stageOutput(stage: string, out?: string): Promise<string> 
   return dir;
 }
 
-/**
- * The wasm backend's traps (its own abort when its heap cannot grow, and what follows) explained by
- * the runtime, loaded only then: most commands never load tensorflow.js.
- */
-async function explainWasmTrap(err: unknown): Promise<unknown> {
-  if (!(err instanceof WebAssembly.RuntimeError)) return err;
-  const { explainAbort, wasmHeapBytes } = await import('./runtime/index.ts');
-  return explainAbort(err, wasmHeapBytes());
+/** What turns a crash into its meaning, added by the package that knows it (@t2i/backends: wasm's heap running out). */
+const explainers: ((err: unknown) => unknown)[] = [];
+
+export function explainErrorsWith(explain: (err: unknown) => unknown): void {
+  explainers.push(explain);
 }
 
 async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (thrown) {
-    const e = (await explainWasmTrap(thrown)) as Error;
+    const e = explainers.reduce((err, explain) => explain(err), thrown) as Error;
     // Errors raised on purpose print as their message alone; anything else keeps its stack.
     log(e instanceof ExpectedError ? e.message : (e.stack ?? String(e)));
     // Exit now: a progress bar's timer or an open file handle left by the failed work would

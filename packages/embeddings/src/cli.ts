@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 import { loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { z } from 'zod';
 import { EmbeddingsConfig } from './config.ts';
 import { runEmbeddings } from './stage.ts';

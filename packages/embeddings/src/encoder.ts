@@ -1,5 +1,5 @@
 import { ArtifactError, log, requireArtifact, Rng, stageDir } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { loadTensors, ParamStore, saveTensors } from '@t2i/gan';
 import { tokenize, Vocabulary, type VocabJson } from 'captions';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 import { augmentRows, DatasetLayoutError, log, progressBar, readMat5, requireDatasetFolder, Rng, UsageError } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { assertFinite, type BatchNorm, BatchNormUpdates, ConvBn, Dense, loadTensors, type Mode, ParamStore, saveTensors, StepRunner } from '@t2i/gan';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';

@@ -1,5 +1,5 @@
 import { ensureOutDir, loadConfig, log, newCommand, numberFlag, optionalInt, outHelp, parseOptions, resolveDatasetDir, seedFlag, stageCommand, stageOutput, UsageError } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { logReading } from 'embeddings';

@@ -1,6 +1,6 @@
 import { gatherRows, removeEarlierOutputs, span } from '@t2i/core';
 import { toBytes, writeImageGrid, writePng } from '@t2i/gan';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import type { SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 import { ArtifactError, gatherRows, log, stageDir } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { encoderDir, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 import { ArtifactError, gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
 import { toBytes, writeImageGrid, writePng } from '@t2i/gan';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { captionsFile } from 'captions';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import { UsageError } from '@t2i/core';
-import { ADAM_MOMENTS, ADAM_WEIGHTS, tf } from '@t2i/core/runtime';
+import { ADAM_MOMENTS, ADAM_WEIGHTS, tf } from '@t2i/backends';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 

@@ -1,5 +1,5 @@
 import { UsageError, type Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 
 /** A batch of either stage, as the matching-aware (GAN-CLS) losses take it. */
 export type GanBatch = {

@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArtifactError, DivergedError, explainWriteError, log, prepareFolderOf, tempPathFor } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { fromHalf, toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
 

@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { Dense, leakyRelu, type Scope } from './layers.ts';
 
 /**

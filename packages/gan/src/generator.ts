@@ -1,5 +1,5 @@
 import { ArtifactError, requireArtifact, Rng, writeJsonAtomic } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import path from 'node:path';
 import { loadTensors, saveTensors } from './checkpoint.ts';
 import { ParamStore } from './params.ts';

@@ -1,4 +1,4 @@
-import { type Activation, BATCH_NORM_EPSILON, type BatchNormTraining, LEAKY_SLOPE, MOVING_AVERAGE, ownBatchNorm, tf } from '@t2i/core/runtime';
+import { type Activation, BATCH_NORM_EPSILON, type BatchNormTraining, LEAKY_SLOPE, MOVING_AVERAGE, ownBatchNorm, tf } from '@t2i/backends';
 import type { Init, ParamStore } from './params.ts';
 
 /** What a layer needs to create its parameters: a ParamStore or one of its scopes. */

@@ -1,5 +1,5 @@
 import { DivergedError, log, progressBar, type Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { Adam, flatAdamByDefault } from './adam.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';

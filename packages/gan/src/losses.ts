@@ -1,5 +1,5 @@
 import type { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import type { GanBatch } from './batch.ts';
 import type { Mode } from './layers.ts';
 import type { Losses } from './loop.ts';

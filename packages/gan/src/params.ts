@@ -1,5 +1,5 @@
 import type { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 
 export type Init =
   | { kind: 'normal'; std: number; mean?: number; clip?: number }

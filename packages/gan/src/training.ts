@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DivergedError, writeFileAtomic } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 
 /**
  * Runs each training step inside tf.tidy and fails loudly when the number of live tensors grows

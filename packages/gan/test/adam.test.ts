@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { Adam } from '../src/index.ts';
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { BatchNorm, BatchNormUpdates, ParamStore } from '../src/index.ts';
 
 /** On the current backend: a training pass records the batch statistics, the update folds them in, and no tensor is left behind. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { Adam, checkpointToResume, disposeCheckpoint, listCheckpoints, loadCheckpoint, loadExportedModel, loadTensors, ParamStore, saveCheckpoint, saveTensors } from '../src/index.ts';
 import { fromHalf, toHalf } from '../src/half.ts';
 

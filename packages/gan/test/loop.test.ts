@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { assertFinite, listCheckpoints, MetricsLog, ParamStore, StepRunner, trainGan } from '../src/index.ts';
 
 const dirs: string[] = [];

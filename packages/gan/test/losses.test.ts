@@ -1,5 +1,5 @@
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bce, ConditioningAugmentation, discriminatorLoss, generatorLoss, klLoss, ParamStore } from '../src/index.ts';
 

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { Adam, batchNormTraining, ConvBn, leakyRelu, ParamStore } from '../src/index.ts';
 import { recordsBatchStatistics } from './batch-norm-records.ts';
 

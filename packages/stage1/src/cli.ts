@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 import { loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags } from '@t2i/gan';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';
 import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';

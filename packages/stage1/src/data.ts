@@ -1,5 +1,5 @@
 import { augmentRows, type Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { averagedCaption, requireTwoClasses, type GanBatch } from '@t2i/gan';
 import type { CaptionVectors } from 'embeddings';
 import type { ImageSet } from 'preprocess-images';

@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
 import type { Stage1Config } from './config.ts';
 

@@ -1,6 +1,6 @@
 import { ensureOutDir, numberFlag, parseOptions, removeEarlierOutputs, repeatEachRow, Rng, seedFlag, stageDir } from '@t2i/core';
 import { generatorDir, loadExportedModel, type ParamStore, toBytes, writeImageGrid, writePng } from '@t2i/gan';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { logReading, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
 import { mkdir } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 import { log, repeatEachRow, Rng, tileRows, UsageError } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import type { SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGenerator, Discriminator } from '../src/model.ts';

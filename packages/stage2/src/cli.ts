@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags, generatorDir } from '@t2i/gan';
-import { initBackend } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
 import { imagesFile, SOURCE_SIZE } from 'preprocess-images';

@@ -1,5 +1,5 @@
 import { arrow as A, augmentBatch, openRecordBatchFile, UsageError, type Rng, type Split } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import type { CaptionVectors } from 'embeddings';
 import { promises as fs } from 'node:fs';
 import { rowPixels } from 'preprocess-images';

@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Dense, leakyRelu, type Mode, replicate, type Scope, upsample2x } from '@t2i/gan';
 import type { Stage2Config } from './config.ts';
 

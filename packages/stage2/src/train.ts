@@ -1,6 +1,6 @@
 import { log, repeatEachRow, Rng, tileRows, UsageError } from '@t2i/core';
 import { type GanBatch, ganClsLosses, MetricsLog, type Mode, normalTensor, ParamStore, saveGenerator, toBytes, trainGan, type TrainRun, writeImageGrid } from '@t2i/gan';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';

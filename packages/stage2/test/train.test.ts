@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { checkpointDirName, generatorDir } from '@t2i/gan';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';

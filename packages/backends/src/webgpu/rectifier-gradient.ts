@@ -5,8 +5,8 @@
  * Gradients are registered for every backend at once, so on the others tfjs's own still run.
  */
 import { getGradient, LeakyRelu, registerGradient, registerKernel, Relu, type GradConfig, type KernelFunc, type LeakyReluAttrs, type TensorInfo } from '@tensorflow/tfjs';
-import { tf } from './backend.ts';
-import { FlatProgram, runProgram } from './webgpu-program.ts';
+import { tf } from '../backend.ts';
+import { FlatProgram, runProgram } from './program.ts';
 
 const RECTIFIER_GRAD = 'T2iRectifierGrad';
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chunkRows, composedIm2col, type Im2col, splitKFilterGradient } from '../src/runtime/split-k-filter-gradient.ts';
-import { tf } from '../src/runtime/index.ts';
+import { chunkRows, composedIm2col, type Im2col, splitKFilterGradient } from '../src/webgpu/split-k-filter-gradient.ts';
+import { tf } from '../src/index.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -5,9 +5,9 @@
  */
 import { util, type DataType, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { callKernel } from './kernel-util.ts';
+import { callKernel } from '../kernel-util.ts';
 
-export { free } from './kernel-util.ts';
+export { free } from '../kernel-util.ts';
 
 export const WASM = 'wasm';
 

@@ -5,9 +5,9 @@
  * all weights and a slice per variable, each a dispatch: 105 of a Stage I step's 670 (issue 7).
  */
 import { registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { ADAM_MOMENTS, ADAM_WEIGHTS } from './ops.ts';
-import { tf } from './backend.ts';
-import { FlatProgram, runProgram } from './webgpu-program.ts';
+import { ADAM_MOMENTS, ADAM_WEIGHTS } from '../ops.ts';
+import { tf } from '../backend.ts';
+import { FlatProgram, runProgram } from './program.ts';
 
 // Output [2, n]: row 0 the first moment, row 1 the second, in adam.ts's order of operations.
 const MOMENTS = `

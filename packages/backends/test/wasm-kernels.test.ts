@@ -1,8 +1,8 @@
-import { tf } from '../src/runtime/backend.ts';
+import { tf } from '../src/backend.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../src/rng.ts';
-import { registerWasmTrainingKernels } from '../src/runtime/wasm-kernels.ts';
+import { Rng } from '@t2i/core';
+import { registerWasmTrainingKernels } from '../src/wasm/kernels.ts';
 
 const TOLERANCE = 1e-4;
 const rng = new Rng(20240611);

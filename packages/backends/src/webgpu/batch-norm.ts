@@ -12,9 +12,9 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { tf } from './backend.ts';
-import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from './ops.ts';
-import { FlatProgram, runProgram, type Uniform } from './webgpu-program.ts';
+import { tf } from '../backend.ts';
+import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from '../ops.ts';
+import { FlatProgram, runProgram, type Uniform } from './program.ts';
 
 const MOMENTS = 'T2iBatchNormMoments';
 const NORMALISE = 'T2iBatchNormNormalise';

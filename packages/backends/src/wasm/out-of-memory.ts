@@ -1,3 +1,6 @@
+import { explainErrorsWith } from '@t2i/core';
+import { wasmHeapBytes } from '../backend.ts';
+
 /**
  * When the wasm backend's heap (4 GiB at most) cannot grow, its C++ aborts ("Aborted()") and the
  * next touch of the dead module traps ("memory access out of bounds"): say what that means and what
@@ -14,3 +17,6 @@ export function explainAbort(err: unknown, heapBytes?: number): unknown {
     { cause: err },
   );
 }
+
+// A command that crashes on wasm's trap says why, whichever command it is.
+explainErrorsWith((err) => (err instanceof WebAssembly.RuntimeError ? explainAbort(err, wasmHeapBytes()) : err));

@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { UsageError } from '../errors.ts';
-import { log } from '../log.ts';
-import { registerCpuKernelFixes } from './cpu-kernels.ts';
-import { memoiseBindGroupLayouts } from './dawn-layouts.ts';
-import { pollDawnByTimer } from './dawn-polling.ts';
+import { UsageError } from '@t2i/core';
+import { log } from '@t2i/core';
+import { registerCpuKernelFixes } from './cpu/kernels.ts';
+import { memoiseBindGroupLayouts } from './webgpu/dawn-layouts.ts';
+import { pollDawnByTimer } from './webgpu/dawn-polling.ts';
 
 export { tf };
 
@@ -54,20 +54,20 @@ export const WEBGPU_KERNELS = ['filter-grad', 'input-grad', 'batch-norm', 'leadi
  */
 const PUT_IN_PLACE: Record<(typeof WEBGPU_KERNELS)[number], () => Promise<void>> = {
   'filter-grad': async () => {
-    const { registerSplitKFilterGradient } = await import('./split-k-filter-gradient.ts');
-    registerSplitKFilterGradient('webgpu', (await import('./webgpu-im2col.ts')).webgpuIm2col);
+    const { registerSplitKFilterGradient } = await import('./webgpu/split-k-filter-gradient.ts');
+    registerSplitKFilterGradient('webgpu', (await import('./webgpu/im2col.ts')).webgpuIm2col);
   },
-  'input-grad': async () => (await import('./webgpu-input-gradient.ts')).registerWebgpuInputGradient(),
+  'input-grad': async () => (await import('./webgpu/input-gradient.ts')).registerWebgpuInputGradient(),
   'batch-norm': async () => {
-    const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu-batch-norm.ts');
+    const { registerWebgpuBatchNorm, webgpuBatchNormTraining } = await import('./webgpu/batch-norm.ts');
     registerWebgpuBatchNorm();
     (await import('./ops.ts')).registerBatchNormTraining('webgpu', webgpuBatchNormTraining);
   },
-  'leading-sum': async () => (await import('./webgpu-leading-sum.ts')).registerWebgpuLeadingSum(),
-  'rectifier-grad': async () => (await import('./webgpu-rectifier-gradient.ts')).registerWebgpuRectifierGradients(),
-  adam: async () => (await import('./webgpu-adam.ts')).registerWebgpuAdam(),
-  uniforms: async () => (await import('./webgpu-uniforms.ts')).packUniforms(tf.backend() as never),
-  gemm: async () => (await import('./webgpu-gemm.ts')).registerWebgpuGemm(),
+  'leading-sum': async () => (await import('./webgpu/leading-sum.ts')).registerWebgpuLeadingSum(),
+  'rectifier-grad': async () => (await import('./webgpu/rectifier-gradient.ts')).registerWebgpuRectifierGradients(),
+  adam: async () => (await import('./webgpu/adam.ts')).registerWebgpuAdam(),
+  uniforms: async () => (await import('./webgpu/uniforms.ts')).packUniforms(tf.backend() as never),
+  gemm: async () => (await import('./webgpu/gemm.ts')).registerWebgpuGemm(),
 };
 
 /**
@@ -126,7 +126,7 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
   wasm: async () => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
-    const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
+    const { registerWasmTrainingKernels } = await import('./wasm/kernels.ts');
     registerWasmTrainingKernels();
     await use('wasm');
   },

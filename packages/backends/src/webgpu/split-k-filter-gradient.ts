@@ -17,7 +17,7 @@
  * the tests run) or webgpu-im2col.ts's single shader.
  */
 import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, free, replaceKernel } from './kernel-util.ts';
+import { callKernel, free, replaceKernel } from '../kernel-util.ts';
 
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;

@@ -7,7 +7,7 @@
 import type { backend_util, KernelBackend, TensorInfo } from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { Im2col } from './split-k-filter-gradient.ts';
-import { FlatProgram, runProgram, type Uniform } from './webgpu-program.ts';
+import { FlatProgram, runProgram, type Uniform } from './program.ts';
 
 // Coordinates of the patch matrix [n·Ho·Wo, kh·kw·ci]: row = image and output position, column = tap and channel.
 const IM2COL = `

@@ -6,8 +6,8 @@
  * stride 1. Strided convs (the discriminator's) keep tfjs's kernel, as does NCHW.
  */
 import { backend_util, Conv2DBackpropInput, type Conv2DBackpropInputAttrs, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, free, replaceKernel } from './kernel-util.ts';
-import { FlatProgram, runProgram } from './webgpu-program.ts';
+import { callKernel, free, replaceKernel } from '../kernel-util.ts';
+import { FlatProgram, runProgram } from './program.ts';
 
 /** [kh, kw, ci, co] -> [kh, kw, co, ci], each tap moved to (kh−1−row, kw−1−col). */
 const TURN = `

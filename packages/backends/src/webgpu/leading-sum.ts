@@ -7,8 +7,8 @@
  * workgroup per output shares a long column between threads.
  */
 import { Sum, util, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs';
-import { replaceKernel } from './kernel-util.ts';
-import { FlatProgram, runProgram } from './webgpu-program.ts';
+import { replaceKernel } from '../kernel-util.ts';
+import { FlatProgram, runProgram } from './program.ts';
 
 const LEADING_ROWS = 64;
 

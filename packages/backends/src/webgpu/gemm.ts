@@ -8,9 +8,9 @@
  * small or thin, tfjs's kernels stay (issue 7).
  */
 import { backend_util, BatchMatMul, Conv2D, Conv2DBackpropFilter, type BatchMatMulAttrs, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, free, replaceKernel } from './kernel-util.ts';
+import { callKernel, free, replaceKernel } from '../kernel-util.ts';
 import { chunkRows } from './split-k-filter-gradient.ts';
-import { runProgram, type Uniform } from './webgpu-program.ts';
+import { runProgram, type Uniform } from './program.ts';
 
 /** The depth of a tile: each pass over the tiles of a product loads [tile, DEPTH] of A and [DEPTH, tile] of B. */
 const DEPTH = 8;

@@ -24,7 +24,7 @@ import {
   type UnsortedSegmentSumAttrs,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { call, copyBox, copyRun, heap, newTensor, reshaped, stock, wasmKernel, type Heap } from './wasm-kernel-util.ts';
+import { call, copyBox, copyRun, heap, newTensor, reshaped, stock, wasmKernel, type Heap } from './kernel-util.ts';
 
 /** A dense copy of a box of `x`; the conv kernels use it to crop as well. */
 export function sliceBox(backend: BackendWasm, x: TensorInfo, begin: number[], size: number[]): TensorInfo {

@@ -1,12 +1,12 @@
 /**
  * Our webgpu kernels against tfjs's cpu kernels, on a real WebGPU adapter. CI has none, so this
- * runs only when asked: `T2I_TEST_WEBGPU=1 pnpm vitest run packages/core/test/webgpu-kernels.test.ts`
+ * runs only when asked: `T2I_TEST_WEBGPU=1 pnpm vitest run packages/backends/test/webgpu-kernels.test.ts`
  * (Mesa's lavapipe works: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.json).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, stockWebgpuKernels, tf } from '../src/runtime/index.ts';
-import { composedIm2col, type Run } from '../src/runtime/split-k-filter-gradient.ts';
-import { callKernel } from '../src/runtime/kernel-util.ts';
+import { initBackend, stockWebgpuKernels, tf } from '../src/index.ts';
+import { composedIm2col, type Run } from '../src/webgpu/split-k-filter-gradient.ts';
+import { callKernel } from '../src/kernel-util.ts';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -66,7 +66,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     });
 
     it(`the im2col shader matches the composed im2col: ${label}`, async () => {
-      const { webgpuIm2col } = await import('../src/runtime/webgpu-im2col.ts');
+      const { webgpuIm2col } = await import('../src/webgpu/im2col.ts');
       await tf.setBackend('webgpu');
       const backend = tf.backend();
       const run: Run = (name, ins, a = {}) => callKernel('webgpu', backend, name, ins, a);
@@ -140,7 +140,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
   ]) {
     for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {
       it(`our matrix product matches the cpu backend's: [${batchA}] ${m}x${k} · [${batchB}] ${k}x${n}, transposes ${transposeA}/${transposeB}`, async () => {
-        const { gemm } = await import('../src/runtime/webgpu-gemm.ts');
+        const { gemm } = await import('../src/webgpu/gemm.ts');
         const aShape = [batchA, ...(transposeA ? [k, m] : [m, k])];
         const bShape = [batchB, ...(transposeB ? [n, k] : [k, n])];
         const [a, b] = [values(aShape, 11), values(bShape, 12)];
@@ -155,7 +155,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
   }
 
   it('sends products to ours that fill its tiles, and leaves thin or deep narrow ones to tfjs', async () => {
-    const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
+    const { worthGemm } = await import('../src/webgpu/gemm.ts');
     // Stage I's full generator at batch 64: its 3x3 conv at 32x32, that conv's filter gradient in 16 chunks, its dense layer.
     expect(worthGemm(65536, 128, 2304)).toBe(true);
     expect(worthGemm(2304, 128, 4096, 16)).toBe(true);
@@ -169,7 +169,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
   // Shapes worthGemm sends to our product (the forward conv, and so the stride-1 input gradient, and the filter gradient).
   // Our product and conv are registered for these only when they are not already (they are off by default).
   const withOurGemm = (test: () => Promise<void>) => async () => {
-    const { registerWebgpuGemm } = await import('../src/runtime/webgpu-gemm.ts');
+    const { registerWebgpuGemm } = await import('../src/webgpu/gemm.ts');
     const kept = ['Conv2D', 'BatchMatMul'].map((name) => tf.getKernel(name, 'webgpu')!);
     const ours = stockWebgpuKernels().has('gemm');
     if (ours) registerWebgpuGemm();
@@ -196,7 +196,7 @@ describe.runIf(process.env.T2I_TEST_WEBGPU)('webgpu kernels', () => {
     { x: [5, 32, 32, 8], k: 3, co: 64, stride: 1, pad: 'same' as const },
   ] as { x: number[]; k: number; co: number; stride: number; pad: Pad }[]) {
     it(`convs as our product over the patch matrix match the cpu backend's, forward and both gradients: x [${shape}], ${k}x${k}, stride ${stride}, pad ${JSON.stringify(pad)}`, withOurGemm(async () => {
-      const { worthGemm } = await import('../src/runtime/webgpu-gemm.ts');
+      const { worthGemm } = await import('../src/webgpu/gemm.ts');
       const filterShape = [k, k, shape[3], co];
       const [x, w] = [values(shape, 21), values(filterShape, 22)];
       const info = tf.backend_util.computeConv2DInfo(shape as never, filterShape as never, stride, 1, pad);

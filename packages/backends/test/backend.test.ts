@@ -7,9 +7,9 @@ import {
   tf,
   type BackendLoader,
   type BackendName,
-} from '../src/runtime/index.ts';
-import { memoiseBindGroupLayouts } from '../src/runtime/dawn-layouts.ts';
-import { isDawnPoll, pollDawnByTimer } from '../src/runtime/dawn-polling.ts';
+} from '../src/index.ts';
+import { memoiseBindGroupLayouts } from '../src/webgpu/dawn-layouts.ts';
+import { isDawnPoll, pollDawnByTimer } from '../src/webgpu/dawn-polling.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

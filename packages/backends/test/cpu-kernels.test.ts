@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../src/runtime/index.ts';
+import { tf } from '../src/index.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -27,7 +27,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { call, copyRun, free, heap, newTensor, reshaped, stock, transposeMatrix, wasmKernel, type WasmArgs } from './wasm-kernel-util.ts';
+import { call, copyRun, free, heap, newTensor, reshaped, stock, transposeMatrix, wasmKernel, type WasmArgs } from './kernel-util.ts';
 
 /** The stock kernel's XNNPACK path: one plain (untransposed, unbatched) float32 product. */
 function plainMatMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo {

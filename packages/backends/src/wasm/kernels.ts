@@ -25,9 +25,9 @@ import {
 // The stock kernels must be registered before we can replace them and fall back on them.
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { sliceBox, dataKernels } from './wasm-data-kernels.ts';
-import { call, copyRun, free, heap, newTensor, rememberStock, stock, transposeMatrix, WASM, wasmKernel } from './wasm-kernel-util.ts';
-import { mathKernels } from './wasm-math-kernels.ts';
+import { sliceBox, dataKernels } from './data-kernels.ts';
+import { call, copyRun, free, heap, newTensor, rememberStock, stock, transposeMatrix, WASM, wasmKernel } from './kernel-util.ts';
+import { mathKernels } from './math-kernels.ts';
 
 type Shape4 = [number, number, number, number];
 
