@@ -3,6 +3,7 @@ import { tf } from '@t2i/backends';
 import { Adam, flatAdamByDefault } from './adam.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
+import type { Losses } from './losses.ts';
 import type { ParamStore } from './params.ts';
 import { LossReadback, type StepLosses } from './readback.ts';
 import { assertFinite, DIVERGED_FIX, MetricsLog } from './training.ts';
@@ -16,12 +17,6 @@ export interface GanSchedule {
   beta1: number;
   checkpointEvery: number;
   keepCheckpoints: number;
-}
-
-export interface Losses {
-  total: tf.Scalar;
-  /** Logged beside the total: the loss's terms. */
-  parts: Record<string, tf.Scalar>;
 }
 
 /** `S` describes one step's batch: its rows by default; a streamed dataset may add what to read first. */

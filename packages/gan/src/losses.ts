@@ -2,7 +2,13 @@ import type { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import type { GanBatch } from './batch.ts';
 import type { Mode } from './layers.ts';
-import type { Losses } from './loop.ts';
+
+/** A loss to minimise, and the terms logged beside it. */
+export interface Losses {
+  total: tf.Scalar;
+  /** Logged beside the total: the loss's terms. */
+  parts: Record<string, tf.Scalar>;
+}
 
 /**
  * KL(N(mu, sigma^2) || N(0, I)) per dimension, averaged over batch and dimensions as the official

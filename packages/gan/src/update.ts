@@ -1,6 +1,6 @@
 import { tf } from '@t2i/backends';
 import type { Adam } from './adam.ts';
-import type { Losses } from './loop.ts';
+import type { Losses } from './losses.ts';
 import { StepRunner } from './training.ts';
 
 /**

@@ -6,7 +6,7 @@
  */
 import { registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { ADAM_MOMENTS, ADAM_WEIGHTS } from '../ops.ts';
-import { tf } from '../backend.ts';
+import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, runProgram } from './program.ts';
 
 // Output [2, n]: row 0 the first moment, row 1 the second, in adam.ts's order of operations.

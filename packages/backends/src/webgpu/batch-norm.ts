@@ -12,7 +12,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { tf } from '../backend.ts';
+import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_EPSILON, LEAKY_SLOPE, MOVING_AVERAGE, type Activation, type BatchNormTraining } from '../ops.ts';
 import { FlatProgram, runProgram, type Uniform } from './program.ts';
 

@@ -5,7 +5,7 @@
  * Gradients are registered for every backend at once, so on the others tfjs's own still run.
  */
 import { getGradient, LeakyRelu, registerGradient, registerKernel, Relu, type GradConfig, type KernelFunc, type LeakyReluAttrs, type TensorInfo } from '@tensorflow/tfjs';
-import { tf } from '../backend.ts';
+import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, runProgram } from './program.ts';
 
 const RECTIFIER_GRAD = 'T2iRectifierGrad';
