@@ -1,19 +1,16 @@
-import { ArtifactError, gatherRows, log, progressBar, readTable, repeatEachRow, requireArtifact, Rng, span, stageDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
-import { toBytes, writeImageGrid, writePng } from '@t2i/gan';
+import { ArtifactError, gatherRows, log, progressBar, Rng, span } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { captionsFile } from 'captions';
+import { noiseRows, type Noise } from '@t2i/gan';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadImageSet, SOURCE_SIZE, type ImageSet } from 'preprocess-images';
+import { modelArtifacts, requireModels, SIZE, TextToImagePipeline, type Stage } from 't2i';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
-import { describeModels, disposeGenerators, generate, loadGenerators, modelArtifacts, noiseAt, noiseFor, requireModels, SIZE, type Generators, type Noise, type Stage } from './generators.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
 import { fid, inceptionScore } from './metrics.ts';
-import { renderReport, reportAssetsDir, reportFile, trainingHistory, type RankedImage, type TrainingHistory } from './report.ts';
-import { FEATURE_NOTE, PUBLISHED, PROTOCOL, scoresArrowFile, scoresJsonFile, scoreStage, writeScoresArrow, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
+import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
 
 export interface EvaluateOptions {
   outDir: string;
@@ -24,7 +21,7 @@ export interface EvaluateOptions {
 }
 
 /** One generated image: a test image's caption and a noise draw. */
-interface Item extends ScoreRow {
+export interface Item extends ScoreRow {
   /** Row of the caption in the caption matrix. */
   captionRow: number;
   /** Row of the ground-truth image among the real test-class images. */
@@ -32,7 +29,7 @@ interface Item extends ScoreRow {
 }
 
 /** Every caption of the test-class images: the conditioning of the generated images and R-precision's candidates. */
-interface TestCaptions {
+export interface TestCaptions {
   vectors: Float32Array;
   classOf: number[];
   rowOf: Map<string, number>;
@@ -90,15 +87,15 @@ interface StageOutputs {
 }
 
 /** Generates the items' images batch by batch and keeps what the scores need of them: p(y|x), features, joint vectors. */
-async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: number, g: Generators, noise: Noise, classifier: FlowerClassifier, joint: JointImageEncoder, batchSize: number): Promise<Partial<Record<Stage, StageOutputs>>> {
+async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: number, pipeline: TextToImagePipeline, noise: Noise, classifier: FlowerClassifier, joint: JointImageEncoder, batchSize: number): Promise<Partial<Record<Stage, StageOutputs>>> {
   const k = classifier.classes.length;
   const make = (): StageOutputs => ({ probs: new Float32Array(items.length * k), features: new Float32Array(items.length * classifier.featureDim), joint: new Float32Array(items.length * joint.dim) });
-  const out: Partial<Record<Stage, StageOutputs>> = { 1: make(), ...(g.stage2 ? { 2: make() } : {}) };
+  const out: Partial<Record<Stage, StageOutputs>> = { 1: make(), ...(pipeline.stage2 ? { 2: make() } : {}) };
   const bar = progressBar('evaluate: generating', items.length, 'images');
   for (let start = 0; start < items.length; start += batchSize) {
     const batch = items.slice(start, start + batchSize);
     const text = gatherRows(captions.vectors, dim, batch.map((item) => item.captionRow));
-    const images = generate(g, text, noiseAt(g, noise, span(start, batch.length)));
+    const images = pipeline.draw(text, noiseRows(noise, pipeline.generators().dims, span(start, batch.length)));
     for (const [stage, x] of [[1, images.low], [2, images.high]] as const) {
       if (!x) continue;
       const measured = tf.tidy(() => {
@@ -118,25 +115,25 @@ async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: nu
   return out;
 }
 
-/** Images of chosen items, regenerated from their caption and noise (inference is deterministic), as bytes per stage. */
-async function regenerate(items: Item[], captions: TestCaptions, dim: number, g: Generators, noise: Noise, indices: number[]): Promise<{ low: Uint8Array; high?: Uint8Array }> {
-  const images = generate(g, gatherRows(captions.vectors, dim, indices.map((i) => items[i].captionRow)), noiseAt(g, noise, indices));
-  const low = toBytes((await images.low.data()) as Float32Array);
-  const high = images.high ? toBytes((await images.high.data()) as Float32Array) : undefined;
-  tf.dispose([images.low, ...(images.high ? [images.high] : [])]);
-  return { low, high };
+/** What evaluate measured, and what its report draws again: the pipeline stays loaded for that (the caller disposes it). */
+export interface Measurement {
+  scores: ScoresJson;
+  /** The generated images, in the order of every per-image array. */
+  items: Item[];
+  /** Per stage measured, per generated image. */
+  perStage: { stage: Stage; perImage: PerImage }[];
+  captions: TestCaptions;
+  vectors: CaptionVectors;
+  noise: Noise;
+  pipeline: TextToImagePipeline;
 }
 
-async function captionTexts(): Promise<Map<string, string>> {
-  const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
-  const ids = table.getChild('image_id')!;
-  const index = table.getChild('caption_index')!;
-  const text = table.getChild('text')!;
-  return new Map(Array.from({ length: table.numRows }, (_, i) => [`${ids.get(i)}#${index.get(i)}`, text.get(i) as string]));
-}
-
-export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptions): Promise<ScoresJson> {
-  const started = performance.now();
+/**
+ * Scores of the trained generators on the test-class captions: a flower classifier trained here
+ * (or its cached copy) on real images, Stage I's and Stage II's images for every planned caption
+ * and noise draw, and every score with the protocol that says how it was measured.
+ */
+export async function measure(config: EvaluateConfig, options: EvaluateOptions): Promise<Measurement> {
   requireModels(1);
   const images = await loadImageSet(SOURCE_SIZE.stage1);
   const vectors = await loadCaptionVectors();
@@ -163,13 +160,15 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
   const stage2File = modelArtifacts().stage2;
   const stage2Skipped = existsSync(stage2File.file) ? undefined : `no trained Stage II generator (${stage2File.file}); run \`${stage2File.makeWith}\` and evaluate again`;
   if (stage2Skipped) log(`evaluate: Stage II skipped: ${stage2Skipped}`);
-  const g = await loadGenerators(stage2Skipped ? 1 : 2);
-  const joint = await loadJointImageEncoder();
+  // The stored caption vectors condition the images: no sentence encoder.
+  const pipeline = await TextToImagePipeline.load({ stage: stage2Skipped ? 1 : 2, encoder: false });
+  let joint: JointImageEncoder | undefined;
   try {
-    if (joint.dim !== vectors.dim || g.textDim !== vectors.dim) throw new ArtifactError(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${g.textDim}-d ones; rerun the stages after embeddings`);
-    const noise = noiseFor(g, items.length, config.seed);
+    joint = await loadJointImageEncoder();
+    if (joint.dim !== vectors.dim || pipeline.textDim !== vectors.dim) throw new ArtifactError(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${pipeline.textDim}-d ones; rerun the steps after embeddings`);
+    const noise = pipeline.noise(items.length, config.seed);
     log(`evaluate: ${items.length} images per stage (${testRows.length} test-class images x ${config.captionsPerImage} captions x ${config.samplesPerCaption} samples)`);
-    const outputs = await generateAndMeasure(items, captions, vectors.dim, g, noise, classifier, joint, config.batchSize);
+    const outputs = await generateAndMeasure(items, captions, vectors.dim, pipeline, noise, classifier, joint, config.batchSize);
 
     const labelOf = new Map(classifier.classes.map((c, i) => [c, i]));
     const ref: Reference = {
@@ -184,8 +183,8 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       candidatesNote: note,
       splits,
     };
-    const epochs: Record<Stage, number> = { 1: g.stage1.epoch, 2: g.stage2?.epoch ?? 0 };
-    const models = describeModels(g);
+    const epochs: Record<Stage, number> = { 1: pipeline.stage1.epoch, 2: pipeline.stage2?.epoch ?? 0 };
+    const models = describeModels(pipeline);
     const measured = ([1, 2] as const).flatMap((stage) => {
       const o = outputs[stage];
       return o ? [{ stage, ...scoreStage({ stage, size: SIZE[stage], epoch: epochs[stage], model: models[stage], ...o }, ref) }] : [];
@@ -196,12 +195,9 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       note: FEATURE_NOTE,
       config,
       backend: options.backend,
-      classifier: {
-        ...info,
-        protocol: `A ${config.classifierWidth}-wide 5-layer CNN with batch norm (features: the ${F}-d global average of its last convolution), trained from scratch for ${info.epochs} epochs (Adam, random 64 crops of the 76 px images, flips) on the official Oxford-102 classification split: the ${info.trainImages} images of setid.mat's trnid + valid, over all ${K} classes present (train and test classes of the text-to-image split alike: ${classifier.classes.join(', ')}). Top-1/top-5 are on the ${info.testImages} tstid images, centre crops. classifier/tensors.json lists both sets' image ids.`,
-      },
+      classifier: { ...info, protocol: PROTOCOL.classifier(config.classifierWidth, F, info, classifier.classes) },
       generated: {
-        protocol: `For each of the ${testRows.length} test-class images, its first ${config.captionsPerImage} caption(s), each drawn ${config.samplesPerCaption} time(s) (noise seed ${config.seed}): ${items.length} images per stage. The caption's stored vector conditions Stage I (64x64); Stage II (256x256) refines that same Stage I image with the same caption.`,
+        protocol: PROTOCOL.generated(testRows.length, config.captionsPerImage, config.samplesPerCaption, config.seed, items.length),
         testImages: testRows.length,
         captionsPerImage: config.captionsPerImage,
         samplesPerCaption: config.samplesPerCaption,
@@ -209,68 +205,26 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
       },
       stages: { stage1: stageScores(1), stage2: stageScores(2) },
       real: {
-        inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: `The Inception Score of the ${testRows.length} real test-class images (centre crops), as above: the score of real flowers of these classes for this classifier.` },
+        inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: PROTOCOL.realInceptionScore(testRows.length) },
         fidTrainVsTest: { value: fid(realTrain.features, realTest.features, F), protocol: PROTOCOL.fidFloor },
       },
       published: PUBLISHED,
     };
-    await writeJsonAtomic(scoresJsonFile(options.outDir), scores);
-    await writeScoresArrow(scoresArrowFile(options.outDir), items, measured.map(({ stage, perImage }) => ({ stage, perImage })));
-
-    const assets = reportAssetsDir(options.outDir);
-    await rm(assets, { recursive: true, force: true });
-    await mkdir(assets, { recursive: true });
-    const rel = (name: string) => `${path.basename(assets)}/${name}`;
-
-    // The reference grids: every caption with the same noise columns, so columns compare.
-    const n = config.referenceSamples;
-    const rows = vectors.reference.length / vectors.dim;
-    const refImages = generate(
-      g,
-      repeatEachRow(vectors.reference, vectors.dim, n),
-      noiseAt(g, noiseFor(g, n, config.seed + 1), span(0, rows * n).map((i) => i % n)),
-    );
-    await writeImageGrid(path.join(assets, 'reference-64.png'), toBytes((await refImages.low.data()) as Float32Array), rows * n, SIZE[1], { cols: n, cell: 128 });
-    if (refImages.high) await writeImageGrid(path.join(assets, 'reference-256.png'), toBytes((await refImages.high.data()) as Float32Array), rows * n, SIZE[2], { cols: n });
-    tf.dispose([refImages.low, ...(refImages.high ? [refImages.high] : [])]);
-
-    // Best and worst by the classifier's probability of the caption's class, at the last stage measured.
-    const last = measured[measured.length - 1];
-    const order = Array.from(items, (_, i) => i).sort((a, b) => last.perImage.pTrue[b] - last.perImage.pTrue[a]);
-    const chosen = [...order.slice(0, 3), ...order.slice(-3)];
-    const pictures = await regenerate(items, captions, vectors.dim, g, noise, chosen);
-    const texts = await captionTexts();
-    const picks: RankedImage[] = [];
-    for (const [j, i] of chosen.entries()) {
-      const item = items[i];
-      const low = `pick-${j + 1}-64.png`;
-      const high = `pick-${j + 1}-256.png`;
-      const stride = (s: Stage) => SIZE[s] * SIZE[s] * 3;
-      await writeImageGrid(path.join(assets, low), pictures.low.subarray(j * stride(1), (j + 1) * stride(1)), 1, SIZE[1], { cols: 1, cell: 128, gap: 0 });
-      if (pictures.high) await writePng(path.join(assets, high), pictures.high.subarray(j * stride(2), (j + 1) * stride(2)), SIZE[2], SIZE[2]);
-      picks.push({ imageId: item.imageId, classId: item.classId, caption: texts.get(`${item.imageId}#${item.captionIndex}`) ?? '', score: last.perImage.pTrue[i], low: rel(low), high: pictures.high ? rel(high) : undefined });
-    }
-
-    const history = (await Promise.all((['stage1', 'stage2'] as const).map((s) => trainingHistory(s, assets, config.gridEpochs, config.animationFrames)))).filter((h): h is TrainingHistory => h !== undefined);
-    const perImage = (stage: Stage): PerImage | undefined => measured.find((m) => m.stage === stage)?.perImage;
-    const html = renderReport({
-      scores,
-      reference: { text: vectors.referenceText, samples: n, low: rel('reference-64.png'), high: refImages.high ? rel('reference-256.png') : undefined },
-      top: picks.slice(0, 3),
-      bottom: picks.slice(3),
-      rankedBy: `p(caption's class), Stage ${last.stage}`,
-      stage1: perImage(1)!,
-      stage2: perImage(2),
-      movingAverage: config.movingAverage,
-      history,
-    });
-    await writeFileAtomic(reportFile(options.outDir), html);
-    const seconds = (performance.now() - started) / 1000;
-    await writeJsonAtomic(path.join(options.outDir, 'manifest.json'), { stage: 'evaluate', config, backend: options.backend, images: items.length, stages: measured.map((m) => m.stage), seconds: Number(seconds.toFixed(1)) });
-    return scores;
+    return { scores, items, perStage: measured.map(({ stage, perImage }) => ({ stage, perImage })), captions, vectors, noise, pipeline };
+  } catch (err) {
+    pipeline.dispose();
+    throw err;
   } finally {
-    joint.dispose();
-    disposeGenerators(g);
+    joint?.dispose();
     classifier.store.dispose();
   }
+}
+
+/** Which trained model each stage is, in a line: what the report says beside its scores. */
+function describeModels(p: TextToImagePipeline): Record<Stage, string> {
+  const c1 = p.stage1.config;
+  const stage1 = `${c1.generator} G, ${c1.discriminator} D, ngf ${c1.ngf}, ndf ${c1.ndf}; config ${c1.name}, epoch ${p.stage1.epoch} of ${c1.epochs}`;
+  if (!p.stage2) return { 1: stage1, 2: '' };
+  const c2 = p.stage2.config;
+  return { 1: stage1, 2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
 }

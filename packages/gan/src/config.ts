@@ -25,3 +25,12 @@ export const ganFlags = {
   checkpointEvery: optionalInt,
   minutes: numberFlag((n) => n.positive()).optional(),
 };
+
+/**
+ * What a checkpoint must agree with to be resumed: the config, less what may change between the
+ * runs of one training (its length, its checkpointing, its learning rate: lowered to resume a
+ * diverged run), and what the run reads (`data`: the sentence vectors' encoder, the images...).
+ */
+export function runIdentity(config: object, data: Record<string, unknown>): string {
+  return JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, ...data });
+}

@@ -17,16 +17,31 @@ export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, 
   await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage, ...meta });
 }
 
+/** An exported generator loaded for inference, with what its export records. */
+export interface LoadedGenerator<G, C> {
+  generator: G;
+  config: C;
+  /** Size of the sentence vectors it reads. */
+  textDim: number;
+  /** The encoder training whose sentence vectors it was trained on (embeddings' SentenceSpace.encoder). */
+  encoder?: string;
+  store: ParamStore;
+  epoch: number;
+  meta: Record<string, unknown>;
+}
+
 /**
- * A model exported with saveTensors (a generator, say) rebuilt for inference: `build` makes its
- * variables in a fresh store from the saved config, then the saved weights are copied in.
+ * A generator exported by saveGenerator, rebuilt for inference: `build` makes its variables in a
+ * fresh store from the saved config, then the saved weights are copied in. One of another layout
+ * (an earlier version of t2i) is refused with the command that makes it again.
  */
-export async function loadExportedModel<C, M>(dir: string, makeWith: string, build: (store: ParamStore, config: C, meta: Record<string, unknown>) => M) {
+export async function loadGenerator<C, G>(dir: string, makeWith: string, build: (store: ParamStore, config: C, textDim: number) => G): Promise<LoadedGenerator<G, C>> {
   requireArtifact(path.join(dir, 'tensors.json'), makeWith);
   const { groups, meta } = await loadTensors(dir);
   const config = meta.config as C;
+  const textDim = meta.textDim as number;
   const store = new ParamStore(new Rng(0));
-  const model = build(store, config, meta);
+  const generator = build(store, config, textDim);
   const mismatch = store.mismatch(groups.weights);
   if (mismatch) {
     tf.dispose(Object.values(groups.weights));
@@ -36,5 +51,5 @@ export async function loadExportedModel<C, M>(dir: string, makeWith: string, bui
   }
   store.load(groups.weights);
   tf.dispose(Object.values(groups.weights));
-  return { model, config, store, meta };
+  return { generator, config, textDim, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number, meta };
 }

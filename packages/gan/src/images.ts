@@ -44,3 +44,23 @@ export async function writeImageGrid(file: string, pixels: Uint8Array, count: nu
 export async function writePng(file: string, pixels: Uint8Array, width: number, height: number): Promise<void> {
   await writeFileAtomic(file, await sharp(Buffer.from(pixels.buffer, pixels.byteOffset, width * height * 3), { raw: { width, height, channels: 3 } }).png().toBuffer());
 }
+
+/** Square RGB images enlarged by nearest neighbour (`size` to `to`, a multiple): each pixel a block, as tf.image.resizeNearestNeighbor makes it. */
+export function upscale(pixels: Uint8Array, count: number, size: number, to: number): Uint8Array {
+  const k = to / size;
+  if (!Number.isInteger(k)) throw new RangeError(`${size} px does not scale to ${to} px by a whole factor`);
+  const out = new Uint8Array(count * to * to * 3);
+  for (let n = 0; n < count; n++) {
+    for (let y = 0; y < to; y++) {
+      const src = (n * size + Math.floor(y / k)) * size * 3;
+      const dst = (n * to + y) * to * 3;
+      for (let x = 0; x < to; x++) {
+        const from = src + Math.floor(x / k) * 3;
+        out[dst + x * 3] = pixels[from];
+        out[dst + x * 3 + 1] = pixels[from + 1];
+        out[dst + x * 3 + 2] = pixels[from + 2];
+      }
+    }
+  }
+  return out;
+}

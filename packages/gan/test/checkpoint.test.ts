@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { Adam, checkpointToResume, disposeCheckpoint, listCheckpoints, loadCheckpoint, loadExportedModel, loadTensors, ParamStore, saveCheckpoint, saveTensors } from '../src/index.ts';
+import { Adam, checkpointToResume, disposeCheckpoint, listCheckpoints, loadCheckpoint, loadGenerator, loadTensors, ParamStore, saveCheckpoint, saveTensors } from '../src/index.ts';
 import { fromHalf, toHalf } from '../src/half.ts';
 
 const dirs: string[] = [];
@@ -130,7 +130,7 @@ describe('checkpoints', () => {
     await saveTensors(d, { weights: { 'dense/kernel': old } }, { config: {} });
     old.dispose();
     const before = tf.memory().numTensors;
-    await expect(loadExportedModel(d, 'pnpm --filter stage1 train', (store) => store.add('dense/w', [3, 2], { kind: 'zeros' }))).rejects.toThrow(`${d} holds a model of another layout (no weight dense/w): written by an earlier version of t2i? Make it again: pnpm --filter stage1 train`);
+    await expect(loadGenerator(d, 'pnpm --filter stage1 train', (store) => store.add('dense/w', [3, 2], { kind: 'zeros' }))).rejects.toThrow(`${d} holds a model of another layout (no weight dense/w): written by an earlier version of t2i? Make it again: pnpm --filter stage1 train`);
     expect(tf.memory().numTensors).toBe(before);
   });
 

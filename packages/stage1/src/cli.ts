@@ -8,7 +8,6 @@ import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 import { z } from 'zod';
 import { Stage1Config } from './config.ts';
 import { ganData } from './data.ts';
-import { sampleCommand, sampleStage1 } from './sample.ts';
 import { buildStage1, trainStage1 } from './train.ts';
 
 
@@ -47,7 +46,6 @@ const train = trainingCommand(
     store.dispose();
   });
 
-const sample = sampleCommand('stage1', 'Draw 64x64 images for any sentence with the trained Stage I generator', sampleStage1);
-
-const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train).addCommand(sample);
+// Drawing images for a sentence with the trained generator: `pnpm t2i sample --stage 1` (packages/t2i).
+const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train);
 await runCommand(program);

@@ -1,16 +1,15 @@
 #!/usr/bin/env tsx
 import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
-import { ganFlags, generatorDir } from '@t2i/gan';
+import { ganFlags, generatorDir, loadGenerator } from '@t2i/gan';
 import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
 import { imagesFile, SOURCE_SIZE } from 'preprocess-images';
 import path from 'node:path';
-import { loadStage1Generator, sampleCommand } from 'stage1';
+import { buildGenerator, type Stage1Config } from 'stage1';
 import { z } from 'zod';
 import { Stage2Config } from './config.ts';
 import { openStage2Data } from './data.ts';
-import { sampleStage2 } from './sample.ts';
 import { buildStage2, trainStage2 } from './train.ts';
 
 const TrainOptions = z.object({
@@ -43,7 +42,7 @@ const train = trainingCommand(
     for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
     requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
     const backend = await initBackend(backendName);
-    const stage1 = await loadStage1Generator();
+    const stage1 = await loadGenerator(generatorDir(stageDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);
     try {
@@ -56,7 +55,6 @@ const train = trainingCommand(
     stage1.store.dispose();
   });
 
-const sample = sampleCommand('stage2', 'Draw 256x256 images for any sentence with the trained Stage I and Stage II generators', sampleStage2);
-
-const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train).addCommand(sample);
+// Drawing images for a sentence with the trained generators: `pnpm t2i sample --stage 2` (packages/t2i).
+const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train);
 await runCommand(program);
