@@ -60,12 +60,12 @@ describe('pipeline end to end', () => {
     expect(missing.stderr).toMatch(/no such dataset folder/);
   });
 
-  it('prints --help for every stage', () => {
+  it('prints --help for every step', () => {
     for (const pkg of ['preprocess-images', 'captions', 'embeddings']) {
       const help = runCli(pkg, ['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Usage: /);
-      // Only the stages that read the dataset take --data.
+      // Only the steps that read the dataset take --data.
       if (pkg === 'embeddings') expect(help.stdout).not.toMatch(/--data/);
       else expect(help.stdout).toMatch(/--data <dir>/);
     }

@@ -10,7 +10,7 @@
  * bench/gpu/run.sh unpacks and runs it there. All of it and the working tree must stay under 64 MiB.
  *   pnpm --filter bench exec tsx gpu/pack.ts [--keep-data]
  */
-import { readTable, requireArtifact, stageDir } from '@t2i/core';
+import { readTable, requireArtifact, stepDir } from '@t2i/core';
 import { captionsFile } from 'captions';
 import { initBackend } from '@t2i/backends';
 import { loadTensors, saveTensors } from '@t2i/gan';
@@ -87,7 +87,7 @@ if (!values.keepData) {
   const staging = path.join(out, 'build', 'data');
   const images = await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train');
   const captions = new Map<string, string[]>();
-  const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
+  const table = await readTable(requireArtifact(captionsFile(stepDir('captions')), 'pnpm turbo run captions'));
   const [ids, texts] = [table.getChild('image_id')!, table.getChild('text')!];
   for (let i = 0; i < table.numRows; i++) {
     const id = ids.get(i) as string;

@@ -158,6 +158,6 @@ export async function readTable(file: string): Promise<A.Table> {
   try {
     return A.tableFromIPC(bytes);
   } catch (err) {
-    throw new ArtifactError(`${file} is not a readable Arrow file (${(err as Error).message}): it is damaged; delete it and run the stage that writes it again`);
+    throw new ArtifactError(`${file} is not a readable Arrow file (${(err as Error).message}): it is damaged; delete it and run the step that writes it again`);
   }
 }

@@ -67,7 +67,7 @@ export function requireDatasetFolder(root: string): void {
   if (!existsSync(root)) throw new DatasetLayoutError(`${root}: no such dataset folder. Pass --data DIR or set T2I_DATA (${SEE}).`);
 }
 
-/** Checks the folder's shape and reads the split and label files; file contents are left to the stages. */
+/** Checks the folder's shape and reads the split and label files; file contents are left to the steps. */
 export async function openDataset(root: string): Promise<Dataset> {
   requireDatasetFolder(root);
   for (const dir of ['jpg', 'text_c10']) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { ensureOutDir, loadConfig, log, optionalInt, outHelp, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
+import { ensureOutDir, loadConfig, log, optionalInt, outHelp, parseOptions, resolveDatasetDir, runCommand, datasetCommand, stepOutput } from '@t2i/core';
 import { initBackend } from '@t2i/backends';
 import { z } from 'zod';
 import { EvaluateConfig } from './config.ts';
@@ -37,7 +37,7 @@ function printScores(s: ScoresJson): void {
   log(`all with our own classifier's features, not Inception: not comparable to StackGAN's published IS ${s.published.inceptionScore} / FID ${s.published.fid}`);
 }
 
-const evaluate = stageCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here (IS, FID, R-precision, class consistency, the course's score) and write data/evaluate/scores.json, scores.arrow and report.html")
+const evaluate = datasetCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here (IS, FID, R-precision, class consistency, the course's score) and write data/evaluate/scores.json, scores.arrow and report.html")
   .option('--config <name|file>', 'tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
   .option('--classifier-epochs <n>', "epochs of the classifier's training (overrides the config)")
   .option('--captions-per-image <n>', 'captions of each test image to generate from, 1-10 (overrides the config)')
@@ -51,7 +51,7 @@ const evaluate = stageCommand('evaluate', "Score Stage I and Stage II on the tes
     const o = parseOptions(EvaluateOptions, raw, 'evaluate');
     const { config: name, data, backend: backendName, out, retrainClassifier, ...overrides } = o;
     const config = loadConfig(EvaluateConfig, 'evaluate', name, overrides) as EvaluateConfig;
-    const outDir = await ensureOutDir(await stageOutput('evaluate', out));
+    const outDir = await ensureOutDir(await stepOutput('evaluate', out));
     const backend = await initBackend(backendName);
     const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
     printScores(scores);

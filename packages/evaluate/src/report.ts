@@ -1,4 +1,4 @@
-import { gatherRows, readTable, repeatEachRow, requireArtifact, span, stageDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
+import { gatherRows, readTable, repeatEachRow, requireArtifact, span, stepDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { noiseRows, toBytes, writeImageGrid, writePng } from '@t2i/gan';
 import { captionsFile } from 'captions';
@@ -82,7 +82,7 @@ export interface ReportInput {
  * `frames` of them (each evenly spaced, the last always), written into `assets`.
  */
 export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string, count: number, frames: number): Promise<TrainingHistory | undefined> {
-  const dir = stageDir(stage);
+  const dir = stepDir(stage);
   const metrics = path.join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) return undefined;
   const losses = (await fs.readFile(metrics, 'utf8'))
@@ -305,7 +305,7 @@ export async function writeReport(outDir: string, m: Measurement, config: Evalua
 
 /** Every caption's original text, by "<image id>#<caption index>". */
 async function captionTexts(): Promise<Map<string, string>> {
-  const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
+  const table = await readTable(requireArtifact(captionsFile(stepDir('captions')), 'pnpm turbo run captions'));
   const ids = table.getChild('image_id')!;
   const index = table.getChild('caption_index')!;
   const text = table.getChild('text')!;

@@ -51,7 +51,7 @@ const unflatten = (flat: tf.Tensor, layout: Layout) => tf.tidy(() => tf.split(fl
 
 const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) != null;
 
-/** Flat mode's moments [m; v] after gradient g, as the per-variable `step` computes them: one kernel where the backend has it (webgpu-adam.ts). */
+/** Flat mode's moments [m; v] after gradient g, as the per-variable `step` computes them: one kernel where the backend has it (@t2i/backends' webgpu/adam.ts). */
 function nextMoments(g: tf.Tensor, moments: tf.Tensor, beta1: number, beta2: number): tf.Tensor {
   if (hasKernel(ADAM_MOMENTS)) return tf.engine().runKernel(ADAM_MOMENTS, { g, moments }, { beta1, beta2 } as never) as tf.Tensor;
   return tf.tidy(() => {
@@ -96,11 +96,11 @@ function updateWeights(layout: Layout, moments: tf.Tensor, step: number, epsilon
  * that is 2 GB on top of the weights, and wasm's heap stops at 4 GiB. Here each update frees its
  * temporaries as it goes, so the extra memory is two copies of the largest variable.
  *
- * `flat`: on a GPU each kernel call has a host-side cost comparable to a small kernel's run (issue
- * 7), and per-variable updates are 12 calls a variable, 700 of a Stage I step's 2,300. Flat mode
- * keeps both moments in one [2, parameters] tensor and updates them at once from the gradients
- * concatenated, then each variable from its stretch of the moments: on webgpu one kernel for the
- * moments and one a variable (webgpu-adam.ts), for flat copies of the gradients (elsewhere, of the
+ * `flat`: on a GPU each kernel call has a host-side cost comparable to a small kernel's run, and
+ * per-variable updates are 12 calls a variable. Flat mode keeps both moments in one
+ * [2, parameters] tensor and updates them at once from the gradients concatenated, then each
+ * variable from its stretch of the moments: on webgpu one kernel for the moments and one a
+ * variable (@t2i/backends' webgpu/adam.ts), for flat copies of the gradients (elsewhere, of the
  * weights too) in memory. Use it where memory is plentiful (webgpu); the per-variable mode is the
  * one that fits wasm's heap.
  *

@@ -7,9 +7,9 @@ import { ParamStore } from './params.ts';
 export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
 
 /**
- * A GAN stage's generator alone (g/ and its conditioning augmentation ca/, not the discriminator)
- * in <outDir>/generator, for sampling and for the next stage, and the stage's manifest.json:
- * `meta` says what it is.
+ * A StackGAN stage's generator alone (g/ and its conditioning augmentation ca/, not the
+ * discriminator) in <outDir>/generator, for drawing images and for Stage II, and the step's
+ * manifest.json: `meta` says what it is.
  */
 export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, store: ParamStore, meta: { config: unknown; epoch: number } & Record<string, unknown>): Promise<void> {
   const weights = Object.fromEntries([...store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));

@@ -52,8 +52,7 @@ export interface Mode {
 export class BatchNorm {
   /**
    * γ and β as the rows of one [2, channels] weight, and the moving mean and variance likewise:
-   * one gradient and one Adam update a layer rather than two, and no copy of each half out of the
-   * packed gradient sums (webgpu dispatches, issue 7).
+   * one gradient and one Adam update a layer rather than two (fewer webgpu dispatches: docs/webgpu.md).
    */
   readonly gammaBeta: tf.Variable;
   readonly moving: tf.Variable;
@@ -87,7 +86,7 @@ export class BatchNorm {
  *
  * Autodiff through tf.moments and tf.batchNorm kept more intermediates and took 49 webgpu
  * dispatches a layer, forward and back with a loss around it; this takes 28 (webgpu now runs its
- * own kernels instead: webgpu-batch-norm.ts). The input is saved for the backward pass, as
+ * own kernels instead: @t2i/backends' webgpu/batch-norm.ts). The input is saved for the backward pass, as
  * autodiff saves it; x̂ is recomputed there rather than held.
  * `record` receives the batch statistics for the moving averages.
  */

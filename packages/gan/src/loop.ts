@@ -50,7 +50,7 @@ export interface GanLoop<B, S = number[]> {
   outputs?: string[];
 }
 
-/** How a stage's training command runs the loop. */
+/** How a GAN step's training command runs the loop. */
 export interface TrainRun {
   outDir: string;
   restart: boolean;

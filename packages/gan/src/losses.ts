@@ -21,8 +21,7 @@ export function klLoss(mu: tf.Tensor2D, logSigma: tf.Tensor2D): tf.Scalar {
 /**
  * Sigmoid cross-entropy of logits against one label for all, averaged: softplus(−x) for 1,
  * softplus(x) for 0, with its gradient written out, (σ(x) − label)/n. tf.losses.sigmoidCrossEntropy
- * gives the same values through 27 kernel calls forward and back, 7 here: a GPU pays a dispatch
- * for each, and a step takes four of these losses (issue 7).
+ * gives the same values through four times the kernel calls, each a GPU dispatch (docs/webgpu.md).
  */
 export const bce = (logits: tf.Tensor1D, target: 0 | 1): tf.Scalar =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags } from '@t2i/gan';
 import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
@@ -42,7 +42,7 @@ const train = trainingCommand(
     const vectors = await loadCaptionVectors();
     const data = ganData(await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train'), vectors);
     const { store, ...rest } = buildStage1(config, data.vectors.dim);
-    await trainStage1({ store, ...rest }, data, config, { outDir: await stageOutput('stage1', out), restart, minutes, backend: backend.name });
+    await trainStage1({ store, ...rest }, data, config, { outDir: await stepOutput('stage1', out), restart, minutes, backend: backend.name });
     store.dispose();
   });
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stepDir, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags, generatorDir, loadGenerator } from '@t2i/gan';
 import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
@@ -38,15 +38,15 @@ const train = trainingCommand(
     const { config: name, backend: backendName, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage2Config, 'stage2', name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
-    const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
-    for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
-    requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
+    const images = requireArtifact(imagesFile(stepDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
+    for (const file of [embeddingsFile(stepDir('embeddings')), referenceEmbeddingsFile(stepDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
+    requireArtifact(path.join(generatorDir(stepDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
     const backend = await initBackend(backendName);
-    const stage1 = await loadGenerator(generatorDir(stageDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
+    const stage1 = await loadGenerator(generatorDir(stepDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);
     try {
-      await trainStage2(models, stage1, data, config, { outDir: await stageOutput('stage2', out), restart, minutes, backend: backend.name });
+      await trainStage2(models, stage1, data, config, { outDir: await stepOutput('stage2', out), restart, minutes, backend: backend.name });
     } finally {
       await data.stream.close();
     }

@@ -1,4 +1,4 @@
-import { log, repeatEachRow, Rng, stageDir, UsageError } from '@t2i/core';
+import { log, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { buildGan, ganClsLosses, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type LoadedGenerator, type Mode, type TrainRun } from '@t2i/gan';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
@@ -110,7 +110,7 @@ export async function exportGenerator(outDir: string, models: Stage2Models, conf
 export type LoadedStage2 = LoadedGenerator<Generator, Stage2Config> & { stage1: { config: Stage1Config; epoch: number } };
 
 /** The exported Stage II generator (data/stage2/generator), ready for inference. */
-export async function loadStage2Generator(dir = generatorDir(stageDir('stage2'))): Promise<LoadedStage2> {
+export async function loadStage2Generator(dir = generatorDir(stepDir('stage2'))): Promise<LoadedStage2> {
   const loaded = await loadGenerator(dir, 'pnpm --filter stage2 train', (s, c: Stage2Config, textDim) => new Generator(s, c, textDim));
   return { ...loaded, stage1: loaded.meta.stage1 as LoadedStage2['stage1'] };
 }

@@ -1,4 +1,4 @@
-import { ArtifactError, log, repeatEachRow, stageDir } from '@t2i/core';
+import { ArtifactError, log, repeatEachRow, stepDir } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { generateImages, generatePixels, generatorDir, loadGenerator, seededNoise, type Generators, type Noise, type NoiseDims } from '@t2i/gan';
 import { encoderDir, requireOneSentenceSpace, SentenceEncoder } from 'embeddings';
@@ -17,8 +17,8 @@ export const SIZE: Record<Stage, number> = { 1: STAGE1_SIZE, 2: STAGE2_SIZE };
 export function modelArtifacts() {
   return {
     encoder: { file: path.join(encoderDir(), 'tensors.json'), makeWith: 'pnpm turbo run embeddings' },
-    stage1: { file: path.join(generatorDir(stageDir('stage1')), 'tensors.json'), makeWith: 'pnpm turbo run stage1' },
-    stage2: { file: path.join(generatorDir(stageDir('stage2')), 'tensors.json'), makeWith: 'pnpm turbo run stage2' },
+    stage1: { file: path.join(generatorDir(stepDir('stage1')), 'tensors.json'), makeWith: 'pnpm turbo run stage1' },
+    stage2: { file: path.join(generatorDir(stepDir('stage2')), 'tensors.json'), makeWith: 'pnpm turbo run stage2' },
   };
 }
 
@@ -37,7 +37,7 @@ export function requireModels(stage: Stage): void {
 }
 
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */
-export const loadStage1Generator = (dir = generatorDir(stageDir('stage1'))): Promise<LoadedStage1> =>
+export const loadStage1Generator = (dir = generatorDir(stepDir('stage1'))): Promise<LoadedStage1> =>
   loadGenerator(dir, 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
 
 /** One sentence's pictures: n images at 64x64 (Stage I) and, up to Stage II, at 256x256. */

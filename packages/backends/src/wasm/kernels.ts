@@ -4,7 +4,7 @@
  * The wasm backend runs convolution and matmul forward on XNNPACK at about 30 GFLOP/s on one core,
  * but it has no Conv2DBackpropFilter (conv weight gradients throw), its Conv2DBackpropInput is a
  * naive loop (0.7 to 4 GFLOP/s), and a handful of kernels on the training path are missing or run far
- * below their neighbours (see wasm-data-kernels.ts and wasm-math-kernels.ts). Every replacement
+ * below their neighbours (see data-kernels.ts and math-kernels.ts). Every replacement
  * is built from kernels the backend runs fast, plus plain copies on the wasm heap.
  */
 import {

@@ -1,8 +1,7 @@
 /**
- * Flat Adam's update (adam.ts) on the webgpu backend in 1 + one-per-variable kernels: both moments
- * in one pass over the flat gradient, then each variable's new weights read straight from the
- * moments at its offset. The same update in tf ops takes 9 element-wise kernels, a concatenation of
- * all weights and a slice per variable, each a dispatch: 105 of a Stage I step's 670 (issue 7).
+ * Flat Adam's update (gan's adam.ts) on the webgpu backend in 1 + one-per-variable kernels: both
+ * moments in one pass over the flat gradient, then each variable's new weights read straight from
+ * the moments at its offset, where tf ops take a dispatch for each element-wise step (docs/webgpu.md).
  */
 import { registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { ADAM_MOMENTS, ADAM_WEIGHTS } from '../ops.ts';

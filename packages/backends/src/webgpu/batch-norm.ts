@@ -1,9 +1,7 @@
 /**
- * Training-mode batch norm on the webgpu backend in four WGSL kernels, two each way. Written with
- * tf ops (layers.ts), one layer forward and back with a loss around it made 28 dispatches (three
- * stacked groups: 35), the forward pass alone 9: a reduction over every axis but channels is a
- * transpose and a reduce there, and each element-wise step its own pass. Here: 9 (10), forward 2.
- * Every dispatch costs host time, the GPU step's bottleneck (issue 7).
+ * Training-mode batch norm on the webgpu backend in four WGSL kernels, two each way: with tf ops
+ * (gan's layers.ts) a reduction over every axis but channels is a transpose and a reduce, and each
+ * element-wise step its own dispatch, and dispatches' host time bounds a GPU step (docs/webgpu.md).
  *
  * The input is seen as [groups, n, channels]; statistics and gradient sums travel packed as
  * [groups, 2, channels] (mean and variance; Σdy·x̂ and Σdy, which summed over groups are the

@@ -1,8 +1,7 @@
 /**
- * tfjs asks each dispatch's pipeline for its bind group layout (pipeline.getBindGroupLayout(0)),
- * and Dawn's Node binding answers with a new object each time: 4.7 µs a call through lavapipe,
- * 2.6 ms of the 65 it takes to record a Stage I step (issue 7). A pipeline's layouts never change,
- * so each is asked for once and kept while its pipeline lives.
+ * tfjs asks each dispatch's pipeline for its bind group layout, and Dawn's Node binding makes a new
+ * object at each call, a cost in every recorded step (docs/webgpu.md). A pipeline's layouts never
+ * change, so each is asked for once and kept while its pipeline lives.
  */
 const memoised = Symbol('t2i.memoisedBindGroupLayouts');
 

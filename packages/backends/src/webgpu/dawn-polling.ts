@@ -1,12 +1,10 @@
 /**
  * Dawn's Node binding (the `webgpu` package) learns that GPU work is done by polling: while a
  * promise of its is pending (a buffer read, every training step), each poll asks the global
- * setImmediate for the next, with a new native function each time. That spins a core as fast as
- * the event loop turns and leaves garbage that outlives the young generation: through lavapipe on
- * this project's 2-core machine, about 78 MB a Stage I step and a 120-170 ms mark-compact every
- * third step, landing in whatever the host is doing then, recording the next step included (issue 7).
- * Here its polls go through a timer instead, at most one a millisecond: a read waits up to 1 ms
- * longer, and the core and the heap are left alone.
+ * setImmediate for the next, with a new native function each time, which spins a core and leaves
+ * garbage whose collection lands in the next step's recording (docs/webgpu.md). Here its polls go
+ * through a timer instead, at most one a millisecond: a read waits up to 1 ms longer, and the core
+ * and the heap are left alone.
  */
 const throttled = Symbol('t2i.dawnPollByTimer');
 

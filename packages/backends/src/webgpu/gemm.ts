@@ -1,11 +1,10 @@
 /**
  * A matrix product of our own for the webgpu backend, and convs (forward, filter gradient) as that
- * product over the patch matrix, read straight from x. tfjs's matmul gives each workgroup of 64 threads a 32x32 tile, 4x4 outputs a thread:
- * 2 FMAs per value read from workgroup memory, below what a GPU's shared memory must feed its
- * FMA units (it ran at 9-12 TFLOP/s on an H200, its conv at 13.6, of ~60). Here 256 threads
- * share a 128x128 tile, 8x8 outputs each, read as vectors of 4: 4 FMAs per value read (64x64
- * and 4x4 for smaller products), the loop unrolled in the generated source. Where the products are
- * small or thin, tfjs's kernels stay (issue 7).
+ * product over the patch matrix, read straight from x: 256 threads share a 128x128 tile, 8x8
+ * outputs each, read as vectors of 4, so 4 FMAs per value read from workgroup memory where tfjs's
+ * 32x32 tiles do 2, too few to feed a GPU's FMA units (docs/webgpu.md); 64x64 and 4x4 for smaller
+ * products, the loop unrolled in the generated source. Where products are small or thin, tfjs's
+ * kernels stay.
  */
 import { backend_util, BatchMatMul, Conv2D, Conv2DBackpropFilter, type BatchMatMulAttrs, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type KernelBackend, type TensorInfo } from '@tensorflow/tfjs';
 import { callKernel, free, replaceKernel } from '../kernel-util.ts';

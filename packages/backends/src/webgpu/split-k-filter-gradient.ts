@@ -1,7 +1,7 @@
 /**
  * The conv filter gradient as one matmul, for a backend whose own kernel gives each weight-gradient
- * element one thread that loops over all N·Ho·Wo output positions: on webgpu that kernel ran at
- * 0.6 TFLOP/s where the backend's matmul runs at 10 (issue 7), half of a Stage I step.
+ * element one thread that loops over all N·Ho·Wo output positions: on webgpu a tenth of the
+ * backend's matmul rate, half of a Stage I step (docs/webgpu.md).
  *
  *   dW[kh, kw, ci, co] = Σ_{n,oh,ow} x[n, oh·s + kh − pad, ow·s + kw − pad, ci] · dy[n, oh, ow, co]
  *
@@ -14,7 +14,7 @@
  * or the backend's largest buffer.
  *
  * How P is built is the caller's: `composedIm2col` (strided slices and a concat, any backend, what
- * the tests run) or webgpu-im2col.ts's single shader.
+ * the tests run) or im2col.ts's single shader.
  */
 import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { callKernel, free, replaceKernel } from '../kernel-util.ts';

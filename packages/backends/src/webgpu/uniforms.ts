@@ -1,9 +1,8 @@
 /**
  * Every dispatch of the webgpu backend takes a small uniform buffer (shapes, strides, the program's
- * own values), and tfjs gives each its own pooled buffer and its own queue.writeBuffer: 553 writes
- * of at most a few hundred bytes a Stage I step, 7.4 µs each through lavapipe, and on the GPU
- * as many tiny copies. Here they are packed side by side into 64 KiB buffers at the device's
- * uniform offset alignment and written once before each submission (issue 7). tfjs still lays
+ * own values), and tfjs gives each its own pooled buffer and its own queue.writeBuffer, hundreds
+ * of tiny writes a step (docs/webgpu.md). Here they are packed side by side into 64 KiB buffers at
+ * the device's uniform offset alignment and written once before each submission. tfjs still lays
  * each one out: its own makeUniforms runs against a stand-in that hands back the bytes.
  */
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
