@@ -56,7 +56,7 @@ describe('direct runs and turbo', () => {
     const before = taskHashes(path.join(repoRoot, 'data', 'sample'), ['evaluate']);
     expect(Object.keys(before).sort()).toEqual([...all].sort());
     mkdirSync(path.dirname(stamp), { recursive: true });
-    writeFileSync(stamp, JSON.stringify({ step: 'stage1', args: ['train', '--epochs', '3'], at: new Date().toISOString() }));
+    writeFileSync(stamp, JSON.stringify({ stage: 'stage1', args: ['train', '--epochs', '3'], at: new Date().toISOString() }));
     const after = taskHashes(path.join(repoRoot, 'data', 'sample'), ['evaluate']);
     expect(all.filter((t) => after[t] !== before[t])).toEqual(['stage1', 'stage2', 'evaluate']);
   });

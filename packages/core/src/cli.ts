@@ -111,7 +111,7 @@ export const directRunStamp = (step: string) => path.join(artifactsDir(), '.dire
 export async function stepOutput(step: string, out?: string): Promise<string> {
   const dir = stepOutDir(step, out);
   if (!process.env.TURBO_HASH && dir === stepDir(step)) {
-    await writeJsonAtomic(directRunStamp(step), { step, args: userArgs(), at: new Date().toISOString() });
+    await writeJsonAtomic(directRunStamp(step), { stage: step, args: userArgs(), at: new Date().toISOString() });
   }
   return dir;
 }
