@@ -34,40 +34,45 @@ async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (ou
   }
 }
 
-const drawOptions = (c: Command, out: string) =>
-  c
+/** A command that draws: its own argument or options (`configure`), then --stage, --n, --seed, --out and --backend. */
+function drawCommand(name: string, description: string, configure: (c: Command) => Command, stageHelp: string, out: string): Command {
+  return configure(newCommand(name, description))
+    .addOption(new Option('--stage <stage>', stageHelp).choices(['1', '2']).default('2'))
     .option('--n <n>', 'how many images (1-64)', '8')
     .option('--seed <n>', 'noise seed: the same seed gives the same images', '1')
     .option('--out <dir>', 'where the PNGs go (relative to the current directory)', out)
     .option('--backend <name>', 'tfjs backend (default: the first that loads; $T2I_BACKEND)');
+}
 
-const EMPTY = 'the sentence is empty; say what the flower looks like, e.g. "this flower has petals that are blue and white"';
+/** What the flower looks like, or a usage error that says so. */
+function sentenceOf(text: string, command: string): string {
+  if (!text.trim()) throw new UsageError(`${command}: the sentence is empty; say what the flower looks like, e.g. "this flower has petals that are blue and white"`);
+  return text;
+}
 
-export function generateCommand(): Command {
-  return drawOptions(
-    newCommand('generate', 'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)')
-      .argument('<sentence>', 'what the flower looks like, e.g. "this flower has petals that are blue and white"')
-      .addOption(new Option('--stage <stage>', '1: 64x64 only; 2: 64x64 and 256x256').choices(['1', '2']).default('2')),
+export const generateCommand = (): Command =>
+  drawCommand(
+    'generate',
+    'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)',
+    (c) => c.argument('<sentence>', 'what the flower looks like, e.g. "this flower has petals that are blue and white"'),
+    '1: 64x64 only; 2: 64x64 and 256x256',
     'out',
   ).action(async (sentence: string, raw) => {
     const o = parseOptions(DrawOptions, raw, 't2i generate');
-    if (!sentence.trim()) throw new UsageError(`t2i generate: ${EMPTY}`);
-    await draw(sentence, o, (outDir, pictures) => writePictures(outDir, pictures));
+    await draw(sentenceOf(sentence, 't2i generate'), o, (outDir, pictures) => writePictures(outDir, pictures));
   });
-}
 
-export function sampleCommand(): Command {
-  return drawOptions(
-    newCommand('sample', "Draw one stage's images for any sentence, as its training grids show them: image-K.png, and all.png (at Stage II, Stage I's images above Stage II's)")
-      .requiredOption('--text <sentence>', 'what the flower looks like')
-      .addOption(new Option('--stage <stage>', "1: Stage I's 64x64; 2: Stage II's 256x256").choices(['1', '2']).default('2')),
+export const sampleCommand = (): Command =>
+  drawCommand(
+    'sample',
+    "Draw one stage's images for any sentence, as its training grids show them: image-K.png, and all.png (at Stage II, Stage I's images above Stage II's)",
+    (c) => c.requiredOption('--text <sentence>', 'what the flower looks like'),
+    "1: Stage I's 64x64; 2: Stage II's 256x256",
     'out/stage<N>',
   ).action(async (raw) => {
     const o = parseOptions(DrawOptions.extend({ text: z.string() }), { ...raw, out: raw.out === 'out/stage<N>' ? `out/stage${raw.stage}` : raw.out }, 't2i sample');
-    if (!o.text.trim()) throw new UsageError(`t2i sample: --text: ${EMPTY}`);
-    await draw(o.text, o, writeSample);
+    await draw(sentenceOf(o.text, 't2i sample --text'), o, writeSample);
   });
-}
 
 // evaluate builds on this package (its images come from the pipeline), so `t2i evaluate` runs its command as a program of its own.
 const program = new Command('t2i')
