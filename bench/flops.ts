@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 
 /** FLOPs of one kernel call (from tf.profile) from its shapes: convs (and their gradients) and matmuls only. */
 export function kernelFlops(k: { name: string; inputShapes: number[][]; outputShapes: number[][] }): number {

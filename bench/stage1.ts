@@ -10,7 +10,8 @@
  *   pnpm --filter bench exec tsx stage1.ts [--backend wasm] [--threads N] [--variants tiny,ngf32,ngf64,full] [--batch 16] [--steps 4] [--torch]
  */
 import { computeFlags, computeOptions, intFlag, loadConfig, Rng } from '@t2i/core';
-import { Adam, flatAdamByDefault, initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
+import { Adam, flatAdamByDefault } from '@t2i/gan';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';

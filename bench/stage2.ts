@@ -20,7 +20,7 @@
  *   pnpm --filter bench exec tsx stage2.ts [--backend wasm] [--variants tiny,full] [--full-batch 2] [--steps 2] [--rows 512]
  */
 import { ArrowFileSink, computeFlags, computeOptions, dictionaryColumn, fixedListColumn, formatBytes, int16Column, intFlag, loadConfig, makeBatch, Rng, SPLITS, utf8Column, type Split } from '@t2i/core';
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -28,8 +28,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { imagesSchema } from 'preprocess-images';
 import type { CaptionVectors } from 'embeddings';
-import { buildStage1, Stage1Config, type LoadedGenerator } from 'stage1';
-import { buildStage2, IMAGE_SIZE, openStage2Data, stage1Images, stage2Losses, Stage2Config, streamedBatch, trainStage2 } from 'stage2';
+import { buildStage1, Stage1Config } from 'stage1';
+import { buildStage2, IMAGE_SIZE, openStage2Data, stage1Images, stage2Losses, Stage2Config, streamedBatch, trainStage2, type LoadedStage1 } from 'stage2';
 import { z } from 'zod';
 import { benchFlags } from './flags.ts';
 import { kernelFlops, matmulGflops } from './flops.ts';
@@ -82,7 +82,7 @@ async function writeImages(file: string, train: number) {
  * One step's Stage I forward pass and both updates' forward and backward passes (no optimizer),
  * synchronously (tf.profile loses kernels across awaits): its FLOPs and wall time.
  */
-async function stepPass(config: Stage2Config, stage1: LoadedGenerator, file: string, vectors: CaptionVectors): Promise<{ flops: number; ms: number }> {
+async function stepPass(config: Stage2Config, stage1: LoadedStage1, file: string, vectors: CaptionVectors): Promise<{ flops: number; ms: number }> {
   const models = buildStage2(config, TEXT_DIM);
   const data = await openStage2Data(file, vectors);
   const rng = new Rng(2);
@@ -108,7 +108,7 @@ async function stepPass(config: Stage2Config, stage1: LoadedGenerator, file: str
 }
 
 /** Two epochs of `steps` steps (the first warms up), with the process's RSS sampled from a worker thread. */
-async function run(config: Stage2Config, stage1: LoadedGenerator, file: string, vectors: CaptionVectors): Promise<{ before: number; peak: number; batchesRead: number; peakRows: number; ms?: number; failed?: string }> {
+async function run(config: Stage2Config, stage1: LoadedStage1, file: string, vectors: CaptionVectors): Promise<{ before: number; peak: number; batchesRead: number; peakRows: number; ms?: number; failed?: string }> {
   const out = mkdtempSync(path.join(os.tmpdir(), 't2i-bench-'));
   const models = buildStage2(config, TEXT_DIM);
   const data = await openStage2Data(file, vectors);
@@ -156,7 +156,7 @@ try {
     // Stage I of the same scale, untrained: only its inference cost matters here.
     const s1config = loadConfig(Stage1Config, 'stage1', name) as Stage1Config;
     const s1 = buildStage1(s1config, TEXT_DIM);
-    const stage1: LoadedGenerator = { generator: s1.generator, config: s1config, textDim: TEXT_DIM, store: s1.store, epoch: 0 };
+    const stage1: LoadedStage1 = { generator: s1.generator, config: s1config, textDim: TEXT_DIM, store: s1.store, epoch: 0, meta: {} };
     mute();
     // The training run first: wasm's heap never shrinks, so the profiled pass (which keeps every
     // kernel's record) would otherwise set the run's peak.

@@ -5,7 +5,7 @@
  *   cd bench && pnpm tsx wasm-kernels.ts
  */
 import os from 'node:os';
-import { registerWasmTrainingKernels, tf } from '@t2i/core/runtime';
+import { registerWasmTrainingKernels, tf } from '@t2i/backends';
 import '@tensorflow/tfjs-backend-wasm';
 import { z } from 'zod';
 import { benchFlags } from './flags.ts';

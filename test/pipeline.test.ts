@@ -40,12 +40,12 @@ describe('pipeline end to end', () => {
     expect(more.stderr).toMatch(/resuming after epoch 2/);
 
     const out = path.join(artifacts, 'samples');
-    const sample = runCli('stage1', ['sample', '--text', 'a zorblax flower with blue petals', '--n', '3', '--out', out], env);
+    const sample = runCli('t2i', ['sample', '--stage', '1', '--text', 'a zorblax flower with blue petals', '--n', '3', '--out', out], env);
     expect(sample.code, sample.stderr).toBe(0);
     expect(sample.stderr).toMatch(/unknown words \(read as <unk>\): zorblax/);
     expect(sample.stdout.trim().split('\n')).toEqual([1, 2, 3].map((i) => path.join(out, `image-${i}.png`)).concat(path.join(out, 'all.png')));
     // A second run into the same folder replaces the first's pictures rather than adding to them.
-    expect(runCli('stage1', ['sample', '--text', 'a red flower', '--n', '1', '--out', out], env).code).toBe(0);
+    expect(runCli('t2i', ['sample', '--stage', '1', '--text', 'a red flower', '--n', '1', '--out', out], env).code).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['all.png', 'image-1.png']);
   });
 
@@ -60,16 +60,17 @@ describe('pipeline end to end', () => {
     expect(missing.stderr).toMatch(/no such dataset folder/);
   });
 
-  it('prints --help for every stage', () => {
+  it('prints --help for every step', () => {
     for (const pkg of ['preprocess-images', 'captions', 'embeddings']) {
       const help = runCli(pkg, ['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Usage: /);
-      // Only the stages that read the dataset take --data.
+      // Only the steps that read the dataset take --data.
       if (pkg === 'embeddings') expect(help.stdout).not.toMatch(/--data/);
       else expect(help.stdout).toMatch(/--data <dir>/);
     }
-    for (const sub of ['train', 'sample']) expect(runCli('stage1', [sub, '--help']).stdout).toMatch(/Usage: stage1 /);
+    expect(runCli('stage1', ['train', '--help']).stdout).toMatch(/Usage: stage1 train /);
+    expect(runCli('t2i', ['sample', '--help']).stdout).toMatch(/Usage: t2i sample /);
     // As `pnpm --filter <stage> <script> -- --help` passes it (pnpm 10 keeps the `--`).
     expect(runCli('captions', ['--', '--help']).stdout).toMatch(/Usage: captions /);
     expect(runCli('stage1', ['train', '--', '--help']).stdout).toMatch(/Usage: stage1 train /);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@t2i/core';
@@ -59,5 +59,46 @@ describe('direct runs and turbo', () => {
     writeFileSync(stamp, JSON.stringify({ stage: 'stage1', args: ['train', '--epochs', '3'], at: new Date().toISOString() }));
     const after = taskHashes(path.join(repoRoot, 'data', 'sample'), ['evaluate']);
     expect(all.filter((t) => after[t] !== before[t])).toEqual(['stage1', 'stage2', 'evaluate']);
+  });
+});
+
+/** Each package's workspace dependencies, direct and through others: the packages its code can reach. */
+function workspaceClosure(): Map<string, { folder: string; reaches: Set<string> }> {
+  const packages = new Map<string, { folder: string; deps: string[] }>();
+  for (const folder of readdirSync(path.join(repoRoot, 'packages'))) {
+    const json = JSON.parse(readFileSync(path.join(repoRoot, 'packages', folder, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string> };
+    packages.set(json.name, { folder, deps: Object.entries(json.dependencies ?? {}).flatMap(([name, v]) => (v.startsWith('workspace:') ? [name] : [])) });
+  }
+  const reach = (name: string, seen = new Set<string>()): Set<string> => {
+    for (const d of packages.get(name)!.deps) if (!seen.has(d)) reach(d, seen.add(d));
+    return seen;
+  };
+  return new Map([...packages].map(([name, p]) => [name, { folder: p.folder, reaches: new Set([...reach(name)].map((d) => packages.get(d)!.folder)) }]));
+}
+
+describe('code inputs', () => {
+  it("lists as each task's inputs the sources of every package it imports, and no other", () => {
+    const tasks: Record<string, { inputs: string[] }> = JSON.parse(readFileSync(path.join(repoRoot, 'turbo.json'), 'utf8')).tasks;
+    const closure = workspaceClosure();
+    for (const [task, { inputs }] of Object.entries(tasks)) {
+      const pkg = task.split('#')[0];
+      const listed = inputs.flatMap((i) => /^\$TURBO_ROOT\$\/packages\/([^/]+)\/src\/\*\*$/.exec(i)?.[1] ?? []);
+      expect(new Set(listed), task).toEqual(closure.get(pkg)!.reaches);
+    }
+  });
+
+  it('reruns the training steps after a kernel edit, and not preprocess-images or captions', () => {
+    const all = ['preprocess-images', 'captions', 'embeddings', 'stage1', 'stage2', 'evaluate'];
+    const sample = path.join(repoRoot, 'data', 'sample');
+    // A new file in the webgpu kernels' folder: an edit that no tracked file has to undergo.
+    const kernel = path.join(repoRoot, 'packages/backends/src/webgpu', `turbo-test-${process.pid}.ts`);
+    const before = taskHashes(sample, ['evaluate']);
+    try {
+      writeFileSync(kernel, 'export {};\n');
+      const after = taskHashes(sample, ['evaluate']);
+      expect(all.filter((t) => after[t] !== before[t])).toEqual(['embeddings', 'stage1', 'stage2', 'evaluate']);
+    } finally {
+      rmSync(kernel, { force: true });
+    }
   });
 });

@@ -10,9 +10,10 @@
  * bench/gpu/run.sh unpacks and runs it there. All of it and the working tree must stay under 64 MiB.
  *   pnpm --filter bench exec tsx gpu/pack.ts [--keep-data]
  */
-import { readTable, requireArtifact, stageDir } from '@t2i/core';
+import { readTable, requireArtifact, stepDir } from '@t2i/core';
 import { captionsFile } from 'captions';
-import { initBackend, loadTensors, saveTensors } from '@t2i/core/runtime';
+import { initBackend } from '@t2i/backends';
+import { loadTensors, saveTensors } from '@t2i/gan';
 import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -63,7 +64,7 @@ function copyPackage(name: string, modules: string, skip: (rel: string) => boole
   cpSync(dir, path.join(kit, 'node_modules', name), { recursive: true, dereference: true, filter: (src) => !skip(path.relative(dir, src)) });
   return dir;
 }
-copyPackage('webgpu', path.join(root, 'packages', 'core', 'node_modules'), (rel) => rel.startsWith('dist') && rel !== 'dist' && !rel.startsWith(path.join('dist', 'linux-x64')));
+copyPackage('webgpu', path.join(root, 'packages', 'backends', 'node_modules'), (rel) => rel.startsWith('dist') && rel !== 'dist' && !rel.startsWith(path.join('dist', 'linux-x64')));
 const sharp = copyPackage('sharp', path.join(bench, 'node_modules'), (rel) => rel === 'src' || rel === 'node_modules');
 // pnpm puts a package's dependencies beside it.
 for (const dep of ['@img/colour', 'detect-libc', 'semver', '@img/sharp-linux-x64', '@img/sharp-libvips-linux-x64']) copyPackage(dep, path.dirname(sharp));
@@ -86,7 +87,7 @@ if (!values.keepData) {
   const staging = path.join(out, 'build', 'data');
   const images = await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train');
   const captions = new Map<string, string[]>();
-  const table = await readTable(requireArtifact(captionsFile(stageDir('captions')), 'pnpm turbo run captions'));
+  const table = await readTable(requireArtifact(captionsFile(stepDir('captions')), 'pnpm turbo run captions'));
   const [ids, texts] = [table.getChild('image_id')!, table.getChild('text')!];
   for (let i = 0; i < table.numRows; i++) {
     const id = ids.get(i) as string;

@@ -9,11 +9,12 @@
  * --limit N trains on the first N images: a quick check of the kit on a machine without a GPU.
  */
 import { loadConfig, log, numberFlag, optionalInt } from '@t2i/core';
-import { initBackend, loadTensors, saveTensors, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
+import { generatorDir, loadTensors, saveTensors } from '@t2i/gan';
 import { REFERENCE_CAPTIONS } from 'captions';
 import { SentenceEncoder } from 'embeddings';
 import path from 'node:path';
-import { buildStage1, ganData, generatorDir, Stage1Config, trainStage1 } from 'stage1';
+import { buildStage1, ganData, Stage1Config, trainStage1 } from 'stage1';
 import { z } from 'zod';
 import { benchFlags } from '../flags.ts';
 import { encodeCaptionVectors, readTravelPack } from './travel.ts';

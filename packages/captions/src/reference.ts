@@ -1,4 +1,4 @@
-/** The seed report's 8 reference captions: every stage's grids and the report show these. */
+/** The seed report's 8 reference captions: both stages' training grids and the report show these. */
 export const REFERENCE_CAPTIONS = [
   'the flower shown has yellow anther red pistil and bright red petals',
   'this flower has petals that are yellow, white and purple and has dark lines',

@@ -2,7 +2,7 @@ import * as A from 'apache-arrow';
 import { createWriteStream, promises as fs } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { explainWriteError, prepareFolderOf, tempPathFor } from './atomic.ts';
-import { ArtifactError } from './paths.ts';
+import { ArtifactError } from './errors.ts';
 
 export { A as arrow };
 
@@ -158,6 +158,6 @@ export async function readTable(file: string): Promise<A.Table> {
   try {
     return A.tableFromIPC(bytes);
   } catch (err) {
-    throw new ArtifactError(`${file} is not a readable Arrow file (${(err as Error).message}): it is damaged; delete it and run the stage that writes it again`);
+    throw new ArtifactError(`${file} is not a readable Arrow file (${(err as Error).message}): it is damaged; delete it and run the step that writes it again`);
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArtifactError } from './paths.ts';
+import { ArtifactError } from './errors.ts';
 
 /** A sibling temp name: same filesystem, so the final rename is atomic. */
 export function tempPathFor(file: string): string {
@@ -104,4 +104,14 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * After a command has written `written` into `dir`, removes the files there that look like its
+ * output (`pattern`) but are not this run's: a second run with fewer images would otherwise leave
+ * a first run's image-7.png beside its own.
+ */
+export async function removeEarlierOutputs(dir: string, written: string[], pattern: RegExp): Promise<void> {
+  const keep = new Set(written.map((f) => path.basename(f)));
+  for (const name of await fs.readdir(dir)) if (pattern.test(name) && !keep.has(name)) await fs.rm(path.join(dir, name), { force: true });
 }

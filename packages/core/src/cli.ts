@@ -3,19 +3,20 @@ import { z } from 'zod';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { explainWriteError, writeJsonAtomic } from './atomic.ts';
+import { ExpectedError, UsageError } from './errors.ts';
 import { log } from './log.ts';
-import { artifactsDir, stageDir, stageOutDir } from './paths.ts';
+import { artifactsDir, stepDir, stepOutDir } from './paths.ts';
 
 /** A t2i command: its description for --help, which a usage error also shows. */
 export function newCommand(name: string, description: string): Command {
   return new Command(name).description(description).showHelpAfterError();
 }
 
-/** The help of a stage command's --out. */
-export const outHelp = (stage: string) => `output folder, relative to the repository root (default: data/${stage}, or $T2I_ARTIFACTS/${stage})`;
+/** The help of a step command's --out. */
+export const outHelp = (step: string) => `output folder, relative to the repository root (default: data/${step}, or $T2I_ARTIFACTS/${step})`;
 
-/** A command of a stage that reads the dataset itself, with --data. */
-export function stageCommand(name: string, description: string): Command {
+/** A command of a pipeline step that reads the dataset itself, with --data. */
+export function datasetCommand(name: string, description: string): Command {
   return newCommand(name, description).addOption(new Option('--data <dir>', 'dataset folder in the official Oxford-102 + text_c10 layout (default: $T2I_DATA, else the embedded sample data/sample)'));
 }
 
@@ -50,7 +51,7 @@ export const computeFlags = {
   threads: intFlag().optional(),
 };
 
-/** The flags every training command takes (as zod shapes: each stage's schema spreads them). */
+/** The flags every training command takes (as zod shapes: each step's schema spreads them). */
 export const trainingFlags = {
   config: z.string(),
   batchSize: intFlag().optional(),
@@ -62,19 +63,13 @@ export const trainingFlags = {
   restart: z.boolean(),
 };
 
-/** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
-export const ganFlags = {
-  checkpointEvery: optionalInt,
-  minutes: numberFlag((n) => n.positive()).optional(),
-};
-
 /**
- * A training command: --config, then the stage's own config overrides (`overrides`), then those
+ * A training command: --config, then the step's own config overrides (`overrides`), then those
  * every trainer shares, and for a GAN --checkpoint-every and --minutes; trainingFlags and
- * ganFlags parse them.
+ * @t2i/gan's ganFlags parse them.
  */
-export function trainingCommand(name: string, description: string, stage: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
-  // No --data: trainers read the earlier stages' artifacts, not the dataset.
+export function trainingCommand(name: string, description: string, step: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
+  // No --data: trainers read the earlier steps' artifacts, not the dataset.
   const command = newCommand(name, description).option('--config <name|file>', "tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG", process.env.T2I_CONFIG ?? 'tiny');
   overrides(command)
     .option('--batch-size <n>', 'batch size (overrides the config)')
@@ -83,7 +78,7 @@ export function trainingCommand(name: string, description: string, stage: string
     .option('--seed <n>', 'random seed (overrides the config)');
   if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
   computeOptions(command)
-    .option('--out <dir>', outHelp(stage))
+    .option('--out <dir>', outHelp(step))
     .option('--restart', 'ignore existing checkpoints and train from scratch', false);
   if (gan) command.option('--minutes <n>', 'stop, with a checkpoint, after the last epoch expected to end within this many minutes (resume by running again)');
   return command;
@@ -101,10 +96,6 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, comma
   return result.data;
 }
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 /** Makes a command's output folder before any work is done, so that a bad --out fails at once and names itself. */
 export async function ensureOutDir(dir: string): Promise<string> {
   try {
@@ -118,44 +109,39 @@ export async function ensureOutDir(dir: string): Promise<string> {
   return dir;
 }
 
-/** Where a direct run of a stage (not through turbo) leaves its stamp: an input of that stage's turbo task. */
-export const directRunStamp = (stage: string) => path.join(artifactsDir(), '.direct-runs', `${stage}.json`);
+/** Where a direct run of a step (not through turbo) leaves its stamp: an input of that step's turbo task. */
+export const directRunStamp = (step: string) => path.join(artifactsDir(), '.direct-runs', `${step}.json`);
 
 /**
- * The folder a stage's run writes (--out, else data/<stage>). Turbo restores a stage's cached
+ * The folder a step's run writes (--out, else data/<step>). Turbo restores a step's cached
  * outputs whenever its inputs hash as before, and a direct run (`pnpm --filter stage1 train`)
- * changes data/<stage> without turbo knowing: the next `pnpm turbo run` would put the cached files
- * back over what the direct run made. So a direct run into data/<stage> writes a stamp that
- * turbo.json counts among the stage's inputs, and turbo reruns the stage (and those after it)
+ * changes data/<step> without turbo knowing: the next `pnpm turbo run` would put the cached files
+ * back over what the direct run made. So a direct run into data/<step> writes a stamp that
+ * turbo.json counts among the step's inputs, and turbo reruns the step (and those after it)
  * instead. Turbo sets TURBO_HASH in the tasks it runs.
  */
-export async function stageOutput(stage: string, out?: string): Promise<string> {
-  const dir = stageOutDir(stage, out);
-  if (!process.env.TURBO_HASH && dir === stageDir(stage)) {
-    await writeJsonAtomic(directRunStamp(stage), { stage, args: userArgs(), at: new Date().toISOString() });
+export async function stepOutput(step: string, out?: string): Promise<string> {
+  const dir = stepOutDir(step, out);
+  if (!process.env.TURBO_HASH && dir === stepDir(step)) {
+    await writeJsonAtomic(directRunStamp(step), { stage: step, args: userArgs(), at: new Date().toISOString() });
   }
   return dir;
 }
 
-/**
- * The wasm backend's traps (its own abort when its heap cannot grow, and what follows) explained by
- * the runtime, loaded only then: most commands never load tensorflow.js.
- */
-async function explainWasmTrap(err: unknown): Promise<unknown> {
-  if (!(err instanceof WebAssembly.RuntimeError)) return err;
-  const { explainAbort, wasmHeapBytes } = await import('./runtime/index.ts');
-  return explainAbort(err, wasmHeapBytes());
-}
+/** What turns a crash into its meaning, added by the package that knows it (@t2i/backends: wasm's heap running out). */
+const explainers: ((err: unknown) => unknown)[] = [];
 
-/** Errors we raise on purpose print as their message alone; anything else keeps its stack. */
-const EXPECTED = new Set(['BadInputError', 'DatasetLayoutError', 'UsageError', 'ArtifactError', 'DivergedError']);
+export function explainErrorsWith(explain: (err: unknown) => unknown): void {
+  explainers.push(explain);
+}
 
 async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (thrown) {
-    const e = (await explainWasmTrap(thrown)) as Error;
-    log(EXPECTED.has(e.name) ? e.message : (e.stack ?? String(e)));
+    const e = explainers.reduce((err, explain) => explain(err), thrown) as Error;
+    // Errors raised on purpose print as their message alone; anything else keeps its stack.
+    log(e instanceof ExpectedError ? e.message : (e.stack ?? String(e)));
     // Exit now: a progress bar's timer or an open file handle left by the failed work would
     // otherwise keep the process alive with the error already printed.
     process.exit(1);

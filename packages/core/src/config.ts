@@ -1,15 +1,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { UsageError } from './cli.ts';
+import { UsageError } from './errors.ts';
 import { fromRoot, repoRoot } from './paths.ts';
 
 /** The named configs of a workspace package (`tiny`, `full`): packages/<name>/configs. */
 export const configsDir = (pkg: string) => path.join(repoRoot, 'packages', pkg, 'configs');
 
 /**
- * A stage's config: a plain JSON file (a name from the package's configs/ folder, or a path),
- * then any flags given on top, validated once with the stage's schema into a typed object.
+ * A step's config: a plain JSON file (a name from the package's configs/ folder, or a path),
+ * then any flags given on top, validated once with the step's schema into a typed object.
  */
 export function loadConfig<S extends z.ZodObject>(schema: S, pkg: string, nameOrPath: string, overrides: Record<string, unknown> = {}): z.infer<S> & { name: string } {
   const dir = configsDir(pkg);

@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readMat5 } from './mat5.ts';
-import type { Problem } from './problems.ts';
+import { DatasetLayoutError, type Problem } from './errors.ts';
 
 export type Split = 'train' | 'test';
 export const SPLITS: Split[] = ['train', 'test'];
@@ -26,10 +26,6 @@ export interface ImageEntry {
   classId: number;
   split: Split;
   file: string;
-}
-
-export class DatasetLayoutError extends Error {
-  override name = 'DatasetLayoutError';
 }
 
 const IMAGE_RE = /^image_(\d{5})\.jpg$/;
@@ -71,7 +67,7 @@ export function requireDatasetFolder(root: string): void {
   if (!existsSync(root)) throw new DatasetLayoutError(`${root}: no such dataset folder. Pass --data DIR or set T2I_DATA (${SEE}).`);
 }
 
-/** Checks the folder's shape and reads the split and label files; file contents are left to the stages. */
+/** Checks the folder's shape and reads the split and label files; file contents are left to the steps. */
 export async function openDataset(root: string): Promise<Dataset> {
   requireDatasetFolder(root);
   for (const dir of ['jpg', 'text_c10']) {

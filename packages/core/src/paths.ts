@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ArtifactError } from './errors.ts';
 
 function findRepoRoot(from: string): string {
   let dir = from;
@@ -12,7 +13,7 @@ function findRepoRoot(from: string): string {
   }
 }
 
-/** Stages run with their package as cwd (pnpm, turbo), yet all artifacts live under one root data/. */
+/** Steps run with their package as cwd (pnpm, turbo), yet all artifacts live under one root data/. */
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 
 /** The embedded sample: a slice of the real dataset in its official layout, committed with the repo. */
@@ -20,24 +21,24 @@ export const sampleDatasetDir = path.join(repoRoot, 'data', 'sample');
 
 /**
  * Relative paths in flags and environment variables are taken from the repository root: pnpm and
- * turbo run each stage inside its own package folder, so the caller's cwd is not the stage's.
+ * turbo run each step inside its own package folder, so the caller's cwd is not the step's.
  */
 export function fromRoot(p: string): string {
   return path.resolve(repoRoot, p);
 }
 
-/** A stage's output folder: --out (from the repository root, as pnpm runs each stage in its package folder), else data/<stage>. */
-export function stageOutDir(stage: string, out?: string): string {
-  return out ? fromRoot(out) : stageDir(stage);
+/** A step's output folder: --out (from the repository root, as pnpm runs each step in its package folder), else data/<step>. */
+export function stepOutDir(step: string, out?: string): string {
+  return out ? fromRoot(out) : stepDir(step);
 }
 
-/** Where stages write; T2I_ARTIFACTS moves it (the tests use a temporary folder). */
+/** Where steps write; T2I_ARTIFACTS moves it (the tests use a temporary folder). */
 export function artifactsDir(): string {
   return fromRoot(process.env.T2I_ARTIFACTS ?? 'data');
 }
 
-export function stageDir(stage: string): string {
-  return path.join(artifactsDir(), stage);
+export function stepDir(step: string): string {
+  return path.join(artifactsDir(), step);
 }
 
 /** The raw dataset: --data wins over T2I_DATA, which wins over the embedded sample. */
@@ -45,16 +46,12 @@ export function resolveDatasetDir(flag?: string): string {
   return fromRoot(flag ?? process.env.T2I_DATA ?? sampleDatasetDir);
 }
 
-export class ArtifactError extends Error {
-  override name = 'ArtifactError';
-}
-
 /** An upstream JSON artifact, failing with its name rather than a bare SyntaxError when it is damaged. */
 export function readJson<T>(file: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {
-    throw new ArtifactError(`${file} cannot be read as JSON (${(err as Error).message}): it is damaged; delete it and run the stage that writes it again`);
+    throw new ArtifactError(`${file} cannot be read as JSON (${(err as Error).message}): it is damaged; delete it and run the step that writes it again`);
   }
 }
 

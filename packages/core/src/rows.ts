@@ -1,4 +1,4 @@
-/** Rows of [n, d] matrices held flat in Float32Arrays, as text vectors and noise travel between stages. */
+/** Rows of [n, d] matrices held flat in Float32Arrays, as text vectors and noise travel between steps. */
 
 /** start, start + 1, ... start + count - 1 */
 export const span = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);

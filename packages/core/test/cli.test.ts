@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-import { directRunStamp, ensureOutDir, parseOptions, stageDir, stageOutput, trainingFlags, userArgs } from '../src/index.ts';
+import { directRunStamp, ensureOutDir, parseOptions, stepDir, stepOutput, trainingFlags, userArgs } from '../src/index.ts';
 
 const root = tempDir();
 afterAll(() => removeDir(root));
@@ -42,18 +42,18 @@ describe('command lines', () => {
 });
 
 describe('direct runs', () => {
-  it('a run into data/<stage> outside turbo leaves the stamp turbo hashes; a run under turbo, or into another --out, does not', async () => {
+  it('a run into data/<step> outside turbo leaves the stamp turbo hashes; a run under turbo, or into another --out, does not', async () => {
     const saved = { artifacts: process.env.T2I_ARTIFACTS, hash: process.env.TURBO_HASH };
     process.env.T2I_ARTIFACTS = path.join(root, 'artifacts');
     try {
       delete process.env.TURBO_HASH;
-      expect(await stageOutput('stage1', path.join(root, 'elsewhere'))).toBe(path.join(root, 'elsewhere'));
+      expect(await stepOutput('stage1', path.join(root, 'elsewhere'))).toBe(path.join(root, 'elsewhere'));
       expect(existsSync(directRunStamp('stage1'))).toBe(false);
       process.env.TURBO_HASH = '0123456789abcdef';
-      expect(await stageOutput('stage1')).toBe(stageDir('stage1'));
+      expect(await stepOutput('stage1')).toBe(stepDir('stage1'));
       expect(existsSync(directRunStamp('stage1'))).toBe(false);
       delete process.env.TURBO_HASH;
-      expect(await stageOutput('stage1')).toBe(stageDir('stage1'));
+      expect(await stepOutput('stage1')).toBe(stepDir('stage1'));
       expect(JSON.parse(readFileSync(directRunStamp('stage1'), 'utf8'))).toMatchObject({ stage: 'stage1', args: userArgs() });
       expect(directRunStamp('stage1')).toBe(path.join(root, 'artifacts', '.direct-runs', 'stage1.json'));
     } finally {

@@ -81,10 +81,10 @@ describe('damaged upstream artifacts', () => {
     const d = dir();
     const arrowFile = path.join(d, 'captions.arrow');
     writeFileSync(arrowFile, 'ARROW1 and then nothing');
-    await expect(readTable(arrowFile)).rejects.toThrow(new RegExp(`^${arrowFile} is not a readable Arrow file \\(.*\\): it is damaged; delete it and run the stage that writes it again$`));
+    await expect(readTable(arrowFile)).rejects.toThrow(new RegExp(`^${arrowFile} is not a readable Arrow file \\(.*\\): it is damaged; delete it and run the step that writes it again$`));
     const jsonFile = path.join(d, 'vocab.json');
     writeFileSync(jsonFile, '{"tokens": [');
-    expect(() => readJson(jsonFile)).toThrow(/vocab\.json cannot be read as JSON \(.*\): it is damaged; delete it and run the stage that writes it again/);
+    expect(() => readJson(jsonFile)).toThrow(/vocab\.json cannot be read as JSON \(.*\): it is damaged; delete it and run the step that writes it again/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { augmentRows, UsageError, type Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { UNK } from 'captions';
 import { decoderTensors, IMAGE_SIZE, padTokens, type EmbeddingData } from './data.ts';
 

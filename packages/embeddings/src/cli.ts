@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { loadConfig, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { initBackend } from '@t2i/backends';
 import { z } from 'zod';
 import { EmbeddingsConfig } from './config.ts';
 import { runEmbeddings } from './stage.ts';
@@ -35,7 +35,7 @@ const command = trainingCommand(
       importFile: o.importFile,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
-    await runEmbeddings(config, { outDir: await stageOutput('embeddings', o.out), restart: o.restart, backend: backend.name });
+    await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });
   });
 
 await runCommand(command);

@@ -1,4 +1,4 @@
-import { log, readJson, readTable, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { log, readJson, readTable, requireArtifact, stepDir, type Split } from '@t2i/core';
 import { captionsFile, referenceFile, vocabFile, Vocabulary, BOS, EOS } from 'captions';
 import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 
@@ -26,7 +26,7 @@ export interface EmbeddingData {
 }
 
 export async function loadEmbeddingData(maxTokens: number): Promise<EmbeddingData> {
-  const capDir = stageDir('captions');
+  const capDir = stepDir('captions');
   const vocab = new Vocabulary(readJson(requireArtifact(vocabFile(capDir), 'pnpm turbo run captions')));
   const { ids, classIds, splits, pixels } = await loadImageSet(IMAGE_SIZE);
   const row = new Map(ids.map((id, i) => [id, i]));

@@ -1,12 +1,13 @@
-import { ArtifactError, log, requireArtifact, Rng, stageDir } from '@t2i/core';
-import { loadTensors, ParamStore, saveTensors, tf } from '@t2i/core/runtime';
+import { ArtifactError, log, requireArtifact, Rng, stepDir } from '@t2i/core';
+import { tf } from '@t2i/backends';
+import { loadTensors, ParamStore, saveTensors } from '@t2i/gan';
 import { tokenize, Vocabulary, type VocabJson } from 'captions';
 import path from 'node:path';
 import type { EmbeddingsConfig } from './config.ts';
 import { buildTextModel, type EncoderModels, type SentenceModel } from './models.ts';
 import { encodeCaptions } from './quality.ts';
 
-export const encoderDir = (outDir = stageDir('embeddings')) => path.join(outDir, 'encoder');
+export const encoderDir = (outDir = stepDir('embeddings')) => path.join(outDir, 'encoder');
 
 /** Saves what encoding a new sentence needs: the config, the vocabulary and the weights (text and image side). */
 export async function saveEncoder(dir: string, models: EncoderModels, config: EmbeddingsConfig, vocab: Vocabulary, id: string): Promise<void> {

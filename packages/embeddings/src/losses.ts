@@ -1,4 +1,4 @@
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 
 /**
  * Symmetric contrastive loss over a batch of matching (text, image) pairs, one per class: row i

@@ -1,5 +1,5 @@
 import { Rng } from '@t2i/core';
-import { ParamStore } from '@t2i/core/runtime';
+import { ParamStore } from '@t2i/gan';
 import type { EmbeddingsConfig } from './config.ts';
 import { ImageEncoder } from './image-encoder.ts';
 import { Seq2Seq } from './seq2seq.ts';

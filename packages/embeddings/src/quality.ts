@@ -1,5 +1,5 @@
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { imageTensor, tokenTensor } from './batches.ts';
 import type { EmbeddingData } from './data.ts';
 import type { EncoderModels, SentenceModel } from './models.ts';

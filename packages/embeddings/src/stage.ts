@@ -11,7 +11,8 @@ import {
   UsageError,
   writeJsonAtomic,
 } from '@t2i/core';
-import { MetricsLog, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { MetricsLog } from '@t2i/gan';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
-import type { ParamStore } from '@t2i/core/runtime';
-import { tf } from '@t2i/core/runtime';
+import type { ParamStore } from '@t2i/gan';
+import { tf } from '@t2i/backends';
 
 export interface TextEncoderShape {
   vocabSize: number;

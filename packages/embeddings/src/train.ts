@@ -1,14 +1,9 @@
 import { log, progressBar, Rng } from '@t2i/core';
 import { createHash } from 'node:crypto';
 import {
-  assertFinite,
-  checkpointToResume,
-  disposeCheckpoint,
-  MetricsLog,
-  saveCheckpoint,
-  StepRunner,
   tf,
-} from '@t2i/core/runtime';
+} from '@t2i/backends';
+import { assertFinite, checkpointToResume, disposeCheckpoint, MetricsLog, saveCheckpoint, StepRunner } from '@t2i/gan';
 import { autoencoderBatch, importedTensor, indexTraining, jointBatch } from './batches.ts';
 import type { EmbeddingsConfig } from './config.ts';
 import type { EmbeddingData } from './data.ts';

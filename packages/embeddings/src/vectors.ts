@@ -1,4 +1,4 @@
-import { readTable, requireArtifact, stageDir } from '@t2i/core';
+import { readTable, requireArtifact, stepDir } from '@t2i/core';
 import { embeddingsFile, referenceEmbeddingsFile } from './stage.ts';
 
 /** The sentence vectors of every caption, by image: what the GAN stages condition on. */
@@ -13,7 +13,7 @@ export interface CaptionVectors {
   referenceText: string[];
 }
 
-export async function loadCaptionVectors(dir = stageDir('embeddings')): Promise<CaptionVectors> {
+export async function loadCaptionVectors(dir = stepDir('embeddings')): Promise<CaptionVectors> {
   const table = await readTable(requireArtifact(embeddingsFile(dir), 'pnpm turbo run embeddings'));
   const dim = Number(table.schema.metadata.get('t2i.dim'));
   const ids = table.getChild('image_id')!;

@@ -1,5 +1,5 @@
 import { Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import { describe, expect, it, vi } from 'vitest';
 import { indexTraining, jointBatch } from '../src/batches.ts';
 import { withCaptionsOnly } from '../src/data.ts';

@@ -1,4 +1,5 @@
-import { initBackend, MetricsLog, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
+import { MetricsLog } from '@t2i/gan';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

@@ -1,5 +1,6 @@
 import { augmentRows, DatasetLayoutError, log, progressBar, readMat5, requireDatasetFolder, Rng, UsageError } from '@t2i/core';
-import { assertFinite, BatchNormUpdates, ConvBn, type BatchNorm, Dense, loadTensors, ParamStore, saveTensors, StepRunner, tf, type Mode } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { assertFinite, type BatchNorm, BatchNormUpdates, ConvBn, Dense, loadTensors, type Mode, ParamStore, saveTensors, StepRunner } from '@t2i/gan';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';

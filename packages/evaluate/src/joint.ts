@@ -1,5 +1,6 @@
 import { requireArtifact } from '@t2i/core';
-import { loadTensors, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { loadTensors } from '@t2i/gan';
 import { Vocabulary, type VocabJson } from 'captions';
 import { buildModels, encoderDir, type EmbeddingsConfig } from 'embeddings';
 import path from 'node:path';

@@ -1,10 +1,16 @@
-import { stageDir, writeFileAtomic } from '@t2i/core';
+import { gatherRows, readTable, repeatEachRow, requireArtifact, span, stepDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
+import { tf } from '@t2i/backends';
+import { noiseRows, toBytes, writeImageGrid, writePng } from '@t2i/gan';
+import { captionsFile } from 'captions';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { SIZE, type Stage } from 't2i';
 import { chart, escapeHtml, PALETTE, type Series } from './charts.ts';
+import type { EvaluateConfig } from './config.ts';
+import type { Measurement } from './measure.ts';
 import { movingAverage } from './metrics.ts';
-import { FEATURE_NOTE, type PerImage, type ScoresJson, type StageScores } from './scores.ts';
+import { FEATURE_NOTE, scoresArrowFile, scoresJsonFile, writeScoresArrow, type PerImage, type ScoresJson, type StageScores } from './scores.ts';
 
 export const reportFile = (outDir: string) => path.join(outDir, 'report.html');
 /** The report's images, beside it: report.html refers to them by relative path. */
@@ -76,7 +82,7 @@ export interface ReportInput {
  * `frames` of them (each evenly spaced, the last always), written into `assets`.
  */
 export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string, count: number, frames: number): Promise<TrainingHistory | undefined> {
-  const dir = stageDir(stage);
+  const dir = stepDir(stage);
   const metrics = path.join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) return undefined;
   const losses = (await fs.readFile(metrics, 'utf8'))
@@ -233,4 +239,75 @@ ${histories.length === 0 ? '<p class="skipped">No metrics.jsonl from stage1 or s
 ${histories.map((h) => `<h3>${h.stage}</h3>${lossCurves(h)}<p>Fixed-noise grids over epochs (reference captions in rows, the same noise in every grid):</p>${gridStrip(h)}${animation(h)}`).join('\n')}
 </body></html>
 `;
+}
+
+/**
+ * What evaluate writes of a measurement: scores.json, scores.arrow, and report.html with its
+ * images (the reference captions' grids and the best and worst images, drawn again from their
+ * caption and noise: inference is deterministic; the training history of both stages).
+ */
+export async function writeReport(outDir: string, m: Measurement, config: EvaluateConfig): Promise<void> {
+  const { scores, items, perStage, vectors, pipeline } = m;
+  await writeJsonAtomic(scoresJsonFile(outDir), scores);
+  await writeScoresArrow(scoresArrowFile(outDir), items, perStage);
+
+  const assets = reportAssetsDir(outDir);
+  await fs.rm(assets, { recursive: true, force: true });
+  await fs.mkdir(assets, { recursive: true });
+  const rel = (name: string) => `${path.basename(assets)}/${name}`;
+  const bytes = async (images: { low: tf.Tensor4D; high?: tf.Tensor4D }) => {
+    const low = toBytes((await images.low.data()) as Float32Array);
+    const high = images.high ? toBytes((await images.high.data()) as Float32Array) : undefined;
+    tf.dispose([images.low, ...(images.high ? [images.high] : [])]);
+    return { low, high };
+  };
+  const dims = pipeline.generators().dims;
+
+  // The reference grids: every caption with the same noise columns, so columns compare.
+  const n = config.referenceSamples;
+  const rows = vectors.reference.length / vectors.dim;
+  const reference = await bytes(pipeline.draw(repeatEachRow(vectors.reference, vectors.dim, n), noiseRows(pipeline.noise(n, config.seed + 1), dims, span(0, rows * n).map((i) => i % n))));
+  await writeImageGrid(path.join(assets, 'reference-64.png'), reference.low, rows * n, SIZE[1], { cols: n, cell: 128 });
+  if (reference.high) await writeImageGrid(path.join(assets, 'reference-256.png'), reference.high, rows * n, SIZE[2], { cols: n });
+
+  // Best and worst by the classifier's probability of the caption's class, at the last stage measured.
+  const last = perStage[perStage.length - 1];
+  const order = Array.from(items, (_, i) => i).sort((a, b) => last.perImage.pTrue[b] - last.perImage.pTrue[a]);
+  const chosen = [...order.slice(0, 3), ...order.slice(-3)];
+  const pictures = await bytes(pipeline.draw(gatherRows(m.captions.vectors, vectors.dim, chosen.map((i) => items[i].captionRow)), noiseRows(m.noise, dims, chosen)));
+  const texts = await captionTexts();
+  const picks: RankedImage[] = [];
+  for (const [j, i] of chosen.entries()) {
+    const item = items[i];
+    const low = `pick-${j + 1}-64.png`;
+    const high = `pick-${j + 1}-256.png`;
+    const stride = (s: Stage) => SIZE[s] * SIZE[s] * 3;
+    await writeImageGrid(path.join(assets, low), pictures.low.subarray(j * stride(1), (j + 1) * stride(1)), 1, SIZE[1], { cols: 1, cell: 128, gap: 0 });
+    if (pictures.high) await writePng(path.join(assets, high), pictures.high.subarray(j * stride(2), (j + 1) * stride(2)), SIZE[2], SIZE[2]);
+    picks.push({ imageId: item.imageId, classId: item.classId, caption: texts.get(`${item.imageId}#${item.captionIndex}`) ?? '', score: last.perImage.pTrue[i], low: rel(low), high: pictures.high ? rel(high) : undefined });
+  }
+
+  const history = (await Promise.all((['stage1', 'stage2'] as const).map((s) => trainingHistory(s, assets, config.gridEpochs, config.animationFrames)))).filter((h): h is TrainingHistory => h !== undefined);
+  const perImage = (stage: Stage): PerImage | undefined => perStage.find((p) => p.stage === stage)?.perImage;
+  const html = renderReport({
+    scores,
+    reference: { text: vectors.referenceText, samples: n, low: rel('reference-64.png'), high: reference.high ? rel('reference-256.png') : undefined },
+    top: picks.slice(0, 3),
+    bottom: picks.slice(3),
+    rankedBy: `p(caption's class), Stage ${last.stage}`,
+    stage1: perImage(1)!,
+    stage2: perImage(2),
+    movingAverage: config.movingAverage,
+    history,
+  });
+  await writeFileAtomic(reportFile(outDir), html);
+}
+
+/** Every caption's original text, by "<image id>#<caption index>". */
+async function captionTexts(): Promise<Map<string, string>> {
+  const table = await readTable(requireArtifact(captionsFile(stepDir('captions')), 'pnpm turbo run captions'));
+  const ids = table.getChild('image_id')!;
+  const index = table.getChild('caption_index')!;
+  const text = table.getChild('text')!;
+  return new Map(Array.from({ length: table.numRows }, (_, i) => [`${ids.get(i)}#${index.get(i)}`, text.get(i) as string]));
 }

@@ -19,6 +19,12 @@ export const PUBLISHED = {
 };
 
 export const PROTOCOL = {
+  classifier: (width: number, featureDim: number, info: ClassifierInfo, classes: number[]) =>
+    `A ${width}-wide 5-layer CNN with batch norm (features: the ${featureDim}-d global average of its last convolution), trained from scratch for ${info.epochs} epochs (Adam, random 64 crops of the 76 px images, flips) on the official Oxford-102 classification split: the ${info.trainImages} images of setid.mat's trnid + valid, over all ${classes.length} classes present (train and test classes of the text-to-image split alike: ${classes.join(', ')}). Top-1/top-5 are on the ${info.testImages} tstid images, centre crops. classifier/tensors.json lists both sets' image ids.`,
+  generated: (testImages: number, captionsPerImage: number, samplesPerCaption: number, seed: number, images: number) =>
+    `For each of the ${testImages} test-class images, its first ${captionsPerImage} caption(s), each drawn ${samplesPerCaption} time(s) (noise seed ${seed}): ${images} images per stage. The caption's stored vector conditions Stage I (64x64); Stage II (256x256) refines that same Stage I image with the same caption.`,
+  realInceptionScore: (testImages: number) =>
+    `The Inception Score of the ${testImages} real test-class images (centre crops), as above: the score of real flowers of these classes for this classifier.`,
   inceptionScore: (splits: number) =>
     `Inception Score: StackGAN's inception_score.py with our classifier's p(y|x) over all its classes: the generated images in ${splits} consecutive splits, exp(mean KL(p(y|x) || p(y))) per split, p(y) the split's mean; mean and std over the splits. Higher is better; the real test-class images' score is given for scale.`,
   fid: 'FID: Fréchet distance between Gaussians fitted (mean, n-1 covariance) to the classifier\'s pooled features of the generated images and of every real test-class image (64x64 centre crops); 256x256 images are box-filtered to 64 first. Lower is better; real train-class against real test-class images is the floor to read it against.',

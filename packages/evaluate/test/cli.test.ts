@@ -1,16 +1,15 @@
 import { readTable, repoRoot } from '@t2i/core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataset, removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { runCli } from '../../../test/helpers/run.ts';
-import { modelArtifacts, requireModels } from '../src/generators.ts';
 import { checkPage } from './chromium.ts';
 
-/** `pnpm t2i ...` as a user types it: the root script runs t2i.ts from the repository root, INIT_CWD is the user's folder. */
+/** `pnpm t2i ...` as a user types it: the root script runs t2i's command from the repository root, INIT_CWD is the user's folder. */
 function t2i(args: string[], env: Record<string, string>, userDir: string) {
-  const result = spawnSync(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'packages/evaluate/src/t2i.ts'), ...args], {
+  const result = spawnSync(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'packages/t2i/src/cli.ts'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env, INIT_CWD: userDir },
     encoding: 'utf8',
@@ -34,23 +33,6 @@ describe('generate and evaluate end to end', () => {
     const s1 = t2i(['generate', sentence, '--stage', '1'], env, user);
     expect(s1.stderr).toMatch(/Run `pnpm turbo run stage1` first\./);
     expect(s1.stderr).not.toMatch(/\n\s+at /);
-  });
-
-  it('offers --stage 1 when only the Stage II model is missing', () => {
-    const saved = process.env.T2I_ARTIFACTS;
-    process.env.T2I_ARTIFACTS = tempDir('t2i-models-');
-    try {
-      for (const a of [modelArtifacts().encoder, modelArtifacts().stage1]) {
-        mkdirSync(path.dirname(a.file), { recursive: true });
-        writeFileSync(a.file, '{}');
-      }
-      expect(() => requireModels(2)).toThrow(/stage2 .* missing\. Run `pnpm turbo run stage2` first, or pass --stage 1 for 64x64 images alone\./);
-      expect(() => requireModels(1)).not.toThrow();
-    } finally {
-      removeDir(process.env.T2I_ARTIFACTS);
-      if (saved === undefined) delete process.env.T2I_ARTIFACTS;
-      else process.env.T2I_ARTIFACTS = saved;
-    }
   });
 
   it('refuses an empty sentence and a seed the RNG would wrap, saying why', () => {
@@ -143,6 +125,8 @@ describe('generate and evaluate end to end', () => {
 
   it('prints --help for evaluate and each t2i command', () => {
     expect(runCli('evaluate', ['--help']).stdout).toMatch(/Usage: evaluate \[options\][\s\S]*--classifier-epochs/);
-    for (const sub of ['generate', 'evaluate']) expect(t2i([sub, '--help'], {}, user).stdout).toMatch(new RegExp(`Usage: t2i ${sub} `));
+    for (const sub of ['generate', 'sample']) expect(t2i([sub, '--help'], {}, user).stdout).toMatch(new RegExp(`Usage: t2i ${sub} `));
+    // `t2i evaluate` runs evaluate's own command.
+    expect(t2i(['evaluate', '--help'], {}, user).stdout).toMatch(/Usage: evaluate \[options\][\s\S]*--classifier-epochs/);
   });
 });

@@ -1,4 +1,5 @@
-import { Rng, writePng } from '@t2i/core';
+import { Rng } from '@t2i/core';
+import { writePng } from '@t2i/gan';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { intFlag, outHelp, parseOptions, resolveDatasetDir, runCommand, stageCommand, stageOutput } from '@t2i/core';
+import { intFlag, outHelp, parseOptions, resolveDatasetDir, runCommand, datasetCommand, stepOutput } from '@t2i/core';
 import { z } from 'zod';
 import { preprocessImages } from './preprocess.ts';
 import { SOURCE_SIZE } from './resize.ts';
@@ -22,7 +22,7 @@ const Options = z.object({
   limit: intFlag().optional(),
 });
 
-const command = stageCommand('preprocess-images', 'Centre-crop every image to a square and resize it to 76x76 and 304x304, into Arrow files under data/preprocess-images/')
+const command = datasetCommand('preprocess-images', 'Centre-crop every image to a square and resize it to 76x76 and 304x304, into Arrow files under data/preprocess-images/')
   .option('--out <dir>', outHelp('preprocess-images'))
   .option('--sizes <list>', 'comma-separated output sides', `${SOURCE_SIZE.stage1},${SOURCE_SIZE.stage2}`)
   .option('--concurrency <n>', 'images decoded at once (4 measured best on 2 cores; see bench/preprocess-images.ts)', '4')
@@ -33,7 +33,7 @@ const command = stageCommand('preprocess-images', 'Centre-crop every image to a 
     const o = parseOptions(Options, raw, 'preprocess-images');
     await preprocessImages({
       dataDir: resolveDatasetDir(o.data),
-      outDir: await stageOutput('preprocess-images', o.out),
+      outDir: await stepOutput('preprocess-images', o.out),
       sizes: o.sizes,
       concurrency: o.concurrency,
       batchRows: o.batchRows,

@@ -1,4 +1,4 @@
-import { arrow as A, readBatches, requireArtifact, stageDir, type Split } from '@t2i/core';
+import { arrow as A, readBatches, requireArtifact, stepDir, type Split } from '@t2i/core';
 import { imagesFile } from './preprocess.ts';
 
 /** Images of one preprocess-images artifact, held in memory: fine for the 76 set (142 MB at full scale). */
@@ -18,7 +18,7 @@ export const rowPixels = (pixels: A.Vector, i: number, stride: number): Uint8Arr
  * Reads images-<size>.arrow batch by batch, keeping the rows `keep` accepts. The 304 set of the
  * full data (2.1 GiB) is too big for this: stage2 streams it a few record batches at a time.
  */
-export async function loadImageSet(size: number, keep: (split: Split) => boolean = () => true, dir = stageDir('preprocess-images')): Promise<ImageSet> {
+export async function loadImageSet(size: number, keep: (split: Split) => boolean = () => true, dir = stepDir('preprocess-images')): Promise<ImageSet> {
   const file = requireArtifact(imagesFile(dir, size), 'pnpm turbo run preprocess-images');
   const ids: string[] = [];
   const classIds: number[] = [];

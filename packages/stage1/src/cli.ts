@@ -1,13 +1,13 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, runCommand, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { loadConfig, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags } from '@t2i/gan';
+import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { loadCaptionVectors } from 'embeddings';
 import { loadImageSet, SOURCE_SIZE } from 'preprocess-images';
 import { z } from 'zod';
 import { Stage1Config } from './config.ts';
 import { ganData } from './data.ts';
-import { sampleCommand, sampleStage1 } from './sample.ts';
 import { buildStage1, trainStage1 } from './train.ts';
 
 
@@ -42,11 +42,10 @@ const train = trainingCommand(
     const vectors = await loadCaptionVectors();
     const data = ganData(await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train'), vectors);
     const { store, ...rest } = buildStage1(config, data.vectors.dim);
-    await trainStage1({ store, ...rest }, data, config, { outDir: await stageOutput('stage1', out), restart, minutes, backend: backend.name });
+    await trainStage1({ store, ...rest }, data, config, { outDir: await stepOutput('stage1', out), restart, minutes, backend: backend.name });
     store.dispose();
   });
 
-const sample = sampleCommand('stage1', 'Draw 64x64 images for any sentence with the trained Stage I generator', sampleStage1);
-
-const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train).addCommand(sample);
+// Drawing images for a sentence with the trained generator: `pnpm t2i sample --stage 1` (packages/t2i).
+const program = new Command('stage1').description('StackGAN Stage I: text to 64x64 images').addCommand(train);
 await runCommand(program);

@@ -1,23 +1,5 @@
+import { ganTrainingFields } from '@t2i/gan';
 import { z } from 'zod';
-
-/** What every StackGAN stage's config holds beside its networks' shapes: conditioning, schedule, checkpoints. */
-export const ganTrainingFields = {
-  /** Size of the conditioning-augmented text code c. */
-  conditionDim: z.number().int().min(1),
-  batchSize: z.number().int().min(2),
-  epochs: z.number().int().min(0),
-  learningRate: z.number().positive(),
-  /** The learning rate halves every this many epochs. */
-  lrDecayEpochs: z.number().int().min(1),
-  beta1: z.number().min(0).max(1),
-  /** Weight of the conditioning augmentation's KL term in the generator loss. */
-  klWeight: z.number().min(0),
-  /** Each training example's text vector is the mean of this many of its image's captions, drawn afresh. */
-  captionsPerExample: z.number().int().min(1).max(10),
-  checkpointEvery: z.number().int().min(1),
-  keepCheckpoints: z.number().int().min(1),
-  seed: z.number().int(),
-};
 
 export const Stage1Config = z.object({
   /** simple: FC + 4 transposed convs (the seed's); complex: the official StackGAN's (upsample + conv, residual blocks). */

@@ -1,5 +1,6 @@
-import { augmentRows, UsageError, type Rng } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { augmentRows, type Rng } from '@t2i/core';
+import { tf } from '@t2i/backends';
+import { averagedCaption, requireTwoClasses, type GanBatch } from '@t2i/gan';
 import type { CaptionVectors } from 'embeddings';
 import type { ImageSet } from 'preprocess-images';
 
@@ -14,36 +15,11 @@ export interface GanData {
   rows: number[];
 }
 
-/** GAN-CLS pairs every caption with an image of another class, so training needs two classes at least. */
-export function requireTwoClasses(classIds: Iterable<number>): void {
-  if (new Set(classIds).size < 2) throw new UsageError('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
-}
-
 export function ganData(images: ImageSet, vectors: CaptionVectors): GanData {
   const rows = images.ids.flatMap((id, i) => (vectors.byImage.has(id) ? [i] : []));
   requireTwoClasses(rows.map((r) => images.classIds[r]));
   return { images, vectors, rows };
 }
-
-/**
- * The text vector of one training example: the mean of k of its image's caption vectors, drawn
- * afresh each time (GAN-INT's interpolation, as StackGAN and the seed do).
- */
-export function averagedCaption(all: Float32Array, dim: number, k: number, rng: Rng): Float32Array {
-  const count = all.length / dim;
-  const picks = rng.sample(count, Math.min(k, count));
-  const out = new Float32Array(dim);
-  for (const p of picks) for (let d = 0; d < dim; d++) out[d] += all[p * dim + d] / picks.length;
-  return out;
-}
-
-export type GanBatch = {
-  /** Real images with their own captions' vectors: [n, crop, crop, 3] in [-1, 1]. */
-  real: tf.Tensor4D;
-  /** Images of another class than the caption's (GAN-CLS's mismatched pairs). */
-  wrong: tf.Tensor4D;
-  text: tf.Tensor2D;
-};
 
 /** Gathers rows of the image set and augments them (random crop, flip, [-1, 1]). */
 export function cropBatch(images: ImageSet, rows: number[], crop: number, rng: Rng): tf.Tensor4D {
@@ -67,7 +43,3 @@ export function ganBatch(data: GanData, rows: number[], crop: number, captionsPe
   };
 }
 
-/** [n, d] standard normal draws from the JS RNG, so a seed gives the same noise on every backend. */
-export function normalTensor(rng: Rng, n: number, d: number): tf.Tensor2D {
-  return tf.tensor2d(Float32Array.from({ length: n * d }, () => rng.normal()), [n, d]);
-}

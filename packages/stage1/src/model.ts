@@ -1,26 +1,6 @@
-import { BatchNorm, Bottleneck, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
 import type { Stage1Config } from './config.ts';
-
-/**
- * Conditioning augmentation (StackGAN section 3.1): the text vector phi goes through a fully
- * connected layer with leaky ReLU to (mu, log sigma) of a Gaussian; the condition is
- * c = mu + sigma * eps, eps ~ N(0, I). Sampling c, rather than using phi itself, gives the
- * generator many codes per caption and a smoother conditioning manifold.
- */
-export class ConditioningAugmentation {
-  private readonly fc: Dense;
-
-  constructor(s: Scope, textDim: number, readonly conditionDim: number) {
-    this.fc = new Dense(s, 'ca/fc', textDim, conditionDim * 2);
-  }
-
-  apply(text: tf.Tensor2D, eps: tf.Tensor2D): { c: tf.Tensor2D; mu: tf.Tensor2D; logSigma: tf.Tensor2D } {
-    const h = leakyRelu(this.fc.apply(text));
-    const mu = h.slice([0, 0], [-1, this.conditionDim]);
-    const logSigma = h.slice([0, this.conditionDim], [-1, this.conditionDim]);
-    return { c: mu.add(logSigma.exp().mul(eps)), mu, logSigma };
-  }
-}
 
 /**
  * Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. Both variants the seed report compares start

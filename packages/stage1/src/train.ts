@@ -1,48 +1,18 @@
-import { log, repeatEachRow, Rng, tileRows, toBytes, UsageError, writeImageGrid, writeJsonAtomic } from '@t2i/core';
-import { MetricsLog, ParamStore, saveTensors, tf, trainGan, type Mode, type TrainRun } from '@t2i/core/runtime';
+import { log, repeatEachRow, Rng, UsageError } from '@t2i/core';
+import { buildGan, ganClsLosses, generatePixels, gridNoise, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import type { SentenceSpace } from 'embeddings';
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Stage1Config } from './config.ts';
-import { ganBatch, normalTensor, type GanBatch, type GanData } from './data.ts';
-import { ganClsLosses } from './losses.ts';
+import { ganBatch, type GanData } from './data.ts';
 import { buildGenerator, Discriminator, type Generator } from './model.ts';
 
 export const IMAGE_SIZE = 64;
+/** Noise vectors (columns) per reference caption in the checkpoint grids. */
 export const GRID_NOISE = 8;
 
-export interface Stage1Models {
-  store: ParamStore;
-  generator: Generator;
-  discriminator: Discriminator;
-}
+export type Stage1Models = GanModels<Generator, Discriminator>;
 
-export function buildStage1(config: Stage1Config, textDim: number): Stage1Models {
-  const store = new ParamStore(new Rng(config.seed));
-  return {
-    store,
-    generator: buildGenerator(store, config, textDim),
-    discriminator: new Discriminator(store, config, textDim),
-  };
-}
-
-/** Fixed noise and CA noise for the reference grids, so that grids of different epochs compare. */
-export function fixedGridNoise(config: Pick<Stage1Config, 'zDim' | 'conditionDim' | 'seed'>, rows: number) {
-  const rng = new Rng(config.seed + 7919);
-  const draw = (d: number) => tileRows(Float32Array.from({ length: GRID_NOISE * d }, () => rng.normal()), d, rows);
-  return { z: draw(config.zDim), eps: draw(config.conditionDim), n: rows * GRID_NOISE };
-}
-
-/** Generator output for text vectors [n, dim] with given noise, in inference mode: [n, 64, 64, 3]. */
-export function generateStage1(g: Generator, text: Float32Array, dim: number, z: Float32Array, eps: Float32Array, config: Pick<Stage1Config, 'zDim' | 'conditionDim'>): tf.Tensor4D {
-  const n = text.length / dim;
-  return tf.tidy(() => {
-    const { c } = g.ca.apply(tf.tensor2d(text, [n, dim]), tf.tensor2d(eps, [n, config.conditionDim]));
-    return g.generate(c, tf.tensor2d(z, [n, config.zDim]), { training: false });
-  });
-}
-
-export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
+export const buildStage1 = (config: Stage1Config, textDim: number): Stage1Models =>
+  buildGan(config.seed, (store) => ({ generator: buildGenerator(store, config, textDim), discriminator: new Discriminator(store, config, textDim) }));
 
 /** The two sides of a Stage I training step, as the GAN loop (and the benchmark) call them. */
 export function stage1Losses(models: Stage1Models, config: Stage1Config) {
@@ -57,18 +27,16 @@ export function stage1Losses(models: Stage1Models, config: Stage1Config) {
 
 export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: TrainRun): Promise<void> {
   const { store, generator: G } = models;
-  const dim = data.vectors.dim;
-  const grid = fixedGridNoise(config, data.vectors.reference.length / dim);
-  const gridText = repeatEachRow(data.vectors.reference, dim, GRID_NOISE);
+  const { dim, reference, encoderId } = data.vectors;
+  // The reference captions (rows) x the same GRID_NOISE noise vectors at every checkpoint.
+  const generators = { textDim: dim, stage1: G, dims: { zDim: config.zDim, conditionDim1: config.conditionDim } };
+  const gridText = repeatEachRow(reference, dim, GRID_NOISE);
+  const noise = gridNoise(config.seed, GRID_NOISE, reference.length / dim, generators.dims);
 
   const onCheckpoint = async (epoch: number) => {
-    const images = generateStage1(G, gridText, dim, grid.z, grid.eps, config);
-    const bytes = toBytes((await images.data()) as Float32Array);
-    images.dispose();
-    const file = path.join(options.outDir, 'grids', `epoch-${String(epoch).padStart(4, '0')}.png`);
-    await writeImageGrid(file, bytes, grid.n, IMAGE_SIZE, { cols: GRID_NOISE });
-    await copyFile(file, path.join(options.outDir, 'grid-latest.png'));
-    await exportGenerator(options.outDir, models, config, { textDim: dim, encoder: data.vectors.encoderId }, epoch);
+    const { low } = await generatePixels(generators, gridText, noise);
+    await writeEpochGrid(options.outDir, epoch, low, gridText.length / dim, IMAGE_SIZE, GRID_NOISE);
+    await exportGenerator(options.outDir, models, config, { textDim: dim, encoder: encoderId }, epoch);
   };
 
   const steps = Math.floor(data.rows.length / config.batchSize);
@@ -77,12 +45,10 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
   await trainGan({
     name: 'stage1',
     store,
-    gVars: store.trainable('g').concat(store.trainable('ca')),
-    dVars: store.trainable('d'),
+    ...networkVariables(store),
     schedule: config,
-    // What may change between runs of one training: its length, its checkpointing, its learning rate (lowered to resume a diverged run).
     // A retrained sentence encoder makes other vectors of the same captions: another training.
-    identity: JSON.stringify({ ...config, epochs: 0, name: '', checkpointEvery: 0, keepCheckpoints: 0, learningRate: 0, dim, encoder: data.vectors.encoderId, images: data.rows.length }),
+    identity: runIdentity(config, { dim, encoder: encoderId, images: data.rows.length }),
     rng: new Rng(config.seed ^ 0x51a6e1),
     epochBatches: (rng) => {
       const order = rng.shuffle([...data.rows]);
@@ -90,24 +56,11 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     },
     batch: (rows, rng) => ganBatch(data, rows, IMAGE_SIZE, config.captionsPerExample, rng),
     ...stage1Losses(models, config),
-    checkpointDir: path.join(options.outDir, 'checkpoints'),
-    metrics: new MetricsLog(path.join(options.outDir, 'metrics.jsonl')),
+    ...runFiles(options.outDir),
     restart: options.restart,
     minutes: options.minutes,
     onCheckpoint,
-    outputs: ['grids', 'grid-latest.png'].map((f) => path.join(options.outDir, f)),
   });
-}
-
-/**
- * A GAN stage's generator alone (g/ and its conditioning augmentation ca/, not the discriminator)
- * in <outDir>/generator, for sampling and for the next stage, and the stage's manifest.json:
- * `meta` says what it is.
- */
-export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, store: ParamStore, meta: { config: unknown; epoch: number } & Record<string, unknown>): Promise<void> {
-  const weights = Object.fromEntries([...store.variables].filter(([name]) => name.startsWith('g/') || name.startsWith('ca/')));
-  await saveTensors(generatorDir(outDir), { weights }, meta);
-  await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage, ...meta });
 }
 
 /** The Stage I generator, for sampling and for Stage II. */

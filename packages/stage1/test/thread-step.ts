@@ -3,7 +3,7 @@
  * the threads the backend ran and every weight as JSON. threads.test.ts runs it at 1 and 2 threads
  * (a process each: the wasm backend's pool is fixed when it starts).
  */
-import { initBackend, tf } from '@t2i/core/runtime';
+import { initBackend, tf } from '@t2i/backends';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

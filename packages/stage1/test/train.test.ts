@@ -1,4 +1,5 @@
-import { disposeCheckpoint, loadCheckpoint, saveCheckpoint, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from '@t2i/gan';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';

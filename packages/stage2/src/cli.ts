@@ -1,15 +1,15 @@
 #!/usr/bin/env tsx
-import { ganFlags, loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stageDir, stageOutput, trainingCommand, trainingFlags } from '@t2i/core';
-import { initBackend } from '@t2i/core/runtime';
+import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stepDir, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { ganFlags, generatorDir, loadGenerator } from '@t2i/gan';
+import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
 import { embeddingsFile, loadCaptionVectors, referenceEmbeddingsFile } from 'embeddings';
 import { imagesFile, SOURCE_SIZE } from 'preprocess-images';
 import path from 'node:path';
-import { generatorDir, loadStage1Generator, sampleCommand } from 'stage1';
+import { buildGenerator, type Stage1Config } from 'stage1';
 import { z } from 'zod';
 import { Stage2Config } from './config.ts';
 import { openStage2Data } from './data.ts';
-import { sampleStage2 } from './sample.ts';
 import { buildStage2, trainStage2 } from './train.ts';
 
 const TrainOptions = z.object({
@@ -38,15 +38,15 @@ const train = trainingCommand(
     const { config: name, backend: backendName, threads, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage2Config, 'stage2', name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
-    const images = requireArtifact(imagesFile(stageDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
-    for (const file of [embeddingsFile(stageDir('embeddings')), referenceEmbeddingsFile(stageDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
-    requireArtifact(path.join(generatorDir(stageDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
+    const images = requireArtifact(imagesFile(stepDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
+    for (const file of [embeddingsFile(stepDir('embeddings')), referenceEmbeddingsFile(stepDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
+    requireArtifact(path.join(generatorDir(stepDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
     const backend = await initBackend({ backend: backendName, threads });
-    const stage1 = await loadStage1Generator();
+    const stage1 = await loadGenerator(generatorDir(stepDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim);
     try {
-      await trainStage2(models, stage1, data, config, { outDir: await stageOutput('stage2', out), restart, minutes, backend: backend.name });
+      await trainStage2(models, stage1, data, config, { outDir: await stepOutput('stage2', out), restart, minutes, backend: backend.name });
     } finally {
       await data.stream.close();
     }
@@ -55,7 +55,6 @@ const train = trainingCommand(
     stage1.store.dispose();
   });
 
-const sample = sampleCommand('stage2', 'Draw 256x256 images for any sentence with the trained Stage I and Stage II generators', sampleStage2);
-
-const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train).addCommand(sample);
+// Drawing images for a sentence with the trained generators: `pnpm t2i sample --stage 2` (packages/t2i).
+const program = new Command('stage2').description('StackGAN Stage II: a Stage I image and text to 256x256 images').addCommand(train);
 await runCommand(program);

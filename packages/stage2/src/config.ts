@@ -1,4 +1,4 @@
-import { ganTrainingFields } from 'stage1';
+import { ganTrainingFields } from '@t2i/gan';
 import { z } from 'zod';
 
 export const Stage2Config = z.object({

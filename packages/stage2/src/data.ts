@@ -1,9 +1,9 @@
 import { arrow as A, augmentBatch, openRecordBatchFile, UsageError, type Rng, type Split } from '@t2i/core';
-import { tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
 import type { CaptionVectors } from 'embeddings';
 import { promises as fs } from 'node:fs';
 import { rowPixels } from 'preprocess-images';
-import { averagedCaption, requireTwoClasses, type GanBatch } from 'stage1';
+import { averagedCaption, type GanBatch, requireTwoClasses } from '@t2i/gan';
 
 /** One step of a streamed epoch: the record batches to read before it, then the rows it trains on. */
 export interface StreamStep {

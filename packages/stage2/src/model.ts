@@ -1,5 +1,5 @@
-import { Bottleneck, Conv2d, ConvBn, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope, tf } from '@t2i/core/runtime';
-import { ConditioningAugmentation } from 'stage1';
+import { tf } from '@t2i/backends';
+import { Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Dense, leakyRelu, type Mode, replicate, type Scope, upsample2x } from '@t2i/gan';
 import type { Stage2Config } from './config.ts';
 
 /** Stage II's residual block at 16x16 (official StackGAN): 3x3 conv, BN, ReLU, 3x3 conv, BN, added to the input, ReLU. */

@@ -1,5 +1,6 @@
 import { Rng } from '@t2i/core';
-import { ParamStore, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Discriminator, Generator } from '../src/model.ts';
 import { tinyStage2 } from './fixtures.ts';

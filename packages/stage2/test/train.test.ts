@@ -1,13 +1,13 @@
-import { checkpointDirName, tf } from '@t2i/core/runtime';
+import { tf } from '@t2i/backends';
+import { checkpointDirName, generatorDir, loadGenerator } from '@t2i/gan';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { buildStage1, exportGenerator as exportStage1, generatorDir, loadStage1Generator, type LoadedGenerator } from 'stage1';
+import { buildGenerator, buildStage1, exportGenerator as exportStage1, type Stage1Config } from 'stage1';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import type { Stage2Config } from '../src/config.ts';
 import { openStage2Data } from '../src/data.ts';
-import { loadStage2Generator, otherStage1 } from '../src/sample.ts';
-import { buildStage2, trainStage2 } from '../src/train.ts';
+import { buildStage2, loadStage2Generator, otherStage1, trainStage2, type LoadedStage1 } from '../src/train.ts';
 import { tinyStage1 } from '../../stage1/test/fixtures.ts';
 import { syntheticVectors, tinyStage2, writeImagesFile } from './fixtures.ts';
 
@@ -15,7 +15,7 @@ const dirs: string[] = [];
 const values = (vars: Map<string, tf.Variable>) => Object.fromEntries([...vars].map(([n, v]) => [n, Array.from(v.dataSync())]));
 let imagesFile: string;
 let ids: string[];
-let stage1: LoadedGenerator;
+let stage1: LoadedStage1;
 const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 
 beforeAll(async () => {
@@ -32,7 +32,7 @@ beforeAll(async () => {
   const models = buildStage1(config, 6);
   await exportStage1(path.join(dir, 'stage1'), models, config, { textDim: 6 }, 1);
   models.store.dispose();
-  stage1 = await loadStage1Generator(generatorDir(path.join(dir, 'stage1')));
+  stage1 = await loadGenerator(generatorDir(path.join(dir, 'stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
 });
 afterAll(() => {
   stage1.store.dispose();

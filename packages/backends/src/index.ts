@@ -1,0 +1,4 @@
+export * from './backend.ts';
+export * from './wasm/out-of-memory.ts';
+export { registerWasmTrainingKernels } from './wasm/kernels.ts';
+export * from './ops.ts';

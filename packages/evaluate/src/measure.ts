@@ -1,0 +1,230 @@
+import { ArtifactError, gatherRows, log, progressBar, Rng, span } from '@t2i/core';
+import { tf } from '@t2i/backends';
+import { noiseRows, type Noise } from '@t2i/gan';
+import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadImageSet, SOURCE_SIZE, type ImageSet } from 'preprocess-images';
+import { modelArtifacts, requireModels, SIZE, TextToImagePipeline, type Stage } from 't2i';
+import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
+import type { EvaluateConfig } from './config.ts';
+import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
+import { fid, inceptionScore } from './metrics.ts';
+import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
+
+export interface EvaluateOptions {
+  outDir: string;
+  datasetDir: string;
+  backend: string;
+  /** Train the classifier even when a cached one matches. */
+  retrain: boolean;
+}
+
+/** One generated image: a test image's caption and a noise draw. */
+export interface Item extends ScoreRow {
+  /** Row of the caption in the caption matrix. */
+  captionRow: number;
+  /** Row of the ground-truth image among the real test-class images. */
+  truthRow: number;
+}
+
+/** Every caption of the test-class images: the conditioning of the generated images and R-precision's candidates. */
+export interface TestCaptions {
+  vectors: Float32Array;
+  classOf: number[];
+  rowOf: Map<string, number>;
+}
+
+function testCaptions(images: ImageSet, testRows: number[], vectors: CaptionVectors): TestCaptions {
+  const parts: Float32Array[] = [];
+  const classOf: number[] = [];
+  const rowOf = new Map<string, number>();
+  for (const r of testRows) {
+    const all = vectors.byImage.get(images.ids[r]);
+    if (!all) continue;
+    for (let k = 0; k < all.length / vectors.dim; k++) {
+      rowOf.set(`${images.ids[r]}#${k}`, classOf.length);
+      classOf.push(images.classIds[r]);
+      parts.push(all.subarray(k * vectors.dim, (k + 1) * vectors.dim));
+    }
+  }
+  const out = new Float32Array(parts.length * vectors.dim);
+  parts.forEach((p, i) => out.set(p, i * vectors.dim));
+  return { vectors: out, classOf, rowOf };
+}
+
+function planItems(images: ImageSet, testRows: number[], captions: TestCaptions, config: EvaluateConfig): Item[] {
+  const items: Item[] = [];
+  testRows.forEach((r, truthRow) => {
+    for (let k = 0; k < config.captionsPerImage; k++) {
+      const captionRow = captions.rowOf.get(`${images.ids[r]}#${k}`);
+      if (captionRow === undefined) continue;
+      for (let s = 0; s < config.samplesPerCaption; s++) items.push({ imageId: images.ids[r], captionIndex: k, sample: s, classId: images.classIds[r], captionRow, truthRow });
+    }
+  });
+  return items;
+}
+
+/** For each item: its own caption row, then up to `want` captions of other classes, at random. */
+function candidatesFor(items: Item[], captions: TestCaptions, want: number, rng: Rng): { candidates: number[][]; note: string } {
+  const others = new Map<number, number[]>();
+  let fewest = Infinity;
+  const candidates = items.map((item) => {
+    if (!others.has(item.classId)) others.set(item.classId, captions.classOf.flatMap((c, row) => (c === item.classId ? [] : [row])));
+    const pool = others.get(item.classId)!;
+    const k = Math.min(want, pool.length);
+    fewest = Math.min(fewest, k);
+    return [item.captionRow, ...rng.sample(pool.length, k).map((i) => pool[i])];
+  });
+  const note = fewest < want ? `Only ${fewest} captions of other test classes exist here (of the ${want} the protocol asks for), so images rank their caption among all of them: chance is 1/${fewest + 1}, not 1/${want + 1}.` : '';
+  return { candidates, note };
+}
+
+interface StageOutputs {
+  probs: Float32Array;
+  features: Float32Array;
+  joint: Float32Array;
+}
+
+/** Generates the items' images batch by batch and keeps what the scores need of them: p(y|x), features, joint vectors. */
+async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: number, pipeline: TextToImagePipeline, noise: Noise, classifier: FlowerClassifier, joint: JointImageEncoder, batchSize: number): Promise<Partial<Record<Stage, StageOutputs>>> {
+  const k = classifier.classes.length;
+  const make = (): StageOutputs => ({ probs: new Float32Array(items.length * k), features: new Float32Array(items.length * classifier.featureDim), joint: new Float32Array(items.length * joint.dim) });
+  const out: Partial<Record<Stage, StageOutputs>> = { 1: make(), ...(pipeline.stage2 ? { 2: make() } : {}) };
+  const bar = progressBar('evaluate: generating', items.length, 'images');
+  for (let start = 0; start < items.length; start += batchSize) {
+    const batch = items.slice(start, start + batchSize);
+    const text = gatherRows(captions.vectors, dim, batch.map((item) => item.captionRow));
+    const images = pipeline.draw(text, noiseRows(noise, pipeline.generators().dims, span(start, batch.length)));
+    for (const [stage, x] of [[1, images.low], [2, images.high]] as const) {
+      if (!x) continue;
+      const measured = tf.tidy(() => {
+        const input = toClassifierInput(x);
+        return { ...classifier.classify(input), joint: joint.encode(input) };
+      });
+      const o = out[stage]!;
+      o.probs.set((await measured.probs.data()) as Float32Array, start * k);
+      o.features.set((await measured.features.data()) as Float32Array, start * classifier.featureDim);
+      o.joint.set((await measured.joint.data()) as Float32Array, start * joint.dim);
+      tf.dispose(measured);
+    }
+    tf.dispose([images.low, ...(images.high ? [images.high] : [])]);
+    bar.tick(batch.length);
+  }
+  bar.stop();
+  return out;
+}
+
+/** What evaluate measured, and what its report draws again: the pipeline stays loaded for that (the caller disposes it). */
+export interface Measurement {
+  scores: ScoresJson;
+  /** The generated images, in the order of every per-image array. */
+  items: Item[];
+  /** Per stage measured, per generated image. */
+  perStage: { stage: Stage; perImage: PerImage }[];
+  captions: TestCaptions;
+  vectors: CaptionVectors;
+  noise: Noise;
+  pipeline: TextToImagePipeline;
+}
+
+/**
+ * Scores of the trained generators on the test-class captions: a flower classifier trained here
+ * (or its cached copy) on real images, Stage I's and Stage II's images for every planned caption
+ * and noise draw, and every score with the protocol that says how it was measured.
+ */
+export async function measure(config: EvaluateConfig, options: EvaluateOptions): Promise<Measurement> {
+  requireModels(1);
+  const images = await loadImageSet(SOURCE_SIZE.stage1);
+  const vectors = await loadCaptionVectors();
+  const split = await readClassificationSplit(options.datasetDir);
+  const data = classifierData(images, split);
+  const { classifier, info } = await loadOrTrainClassifier(path.join(options.outDir, 'classifier'), data, config, options.retrain);
+  log(`classifier: ${info.classes.length} classes, ${info.trainImages} training images; held-out (tstid, ${info.testImages} images) top-1 ${info.testTop1 === null ? 'n/a' : (100 * info.testTop1).toFixed(1) + '%'}, top-5 ${info.testTop5 === null ? 'n/a' : (100 * info.testTop5).toFixed(1) + '%'}`);
+
+  const rowsOf = (which: 'train' | 'test') => images.splits.flatMap((s, i) => (s === which ? [i] : []));
+  const testRows = rowsOf('test');
+  const trainRows = rowsOf('train');
+  const real = (rows: number[]) => classifyAll(classifier, rows.length, config.classifierBatchSize, (s, c) => centreCrops(images, rows.slice(s, s + c)));
+  const realTest = await real(testRows);
+  const realTrain = await real(trainRows);
+  const K = classifier.classes.length;
+  const F = classifier.featureDim;
+
+  const captions = testCaptions(images, testRows, vectors);
+  const items = planItems(images, testRows, captions, config);
+  if (items.length < 2) throw new Error(`evaluate: ${items.length} generated image(s) planned; the scores need at least 2 test-class images with caption vectors`);
+  const splits = Math.min(config.splits, items.length);
+  const { candidates, note } = candidatesFor(items, captions, config.rPrecisionCandidates - 1, new Rng(config.seed ^ 0x7e57));
+
+  const stage2File = modelArtifacts().stage2;
+  const stage2Skipped = existsSync(stage2File.file) ? undefined : `no trained Stage II generator (${stage2File.file}); run \`${stage2File.makeWith}\` and evaluate again`;
+  if (stage2Skipped) log(`evaluate: Stage II skipped: ${stage2Skipped}`);
+  // The stored caption vectors condition the images: no sentence encoder.
+  const pipeline = await TextToImagePipeline.load({ stage: stage2Skipped ? 1 : 2, encoder: false });
+  let joint: JointImageEncoder | undefined;
+  try {
+    joint = await loadJointImageEncoder();
+    if (joint.dim !== vectors.dim || pipeline.textDim !== vectors.dim) throw new ArtifactError(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${pipeline.textDim}-d ones; rerun the steps after embeddings`);
+    const noise = pipeline.noise(items.length, config.seed);
+    log(`evaluate: ${items.length} images per stage (${testRows.length} test-class images x ${config.captionsPerImage} captions x ${config.samplesPerCaption} samples)`);
+    const outputs = await generateAndMeasure(items, captions, vectors.dim, pipeline, noise, classifier, joint, config.batchSize);
+
+    const labelOf = new Map(classifier.classes.map((c, i) => [c, i]));
+    const ref: Reference = {
+      classes: K,
+      featureDim: F,
+      labels: Int32Array.from(items, (it) => labelOf.get(it.classId)!),
+      truthFeatures: Float32Array.from({ length: items.length * F }, (_, i) => realTest.features[items[Math.floor(i / F)].truthRow * F + (i % F)]),
+      realTest: realTest.features,
+      captions: captions.vectors,
+      captionDim: vectors.dim,
+      candidates,
+      candidatesNote: note,
+      splits,
+    };
+    const epochs: Record<Stage, number> = { 1: pipeline.stage1.epoch, 2: pipeline.stage2?.epoch ?? 0 };
+    const models = describeModels(pipeline);
+    const measured = ([1, 2] as const).flatMap((stage) => {
+      const o = outputs[stage];
+      return o ? [{ stage, ...scoreStage({ stage, size: SIZE[stage], epoch: epochs[stage], model: models[stage], ...o }, ref) }] : [];
+    });
+    const stageScores = (stage: Stage): StageScores | { skipped: string } => measured.find((m) => m.stage === stage)?.scores ?? { skipped: stage2Skipped! };
+
+    const scores: ScoresJson = {
+      note: FEATURE_NOTE,
+      config,
+      backend: options.backend,
+      classifier: { ...info, protocol: PROTOCOL.classifier(config.classifierWidth, F, info, classifier.classes) },
+      generated: {
+        protocol: PROTOCOL.generated(testRows.length, config.captionsPerImage, config.samplesPerCaption, config.seed, items.length),
+        testImages: testRows.length,
+        captionsPerImage: config.captionsPerImage,
+        samplesPerCaption: config.samplesPerCaption,
+        images: items.length,
+      },
+      stages: { stage1: stageScores(1), stage2: stageScores(2) },
+      real: {
+        inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: PROTOCOL.realInceptionScore(testRows.length) },
+        fidTrainVsTest: { value: fid(realTrain.features, realTest.features, F), protocol: PROTOCOL.fidFloor },
+      },
+      published: PUBLISHED,
+    };
+    return { scores, items, perStage: measured.map(({ stage, perImage }) => ({ stage, perImage })), captions, vectors, noise, pipeline };
+  } catch (err) {
+    pipeline.dispose();
+    throw err;
+  } finally {
+    joint?.dispose();
+    classifier.store.dispose();
+  }
+}
+
+/** Which trained model each stage is, in a line: what the report says beside its scores. */
+function describeModels(p: TextToImagePipeline): Record<Stage, string> {
+  const c1 = p.stage1.config;
+  const stage1 = `${c1.generator} G, ${c1.discriminator} D, ngf ${c1.ngf}, ndf ${c1.ndf}; config ${c1.name}, epoch ${p.stage1.epoch} of ${c1.epochs}`;
+  if (!p.stage2) return { 1: stage1, 2: '' };
+  const c2 = p.stage2.config;
+  return { 1: stage1, 2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
+}
