@@ -1,12 +1,12 @@
 #!/usr/bin/env tsx
-import { computeFlags, computeOptions, ensureOutDir, newCommand, numberFlag, parseOptions, repoRoot, runCommand, seedFlag, UsageError } from '@t2i/core';
+import { computeFlags, computeOptions, ensureOutDir, log, newCommand, numberFlag, parseOptions, repoRoot, runCommand, seedFlag, UsageError } from '@t2i/core';
 import { initBackend } from '@t2i/backends';
 import { Command, Option } from 'commander';
 import { logReading } from 'embeddings';
 import path from 'node:path';
 import { z } from 'zod';
 import { writePictures, writeSample } from './pictures.ts';
-import { requireModels, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
+import { describeModels, locateModels, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
 
 const DrawOptions = z.object({
   n: numberFlag((n) => n.int().min(1).max(64)),
@@ -18,13 +18,14 @@ const DrawOptions = z.object({
 
 /** What generate and sample share: the sentence, its pictures through the pipeline, the files written (printed, one a line). */
 async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (outDir: string, pictures: Pictures, stage: Stage) => Promise<string[]>): Promise<void> {
-  const stage = Number(o.stage) as Stage;
   // Checked before the backend loads, so that a fresh clone hears what to run at once.
-  requireModels(stage);
+  const { source, stage, note } = locateModels(Number(o.stage) as Stage);
   // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
   const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
   await initBackend(o);
-  const pipeline = await TextToImagePipeline.load({ stage });
+  const pipeline = await TextToImagePipeline.load({ stage, source });
+  log(describeModels(source, pipeline.stage1.epoch));
+  if (note) log(note);
   try {
     const pictures = await pipeline.generate(sentence, { n: o.n, seed: o.seed, stage });
     logReading(pictures);

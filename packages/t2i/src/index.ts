@@ -1,2 +1,3 @@
-export { loadStage1Generator, modelArtifacts, requireModels, SIZE, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
+export { describeModels, loadStage1Generator, locateModels, modelArtifacts, requireModels, SIZE, TextToImagePipeline, trainedModels, type ModelSource, type Pictures, type Stage } from './pipeline.ts';
+export { shipModels, shippedDir, verifyShipped, ShippedManifest } from './shipped.ts';
 export { writePictures, writeSample } from './pictures.ts';

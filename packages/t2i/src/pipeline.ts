@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildGenerator, IMAGE_SIZE as STAGE1_SIZE, type Stage1Config } from 'stage1';
 import { IMAGE_SIZE as STAGE2_SIZE, loadStage2Generator, otherStage1, type LoadedStage1, type LoadedStage2 } from 'stage2';
+import { shippedDir, verifyShipped, type ShippedManifest } from './shipped.ts';
 
 /** StackGAN's Stage I (64x64) or Stage II (256x256). */
 export type Stage = 1 | 2;
@@ -34,6 +35,52 @@ export function requireModels(stage: Stage): void {
   // --stage 1 is a way out only when Stage I's models are all there.
   const stage1Ready = missing.every(([name]) => name === 'stage2');
   throw new ArtifactError(`no trained model: ${missing.map(([name, a]) => `${name} (${a.file})`).join(', ')} missing. Run \`${last}\` first${stage1Ready ? ', or pass --stage 1 for 64x64 images alone' : ''}.`);
+}
+
+/** Where one command's models come from: trained under data/ (or $T2I_ARTIFACTS), or shipped in models/. */
+export interface ModelSource {
+  kind: 'trained' | 'shipped';
+  encoder: string;
+  stage1: string;
+  stage2?: string;
+  /** The shipped manifest (kind shipped). */
+  manifest?: ShippedManifest;
+}
+
+/** The models trained under data/. */
+export function trainedModels(): ModelSource {
+  const dir = (file: string) => path.dirname(file);
+  const a = modelArtifacts();
+  return { kind: 'trained', encoder: dir(a.encoder.file), stage1: dir(a.stage1.file), stage2: dir(a.stage2.file) };
+}
+
+/**
+ * The models a user's command draws with: those trained under data/ when a pipeline has made them,
+ * else the ones shipped in models/ (checked against their manifest), up to the stage they reach.
+ * Fails, before anything loads, as requireModels does when neither has them.
+ */
+export function locateModels(stage: Stage): { source: ModelSource; stage: Stage; note?: string } {
+  const a = modelArtifacts();
+  const trainedStage1 = existsSync(a.encoder.file) && existsSync(a.stage1.file);
+  if (!trainedStage1) {
+    const manifest = verifyShipped();
+    if (manifest) {
+      const dir = shippedDir();
+      const source: ModelSource = { kind: 'shipped', encoder: path.join(dir, manifest.encoder.dir), stage1: path.join(dir, manifest.stage1.dir), stage2: manifest.stage2 && path.join(dir, manifest.stage2.dir), manifest };
+      const reached: Stage = stage === 2 && source.stage2 ? 2 : 1;
+      const note = reached < stage ? 'no Stage II ships yet: 64x64 images only' : undefined;
+      return { source, stage: reached, note };
+    }
+  }
+  requireModels(stage);
+  return { source: trainedModels(), stage };
+}
+
+/** What a command says about the models it draws with. */
+export function describeModels(source: ModelSource, stage1Epoch: number): string {
+  if (source.kind === 'trained') return `models: trained under ${path.dirname(path.dirname(source.stage1))} (Stage I epoch ${stage1Epoch})`;
+  const m = source.manifest!;
+  return `models: shipped in ${path.relative(process.cwd(), path.dirname(source.stage1)) || '.'} (${m.dataset}; Stage I epoch ${m.stage1.epoch} of ${m.stage1.plannedEpochs} planned; no pipeline has trained models under data/ yet)`;
 }
 
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */
@@ -66,17 +113,21 @@ export class TextToImagePipeline {
     private readonly encoder?: SentenceEncoder,
   ) {}
 
-  /** The latest trained models (data/, or $T2I_ARTIFACTS); fails with the command to run when any is missing. */
-  static async load({ stage = 2, encoder = true }: { stage?: Stage; encoder?: boolean } = {}): Promise<TextToImagePipeline> {
-    requireModels(stage);
-    const stage1 = await loadStage1Generator();
-    const stage2 = stage === 2 ? await loadStage2Generator() : undefined;
+  /**
+   * The models of `source` (by default the latest trained ones, under data/ or $T2I_ARTIFACTS);
+   * fails with the command to run when any is missing.
+   */
+  static async load({ stage = 2, encoder = true, source }: { stage?: Stage; encoder?: boolean; source?: ModelSource } = {}): Promise<TextToImagePipeline> {
+    if (!source) requireModels(stage);
+    const from = source ?? trainedModels();
+    const stage1 = await loadStage1Generator(from.stage1);
+    const stage2 = stage === 2 ? await loadStage2Generator(from.stage2) : undefined;
     const remake = `pnpm turbo run ${stage2 ? 'stage2' : 'stage1'}`;
     let sentences: SentenceEncoder | undefined;
     try {
       if (stage2) requireOneSentenceSpace({ 'Stage I': stage1, 'Stage II': stage2 }, remake);
       if (encoder) {
-        sentences = await SentenceEncoder.load();
+        sentences = await SentenceEncoder.load(from.encoder);
         requireOneSentenceSpace({ encoder: sentences.space, 'Stage I': stage1, ...(stage2 && { 'Stage II': stage2 }) }, remake);
       }
     } catch (err) {

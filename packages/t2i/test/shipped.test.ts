@@ -1,0 +1,106 @@
+import { tf } from '@t2i/backends';
+import { saveGenerator } from '@t2i/gan';
+import { buildModels, saveEncoder } from 'embeddings';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildStage1 } from 'stage1';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { syntheticData, tinyConfig } from '../../embeddings/test/fixtures.ts';
+import { tinyStage1 } from '../../stage1/test/fixtures.ts';
+import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { describeModels, locateModels, modelArtifacts, TextToImagePipeline } from '../src/pipeline.ts';
+import { shipModels, verifyShipped } from '../src/shipped.ts';
+
+const root = tempDir('t2i-shipped-');
+const models = path.join(root, 'models');
+const env = { artifacts: process.env.T2I_ARTIFACTS, models: process.env.T2I_MODELS };
+
+/** A tiny trained encoder and Stage I generator, shipped into `models` as the release would be. */
+beforeAll(async () => {
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  await tf.setBackend('cpu');
+  const data = syntheticData();
+  const config = tinyConfig();
+  const encoder = buildModels(config, data.vocab.size);
+  await saveEncoder(path.join(root, 'trained/encoder'), encoder, config, data.vocab, 'test-encoder');
+  encoder.store.dispose();
+  const stage1 = buildStage1(tinyStage1(), config.dim);
+  await saveGenerator('stage1', path.join(root, 'trained/stage1'), stage1.store, { config: tinyStage1(), textDim: config.dim, encoder: 'test-encoder', epoch: 3 });
+  stage1.store.dispose();
+  await shipModels(
+    {
+      encoder: path.join(root, 'trained/encoder'),
+      stage1: path.join(root, 'trained/stage1/generator'),
+      about: { description: 'test', dataset: 'synthetic', encoder: { id: 'test-encoder', config, epochs: 1, trainingSeconds: 1 }, stage1: { config: tinyStage1(), epoch: 3, plannedEpochs: 10, trainingSeconds: 2 }, scores: null },
+    },
+    models,
+  );
+  process.env.T2I_MODELS = models;
+  process.env.T2I_ARTIFACTS = path.join(root, 'no-pipeline-yet');
+});
+
+afterAll(() => {
+  for (const [key, value] of [['T2I_ARTIFACTS', env.artifacts], ['T2I_MODELS', env.models]] as const) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  removeDir(root);
+});
+
+describe('the shipped models', () => {
+  it('are what a command draws with when no pipeline has trained models, and it says so; the same seed draws the same flowers', async () => {
+    const { source, stage, note } = locateModels(2);
+    expect(source.kind).toBe('shipped');
+    expect([stage, note]).toEqual([1, 'no Stage II ships yet: 64x64 images only']);
+    const pipeline = await TextToImagePipeline.load({ stage, source });
+    try {
+      expect(describeModels(source, pipeline.stage1.epoch)).toMatch(/^models: shipped in .*models \(synthetic; Stage I epoch 3 of 10 planned; no pipeline has trained models under data\/ yet\)$/);
+      const draw = async (seed: number) => Array.from((await pipeline.generate('a red flower', { n: 2, seed })).low);
+      const first = await draw(5);
+      expect(await draw(5)).toEqual(first);
+      expect(await draw(6)).not.toEqual(first);
+    } finally {
+      pipeline.dispose();
+    }
+  });
+
+  it('give way to the models a pipeline trained under data/', () => {
+    const a = modelArtifacts();
+    for (const file of [a.encoder.file, a.stage1.file]) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, '{}');
+    }
+    try {
+      expect(locateModels(1).source.kind).toBe('trained');
+    } finally {
+      rmSync(process.env.T2I_ARTIFACTS!, { recursive: true, force: true });
+    }
+  });
+
+  it('are float16, the text side of the encoder alone, and each file is listed with its size and sha256', () => {
+    const manifest = verifyShipped(models)!;
+    expect(Object.keys(manifest.files).sort()).toEqual(['encoder/tensors.bin', 'encoder/tensors.json', 'stage1/tensors.bin', 'stage1/tensors.json']);
+    const entries = (dir: string) => JSON.parse(readFileSync(path.join(models, dir, 'tensors.json'), 'utf8')).tensors as { name: string; dtype: string }[];
+    expect(entries('encoder').every((e) => e.name.startsWith('text/'))).toBe(true);
+    expect([...entries('encoder'), ...entries('stage1')].every((e) => e.dtype === 'float16')).toBe(true);
+  });
+
+  it('refuse a damaged, truncated or missing file, naming it and the way to restore it', () => {
+    const bin = path.join(models, 'stage1', 'tensors.bin');
+    const original = readFileSync(bin);
+    try {
+      const altered = Buffer.from(original);
+      altered[10] ^= 0xff;
+      writeFileSync(bin, altered);
+      expect(() => verifyShipped(models)).toThrow(new RegExp(`${bin.replace(/[.]/g, '\\.')} is damaged: sha256 .* where the manifest says .*; restore it with \`git checkout -- models/\``));
+      expect(() => locateModels(1)).toThrow(/stage1\/tensors\.bin is damaged/);
+      truncateSync(bin, 100);
+      expect(() => verifyShipped(models)).toThrow(/is damaged: 100 bytes where the manifest says \d+/);
+      rmSync(bin);
+      expect(() => verifyShipped(models)).toThrow(/stage1\/tensors\.bin is missing/);
+    } finally {
+      writeFileSync(bin, original);
+    }
+    expect(verifyShipped(models)).toBeDefined();
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * Writes models/ from a trained run: the encoder's text side and the Stage I generator in float16,
+ * and models/manifest.json (configs, dataset, epochs, training time, the encoder id, each file's
+ * sha256, and evaluate's scores where the run has them). The maintainers' step before committing
+ * a release model; users never need it.
+ *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."]
+ */
+import { artifactsDir, log, newCommand, parseOptions, runCommand, UsageError } from '@t2i/core';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { shipModels, shippedDir } from '../packages/t2i/src/shipped.ts';
+import { z } from 'zod';
+
+const Options = z.object({ from: z.string(), dataset: z.string() });
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+/** The sum of an epoch log's seconds (metrics.jsonl), and its last epoch. */
+function training(file: string): { seconds: number; epoch: number } {
+  const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { seconds: number; epoch: number });
+  return { seconds: Math.round(lines.reduce((n, l) => n + l.seconds, 0)), epoch: lines.at(-1)?.epoch ?? 0 };
+}
+
+const command = newCommand('ship-models', 'Write models/ (float16 encoder text side and Stage I generator, with a manifest) from a trained run')
+  .option('--from <dir>', 'the run folder that holds embeddings/ and stage1/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
+  .option('--dataset <text>', 'what the models were trained on, for the manifest', 'Oxford-102 flowers, the 7,034 images of the 82 training classes, with Reed et al. (2016) captions')
+  .action(async (raw) => {
+    const o = parseOptions(Options, raw, 'ship-models');
+    const from = path.resolve(o.from);
+    const encoder = path.join(from, 'embeddings', 'encoder');
+    const stage1 = path.join(from, 'stage1', 'generator');
+    for (const dir of [encoder, stage1]) if (!existsSync(path.join(dir, 'tensors.json'))) throw new UsageError(`${dir} holds no trained model; train it first (README, "The release model")`);
+    const encoderMeta = readJson(path.join(from, 'embeddings', 'manifest.json'));
+    const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number; encoder: string };
+    const scoresFile = path.join(from, 'evaluate', 'scores.json');
+    const manifest = await shipModels({
+      encoder,
+      stage1,
+      about: {
+        description: 'The models `t2i generate` draws with when no pipeline has trained its own under data/. README, "The release model", says how to train them again.',
+        dataset: o.dataset,
+        encoder: { id: stage1Meta.encoder, config: encoderMeta.config, epochs: training(path.join(from, 'embeddings', 'metrics.jsonl')).epoch, trainingSeconds: training(path.join(from, 'embeddings', 'metrics.jsonl')).seconds },
+        stage1: { config: stage1Meta.config, epoch: stage1Meta.epoch, plannedEpochs: stage1Meta.config.epochs, trainingSeconds: training(path.join(from, 'stage1', 'metrics.jsonl')).seconds },
+        scores: existsSync(scoresFile) ? readJson(scoresFile) : null,
+      },
+    });
+    for (const [name, f] of Object.entries(manifest.files)) log(`${path.join(shippedDir(), name)}: ${(f.bytes / 1e6).toFixed(2)} MB, sha256 ${f.sha256.slice(0, 12)}…`);
+  });
+
+await runCommand(command);
