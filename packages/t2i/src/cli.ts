@@ -5,6 +5,8 @@ import { Command, Option } from 'commander';
 import { logReading } from 'embeddings';
 import path from 'node:path';
 import { z } from 'zod';
+// The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
+import { fetchDatasetCommand } from '../../../scripts/fetch-dataset.ts';
 import { writePictures, writeSample } from './pictures.ts';
 import { describeModels, locateModels, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
 
@@ -79,5 +81,6 @@ const program = new Command('t2i')
   .description('t2i: StackGAN text-to-image for flowers')
   .addCommand(generateCommand())
   .addCommand(sampleCommand())
+  .addCommand(fetchDatasetCommand())
   .command('evaluate', 'Score Stage I and Stage II and write the report: the evaluate step (pnpm turbo run evaluate), run directly', { executableFile: path.join(repoRoot, 'packages/evaluate/src/cli.ts') });
 await runCommand(program);
