@@ -8,7 +8,7 @@ import { z } from 'zod';
 // The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
 import { fetchDatasetCommand } from '../../../scripts/fetch-dataset.ts';
 import { writePictures, writeSample } from './pictures.ts';
-import { describeModels, locateModels, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
+import { describeModels, loadPipeline, locateModels, type Pictures, type Stage } from './pipeline.ts';
 
 const DrawOptions = z.object({
   n: numberFlag((n) => n.int().min(1).max(64)),
@@ -25,7 +25,7 @@ async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (ou
   // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
   const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
   await initBackend(o);
-  const pipeline = await TextToImagePipeline.load({ stage, source });
+  const pipeline = await loadPipeline({ stage, source });
   log(describeModels(source, pipeline.stage1.epoch));
   if (note) log(note);
   try {

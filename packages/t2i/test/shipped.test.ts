@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { syntheticData, tinyConfig } from '../../embeddings/test/fixtures.ts';
 import { tinyStage1 } from '../../stage1/test/fixtures.ts';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-import { describeModels, locateModels, modelArtifacts, TextToImagePipeline } from '../src/pipeline.ts';
+import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
 import { shipModels, verifyShipped } from '../src/shipped.ts';
 
 const root = tempDir('t2i-shipped-');
@@ -52,7 +52,7 @@ describe('the shipped models', () => {
     const { source, stage, note } = locateModels(2);
     expect(source.kind).toBe('shipped');
     expect([stage, note]).toEqual([1, 'no Stage II ships yet: 64x64 images only']);
-    const pipeline = await TextToImagePipeline.load({ stage, source });
+    const pipeline = await loadPipeline({ stage, source });
     try {
       expect(describeModels(source, pipeline.stage1.epoch)).toMatch(/^models: shipped in .*models \(synthetic; Stage I epoch 3 of 10 planned; no pipeline has trained models under data\/ yet\)$/);
       const draw = async (seed: number) => Array.from((await pipeline.generate('a red flower', { n: 2, seed })).low);
