@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 // The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
 import { fetchDatasetCommand } from '../../../scripts/fetch-dataset.ts';
+import { startPageServer } from './page/server.ts';
 import { writePictures, writeSample } from './pictures.ts';
 import { describeModels, loadPipeline, locateModels, type Pictures, type Stage } from './pipeline.ts';
 
@@ -76,11 +77,29 @@ export const sampleCommand = (): Command =>
     await draw(sentenceOf(o.text, 't2i sample --text'), o, writeSample);
   });
 
+const ServeOptions = z.object({
+  port: numberFlag((n) => n.int().min(0).max(65535)),
+  host: z.string().trim().min(1, 'give an address, e.g. 127.0.0.1'),
+});
+
+export const serveCommand = (): Command =>
+  newCommand('serve', 'Serve the page where a sentence becomes flowers: drawn in the browser with TensorFlow.js, by the same model code as generate, with the latest trained models (else the shipped ones)')
+    .option('--port <n>', 'port to listen on (0: any free one)', '5173')
+    .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
+    .action(async (raw) => {
+      const o = parseOptions(ServeOptions, raw, 't2i serve');
+      const server = await startPageServer(o);
+      const { served } = server;
+      log(`models: ${served.kind} in ${served.where}/, up to Stage ${served.stage === 2 ? 'II' : 'I'}${served.note ? ` (${served.note})` : ''}; the page draws in the browser (Ctrl-C stops the server)`);
+      console.log(server.url);
+    });
+
 // evaluate builds on this package (its images come from the pipeline), so `t2i evaluate` runs its command as a program of its own.
 const program = new Command('t2i')
   .description('t2i: StackGAN text-to-image for flowers')
   .addCommand(generateCommand())
   .addCommand(sampleCommand())
+  .addCommand(serveCommand())
   .addCommand(fetchDatasetCommand())
   .command('evaluate', 'Score Stage I and Stage II and write the report: the evaluate step (pnpm turbo run evaluate), run directly', { executableFile: path.join(repoRoot, 'packages/evaluate/src/cli.ts') });
 await runCommand(program);
