@@ -10,12 +10,12 @@
 import { computeFlags, computeOptions, intFlag, loadConfig, Rng } from '@t2i/core';
 import { initBackend } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
-import { SentenceEncoder } from 'embeddings';
+import { loadSentenceEncoder } from 'embeddings';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import * as stage1 from 'stage1';
 import * as stage2 from 'stage2';
-import { modelArtifacts, TextToImagePipeline, type Stage } from 't2i';
+import { loadPipeline, modelArtifacts, TextToImagePipeline, type Stage } from 't2i';
 import { z } from 'zod';
 import { benchFlags } from './flags.ts';
 
@@ -34,7 +34,7 @@ const sentence = 'this flower has petals that are blue and white';
 
 /** Untrained Stage I and Stage II generators of the paper's size, fed by the trained sentence encoder. */
 async function paperModels(): Promise<TextToImagePipeline> {
-  const encoder = await SentenceEncoder.load();
+  const encoder = await loadSentenceEncoder();
   const textDim = encoder.dim;
   const c1 = loadConfig(stage1.Stage1Config, 'stage1', 'full') as stage1.Stage1Config;
   const c2 = loadConfig(stage2.Stage2Config, 'stage2', 'full') as stage2.Stage2Config;
@@ -48,7 +48,7 @@ async function paperModels(): Promise<TextToImagePipeline> {
 const backend = (await initBackend(values)).name;
 const stage = existsSync(modelArtifacts().stage2.file) || values.paper ? 2 : 1;
 let started = performance.now();
-const pipeline = values.paper ? await paperModels() : await TextToImagePipeline.load({ stage });
+const pipeline = values.paper ? await paperModels() : await loadPipeline({ stage });
 const loadMs = performance.now() - started;
 const { stage1: g1, stage2: g2 } = pipeline;
 const describe1 = `Stage I ${g1.config.generator} G ngf ${g1.config.ngf}`;

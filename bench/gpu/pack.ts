@@ -14,7 +14,7 @@ import { readTable, requireArtifact, stepDir } from '@t2i/core';
 import { captionsFile } from 'captions';
 import { initBackend } from '@t2i/backends';
 import { loadTensors, saveTensors } from '@t2i/gan';
-import { encoderDir, loadCaptionVectors, SentenceEncoder } from 'embeddings';
+import { encoderDir, loadCaptionVectors, loadSentenceEncoder } from 'embeddings';
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -101,7 +101,7 @@ if (!values.keepData) {
 
   // The encoder must give there the vectors the embeddings stage wrote here.
   const stored = await loadCaptionVectors();
-  const encoder = await SentenceEncoder.load(path.join(staging, 'encoder'));
+  const encoder = await loadSentenceEncoder(path.join(staging, 'encoder'));
   const checked = images.ids.slice(0, 32);
   const { vectors } = await encoder.encode(checked.flatMap((id) => captions.get(id)!));
   encoder.dispose();

@@ -12,7 +12,7 @@ import { loadConfig, log, numberFlag, optionalInt } from '@t2i/core';
 import { initBackend, tf } from '@t2i/backends';
 import { generatorDir, loadTensors, saveTensors } from '@t2i/gan';
 import { REFERENCE_CAPTIONS } from 'captions';
-import { SentenceEncoder } from 'embeddings';
+import { loadSentenceEncoder } from 'embeddings';
 import path from 'node:path';
 import { buildStage1, ganData, Stage1Config, trainStage1 } from 'stage1';
 import { z } from 'zod';
@@ -38,7 +38,7 @@ const backend = await initBackend(values.backend);
 const config = loadConfig(Stage1Config, 'stage1', values.config, values.batchSize ? { batchSize: values.batchSize } : {}) as Stage1Config;
 
 const { images, captions } = await readTravelPack(path.join(values.data, 'stage1-train.arrow'), values.limit);
-const encoder = await SentenceEncoder.load(path.join(values.data, 'encoder'));
+const encoder = await loadSentenceEncoder(path.join(values.data, 'encoder'));
 // Named by the encoder's training, as embeddings.arrow's are: generate refuses a generator of other vectors.
 const vectors = { ...(await encodeCaptionVectors(captions, [...REFERENCE_CAPTIONS], (s) => encoder.encode(s), encoder.dim)), encoderId: encoder.id };
 encoder.dispose();

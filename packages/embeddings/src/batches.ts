@@ -1,7 +1,8 @@
 import { augmentRows, UsageError, type Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { UNK } from 'captions';
-import { decoderTensors, IMAGE_SIZE, padTokens, type EmbeddingData } from './data.ts';
+import { decoderTensors, IMAGE_SIZE, type EmbeddingData } from './data.ts';
+import { tokenTensor } from './encode.ts';
 
 export const CROP = 64;
 
@@ -91,11 +92,6 @@ export function importedTensor(data: EmbeddingData, rows: number[]): tf.Tensor2D
   const out = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => out.set(vectors.subarray(r * dim, (r + 1) * dim), i * dim));
   return tf.tensor2d(out, [rows.length, dim]);
-}
-
-export function tokenTensor(rows: Int32Array[]): tf.Tensor2D {
-  const { data, length } = padTokens(rows);
-  return tf.tensor2d(data, [rows.length, length], 'int32');
 }
 
 /** [n, 64, 64, 3] in [-1, 1]: random crops and flips for training, centre crops for evaluation. */

@@ -85,14 +85,6 @@ export function withCaptionsOnly(images: EmbeddingData['images'], capImage: numb
   };
 }
 
-/** 0-padded [batch, length] token matrix, length = the longest row. */
-export function padTokens(rows: Int32Array[]): { data: Int32Array; length: number } {
-  const length = Math.max(1, ...rows.map((r) => r.length));
-  const data = new Int32Array(rows.length * length);
-  rows.forEach((r, i) => data.set(r, i * length));
-  return { data, length };
-}
-
 /**
  * Teacher forcing for the autoencoder: decoder input <bos> w1 .. wn, target w1 .. wn <eos>, and a
  * mask over the real positions, all [batch, length + 1].

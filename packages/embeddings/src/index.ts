@@ -1,5 +1,6 @@
 export { EmbeddingsConfig } from './config.ts';
-export { encoderDir, logReading, requireOneSentenceSpace, saveEncoder, SentenceEncoder, type SentenceSpace } from './encoder.ts';
+export { encoderDir, loadSentenceEncoder, logReading, saveEncoder } from './encoder.ts';
+export { requireOneSentenceSpace, SentenceEncoder, type SentenceSpace } from './sentence-encoder.ts';
 export { embeddingsFile, referenceEmbeddingsFile, runEmbeddings } from './stage.ts';
 export { loadEmbeddingData, type EmbeddingData } from './data.ts';
 export { buildModels } from './models.ts';

@@ -1,22 +1,12 @@
 import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { imageTensor, tokenTensor } from './batches.ts';
+import { imageTensor } from './batches.ts';
+import { encodeCaptions } from './encode.ts';
 import type { EmbeddingData } from './data.ts';
-import type { EncoderModels, SentenceModel } from './models.ts';
+import type { EncoderModels } from './models.ts';
 
 const CHUNK = 256;
 const RANK_CHUNK = 1024;
-
-/** Sentence vectors of the given caption rows, [n, dim], in chunks (no gradients, bounded memory). */
-export async function encodeCaptions(text: SentenceModel, tokens: Int32Array[]): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for (let i = 0; i < tokens.length; i += CHUNK) {
-    const v = tf.tidy(() => text.encode(tokenTensor(tokens.slice(i, i + CHUNK))));
-    parts.push((await v.data()) as Float32Array);
-    v.dispose();
-  }
-  return concat(parts);
-}
 
 /** Image vectors (centre crops) of the given image rows, [n, dim]. */
 export async function encodeImages(models: EncoderModels, data: EmbeddingData, rows: number[]): Promise<Float32Array> {

@@ -20,7 +20,8 @@ import type { EmbeddingsConfig } from './config.ts';
 import { loadEmbeddingData, type EmbeddingData } from './data.ts';
 import { encoderDir, saveEncoder } from './encoder.ts';
 import { buildModels } from './models.ts';
-import { captionVectors, encodeCaptions, measureQuality, type Quality } from './quality.ts';
+import { encodeCaptions } from './encode.ts';
+import { captionVectors, measureQuality, type Quality } from './quality.ts';
 import { loadImportedVectors } from './import.ts';
 import { trainEncoders } from './train.ts';
 

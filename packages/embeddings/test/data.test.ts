@@ -3,7 +3,7 @@ import { tf } from '@t2i/backends';
 import { describe, expect, it, vi } from 'vitest';
 import { indexTraining, jointBatch } from '../src/batches.ts';
 import { withCaptionsOnly } from '../src/data.ts';
-import { requireOneSentenceSpace } from '../src/encoder.ts';
+import { requireOneSentenceSpace } from '../src/sentence-encoder.ts';
 import { syntheticData } from './fixtures.ts';
 
 describe('embedding data', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Vocabulary } from 'captions';
-import { encoderDir, saveEncoder, SentenceEncoder } from '../src/encoder.ts';
+import { encoderDir, loadSentenceEncoder, saveEncoder } from '../src/encoder.ts';
 import { buildModels } from '../src/models.ts';
 import { encoderIdentity } from '../src/stage.ts';
 import { learningRateAt, trainEncoders } from '../src/train.ts';
@@ -95,7 +95,7 @@ describe('training the encoders', () => {
   it('encodes any sentence after training; unknown words are reported, never fatal', async () => {
     const run = await train(tinyConfig());
     await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab, 'test-encoder');
-    const encoder = await SentenceEncoder.load(encoderDir(run.dir));
+    const encoder = await loadSentenceEncoder(encoderDir(run.dir));
     const long = `${'red petals '.repeat(tinyConfig().maxTokens / 2)}and a zebra`;
     const { vectors, unknownWords, ignoredWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '', long]);
     expect(vectors.length).toBe(5 * 8);

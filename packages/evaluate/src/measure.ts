@@ -5,7 +5,7 @@ import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadImageSet, SOURCE_SIZE, type ImageSet } from 'preprocess-images';
-import { modelArtifacts, requireModels, SIZE, TextToImagePipeline, type Stage } from 't2i';
+import { loadPipeline, modelArtifacts, requireModels, SIZE, type TextToImagePipeline, type Stage } from 't2i';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
@@ -161,7 +161,7 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
   const stage2Skipped = existsSync(stage2File.file) ? undefined : `no trained Stage II generator (${stage2File.file}); run \`${stage2File.makeWith}\` and evaluate again`;
   if (stage2Skipped) log(`evaluate: Stage II skipped: ${stage2Skipped}`);
   // The stored caption vectors condition the images: no sentence encoder.
-  const pipeline = await TextToImagePipeline.load({ stage: stage2Skipped ? 1 : 2, encoder: false });
+  const pipeline = await loadPipeline({ stage: stage2Skipped ? 1 : 2, encoder: false });
   let joint: JointImageEncoder | undefined;
   try {
     joint = await loadJointImageEncoder();

@@ -125,7 +125,7 @@ describe('generate and evaluate end to end', () => {
 
   it('prints --help for evaluate and each t2i command', () => {
     expect(runCli('evaluate', ['--help']).stdout).toMatch(/Usage: evaluate \[options\][\s\S]*--classifier-epochs/);
-    for (const sub of ['generate', 'sample']) expect(t2i([sub, '--help'], {}, user).stdout).toMatch(new RegExp(`Usage: t2i ${sub} `));
+    for (const sub of ['generate', 'sample', 'serve', 'fetch-dataset']) expect(t2i([sub, '--help'], {}, user).stdout).toMatch(new RegExp(`Usage: t2i ${sub} `));
     // `t2i evaluate` runs evaluate's own command.
     expect(t2i(['evaluate', '--help'], {}, user).stdout).toMatch(/Usage: evaluate \[options\][\s\S]*--classifier-epochs/);
   });

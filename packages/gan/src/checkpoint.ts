@@ -2,8 +2,9 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArtifactError, DivergedError, explainWriteError, log, prepareFolderOf, tempPathFor } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { fromHalf, toHalf } from './half.ts';
+import { toHalf } from './half.ts';
 import { ParamStore } from './params.ts';
+import { entryTensor, entryValues, REMAKE, type TensorEntry, type Tensors, type TensorsJson } from './tensors.ts';
 
 /**
  * A checkpoint is a folder `step-<n>/` holding `tensors.json` (tensor names, shapes, offsets,
@@ -20,16 +21,6 @@ export interface CheckpointState {
   optimizer: Record<string, tf.Tensor>;
   /** Anything else a resumed run needs, as plain JSON. */
   meta: Record<string, unknown>;
-}
-
-interface TensorEntry {
-  group: string;
-  name: string;
-  shape: number[];
-  /** As stored: float16 is read back as float32. */
-  dtype: 'float32' | 'int32' | 'float16';
-  offset: number;
-  length: number;
 }
 
 const DIR_RE = /^step-(\d+)$/;
@@ -69,7 +60,7 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
     }
     const json = await fs.open(path.join(tmp, 'tensors.json'), 'w');
     try {
-      await json.writeFile(JSON.stringify({ format: 't2i-tensors-1', tensors: entries, meta }, null, 1));
+      await json.writeFile(JSON.stringify({ format: 't2i-tensors-1', tensors: entries, meta } satisfies TensorsJson, null, 1));
       await json.sync();
     } finally {
       await json.close();
@@ -87,11 +78,9 @@ export async function saveTensors(folder: string, groups: Record<string, Record<
   }
 }
 
-/** What to do about a damaged tensor folder, whether it holds a checkpoint or an exported model. */
-const REMAKE = 'delete this folder and make it again (a checkpoint: training then resumes from the one before)';
-
-export async function loadTensors(folder: string): Promise<{ groups: Record<string, Record<string, tf.Tensor>>; meta: Record<string, unknown> }> {
-  let json: { tensors: TensorEntry[]; meta: Record<string, unknown> };
+/** A tensor folder from its files: Node's ReadTensors. */
+export async function loadTensors(folder: string): Promise<Tensors> {
+  let json: TensorsJson;
   try {
     json = JSON.parse(await fs.readFile(path.join(folder, 'tensors.json'), 'utf8'));
   } catch (err) {
@@ -104,10 +93,10 @@ export async function loadTensors(folder: string): Promise<{ groups: Record<stri
   });
   try {
     for (const e of json.tensors) {
-      const values = e.dtype === 'int32' ? new Int32Array(e.length) : e.dtype === 'float16' ? new Uint16Array(e.length) : new Float32Array(e.length);
+      const values = entryValues(e);
       const { bytesRead } = await bin.read(new Uint8Array(values.buffer), 0, values.byteLength, e.offset);
       if (bytesRead !== values.byteLength) throw new ArtifactError(`${folder}/tensors.bin ends inside ${e.group}/${e.name}: the file is truncated; ${REMAKE}`);
-      (groups[e.group] ??= {})[e.name] = values instanceof Uint16Array ? tf.tensor(fromHalf(values), e.shape, 'float32') : tf.tensor(values, e.shape, e.dtype as 'float32' | 'int32');
+      (groups[e.group] ??= {})[e.name] = entryTensor(e, values);
     }
   } finally {
     await bin.close();

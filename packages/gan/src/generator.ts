@@ -1,8 +1,8 @@
-import { ArtifactError, requireArtifact, Rng, writeJsonAtomic } from '@t2i/core';
-import { tf } from '@t2i/backends';
+import { requireArtifact, writeJsonAtomic } from '@t2i/core';
 import path from 'node:path';
 import { loadTensors, saveTensors } from './checkpoint.ts';
-import { ParamStore } from './params.ts';
+import { readGenerator, type LoadedGenerator } from './exported.ts';
+import type { ParamStore } from './params.ts';
 
 export const generatorDir = (outDir: string) => path.join(outDir, 'generator');
 
@@ -17,39 +17,8 @@ export async function saveGenerator(stage: 'stage1' | 'stage2', outDir: string, 
   await writeJsonAtomic(path.join(outDir, 'manifest.json'), { stage, ...meta });
 }
 
-/** An exported generator loaded for inference, with what its export records. */
-export interface LoadedGenerator<G, C> {
-  generator: G;
-  config: C;
-  /** Size of the sentence vectors it reads. */
-  textDim: number;
-  /** The encoder training whose sentence vectors it was trained on (embeddings' SentenceSpace.encoder). */
-  encoder?: string;
-  store: ParamStore;
-  epoch: number;
-  meta: Record<string, unknown>;
-}
-
-/**
- * A generator exported by saveGenerator, rebuilt for inference: `build` makes its variables in a
- * fresh store from the saved config, then the saved weights are copied in. One of another layout
- * (an earlier version of t2i) is refused with the command that makes it again.
- */
+/** readGenerator from files, once its tensors.json is there (else the command that makes it is named). */
 export async function loadGenerator<C, G>(dir: string, makeWith: string, build: (store: ParamStore, config: C, textDim: number) => G): Promise<LoadedGenerator<G, C>> {
   requireArtifact(path.join(dir, 'tensors.json'), makeWith);
-  const { groups, meta } = await loadTensors(dir);
-  const config = meta.config as C;
-  const textDim = meta.textDim as number;
-  const store = new ParamStore(new Rng(0));
-  const generator = build(store, config, textDim);
-  const mismatch = store.mismatch(groups.weights);
-  if (mismatch) {
-    tf.dispose(Object.values(groups.weights));
-    store.dispose();
-    const name = (config as { name?: string } | undefined)?.name;
-    throw new ArtifactError(`${dir} holds a model of another layout (${mismatch}): written by an earlier version of t2i? Make it again: ${makeWith}${name ? ` -- --config ${name}` : ''}`);
-  }
-  store.load(groups.weights);
-  tf.dispose(Object.values(groups.weights));
-  return { generator, config, textDim, encoder: meta.encoder as string | undefined, store, epoch: meta.epoch as number, meta };
+  return readGenerator(dir, loadTensors, makeWith, build);
 }

@@ -1,6 +1,6 @@
 import { tf } from '@t2i/backends';
 import type { ConditioningAugmentation } from './conditioning.ts';
-import { toBytes } from './images.ts';
+import { toBytes } from './pixels.ts';
 import type { Mode } from './layers.ts';
 import type { Noise, NoiseDims } from './noise.ts';
 

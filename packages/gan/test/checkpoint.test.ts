@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { Adam, checkpointToResume, disposeCheckpoint, listCheckpoints, loadCheckpoint, loadGenerator, loadTensors, ParamStore, saveCheckpoint, saveTensors } from '../src/index.ts';
+import { Adam, checkpointToResume, decodeTensors, disposeCheckpoint, fetchTensors, listCheckpoints, loadCheckpoint, loadGenerator, loadTensors, ParamStore, saveCheckpoint, saveTensors } from '../src/index.ts';
 import { fromHalf, toHalf } from '../src/half.ts';
 
 const dirs: string[] = [];
@@ -196,5 +198,39 @@ describe('float16 storage', () => {
     expect(Array.from(groups.weights.w.dataSync())).toEqual([0.5, -1.25, 3.140625, 0.0010004043579101562]);
     expect(Array.from(groups.weights.steps.dataSync())).toEqual([7]);
     tf.dispose([w, steps, ...Object.values(groups.weights)]);
+  });
+});
+
+describe('tensor folders over HTTP (the page of t2i serve)', () => {
+  it('reads back what the files hold, at any offset, and names a truncated tensors.bin', async () => {
+    const d = dir();
+    // Three halves put the int32 tensor after them at byte 6, not a multiple of 4.
+    const w = tf.tensor1d([0.5, -1.25, 2]);
+    const steps = tf.tensor1d([7, -3], 'int32');
+    await saveTensors(d, { weights: { w, steps } }, { note: 'web' }, { float16: true });
+    const server = http.createServer((req, res) => {
+      const m = /^\/folder\/(tensors\.(json|bin))$/.exec(req.url ?? '');
+      if (!m) return res.writeHead(404).end();
+      const file = path.join(d, m[1]);
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/folder`;
+    try {
+      const fetched = await fetchTensors(url);
+      const loaded = await loadTensors(d);
+      expect(fetched.meta).toEqual(loaded.meta);
+      for (const name of ['w', 'steps']) {
+        expect(fetched.groups.weights[name].dtype).toBe(loaded.groups.weights[name].dtype);
+        expect(Array.from(fetched.groups.weights[name].dataSync())).toEqual(Array.from(loaded.groups.weights[name].dataSync()));
+      }
+      tf.dispose([...Object.values(fetched.groups.weights), ...Object.values(loaded.groups.weights)]);
+      const json = readFileSync(path.join(d, 'tensors.json'), 'utf8');
+      expect(() => decodeTensors(url, json, readFileSync(path.join(d, 'tensors.bin')).subarray(0, 8))).toThrow(`${url}/tensors.bin ends inside weights/steps: the file is truncated`);
+      await expect(fetchTensors(`${url}/missing`)).rejects.toThrow(`${url}/missing/tensors.json cannot be fetched (HTTP 404 Not Found)`);
+    } finally {
+      server.close();
+      tf.dispose([w, steps]);
+    }
   });
 });

@@ -2,6 +2,9 @@ import { tf } from '@t2i/backends';
 import { BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
 import type { Stage1Config } from './config.ts';
 
+/** Side of Stage I's images. */
+export const IMAGE_SIZE = 64;
+
 /**
  * Stage I generator: (c, z) -> 64x64x3 in [-1, 1]. Both variants the seed report compares start
  * alike: c and the noise z concatenated, a fully connected layer to a 4x4 map of 8 ngf channels,

@@ -3,9 +3,8 @@ import { buildGan, ganClsLosses, generatePixels, gridNoise, networkVariables, no
 import type { SentenceSpace } from 'embeddings';
 import type { Stage1Config } from './config.ts';
 import { ganBatch, type GanData } from './data.ts';
-import { buildGenerator, Discriminator, type Generator } from './model.ts';
+import { buildGenerator, Discriminator, IMAGE_SIZE, type Generator } from './model.ts';
 
-export const IMAGE_SIZE = 64;
 /** Noise vectors (columns) per reference caption in the checkpoint grids. */
 export const GRID_NOISE = 8;
 

@@ -2,6 +2,9 @@ import { tf } from '@t2i/backends';
 import { Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Dense, leakyRelu, type Mode, replicate, type Scope, upsample2x } from '@t2i/gan';
 import type { Stage2Config } from './config.ts';
 
+/** Side of Stage II's images. */
+export const IMAGE_SIZE = 256;
+
 /** Stage II's residual block at 16x16 (official StackGAN): 3x3 conv, BN, ReLU, 3x3 conv, BN, added to the input, ReLU. */
 class ResidualBlock {
   private readonly a: ConvBn;

@@ -1,20 +1,16 @@
 import { log, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { buildGan, ganClsLosses, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type LoadedGenerator, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganClsLosses, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
-import type { Generator as Stage1Generator, Stage1Config } from 'stage1';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
-import { Discriminator, Generator } from './model.ts';
+import { buildStage2Generator, STAGE2_MAKE, withStage1, type LoadedStage1, type LoadedStage2 } from './exported.ts';
+import { Discriminator, Generator, IMAGE_SIZE } from './model.ts';
 
-export const IMAGE_SIZE = 256;
 /** Side of the Stage I images that Stage II refines. */
 const STAGE1_SIZE = 64;
 /** Noise vectors per reference caption in the checkpoint grids. */
 export const GRID_NOISE = 4;
-
-/** The trained Stage I that Stage II refines, as its exported generator loads. */
-export type LoadedStage1 = LoadedGenerator<Stage1Generator, Stage1Config>;
 
 export type Stage2Models = GanModels<Generator, Discriminator>;
 
@@ -106,17 +102,7 @@ export async function exportGenerator(outDir: string, models: Stage2Models, conf
   await saveGenerator('stage2', outDir, models.store, { config, textDim: text.textDim, encoder: text.encoder, epoch, stage1: { config: stage1.config, epoch: stage1.epoch } });
 }
 
-/** An exported Stage II generator, with the Stage I it was trained on. */
-export type LoadedStage2 = LoadedGenerator<Generator, Stage2Config> & { stage1: { config: Stage1Config; epoch: number } };
-
 /** The exported Stage II generator (data/stage2/generator), ready for inference. */
 export async function loadStage2Generator(dir = generatorDir(stepDir('stage2'))): Promise<LoadedStage2> {
-  const loaded = await loadGenerator(dir, 'pnpm --filter stage2 train', (s, c: Stage2Config, textDim) => new Generator(s, c, textDim));
-  return { ...loaded, stage1: loaded.meta.stage1 as LoadedStage2['stage1'] };
-}
-
-/** Said when a Stage II is used with another Stage I than the one it was trained on: it still works, less well. */
-export function otherStage1(stage2: LoadedStage2, stage1: Pick<LoadedStage1, 'config' | 'epoch'>): string | undefined {
-  if (stage2.stage1.epoch === stage1.epoch && JSON.stringify(stage2.stage1.config) === JSON.stringify(stage1.config)) return undefined;
-  return `Stage II was trained on another Stage I (epoch ${stage2.stage1.epoch}, config ${stage2.stage1.config.name}) than data/stage1 holds (epoch ${stage1.epoch}, config ${stage1.config.name}); retrain stage2 for the best match`;
+  return withStage1(await loadGenerator(dir, STAGE2_MAKE, buildStage2Generator));
 }

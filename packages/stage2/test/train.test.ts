@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import type { Stage2Config } from '../src/config.ts';
 import { openStage2Data } from '../src/data.ts';
-import { buildStage2, loadStage2Generator, otherStage1, trainStage2, type LoadedStage1 } from '../src/train.ts';
+import { otherStage1, type LoadedStage1 } from '../src/exported.ts';
+import { buildStage2, loadStage2Generator, trainStage2 } from '../src/train.ts';
 import { tinyStage1 } from '../../stage1/test/fixtures.ts';
 import { syntheticVectors, tinyStage2, writeImagesFile } from './fixtures.ts';
 

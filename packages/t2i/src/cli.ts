@@ -5,8 +5,11 @@ import { Command, Option } from 'commander';
 import { logReading } from 'embeddings';
 import path from 'node:path';
 import { z } from 'zod';
+// The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
+import { fetchDatasetCommand } from '../../../scripts/fetch-dataset.ts';
+import { startPageServer } from './page/server.ts';
 import { writePictures, writeSample } from './pictures.ts';
-import { describeModels, locateModels, TextToImagePipeline, type Pictures, type Stage } from './pipeline.ts';
+import { describeModels, loadPipeline, locateModels, type Pictures, type Stage } from './pipeline.ts';
 
 const DrawOptions = z.object({
   n: numberFlag((n) => n.int().min(1).max(64)),
@@ -23,7 +26,7 @@ async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (ou
   // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
   const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
   await initBackend(o);
-  const pipeline = await TextToImagePipeline.load({ stage, source });
+  const pipeline = await loadPipeline({ stage, source });
   log(describeModels(source, pipeline.stage1.epoch));
   if (note) log(note);
   try {
@@ -74,10 +77,29 @@ export const sampleCommand = (): Command =>
     await draw(sentenceOf(o.text, 't2i sample --text'), o, writeSample);
   });
 
+const ServeOptions = z.object({
+  port: numberFlag((n) => n.int().min(0).max(65535)),
+  host: z.string().trim().min(1, 'give an address, e.g. 127.0.0.1'),
+});
+
+export const serveCommand = (): Command =>
+  newCommand('serve', 'Serve the page where a sentence becomes flowers: drawn in the browser with TensorFlow.js, by the same model code as generate, with the latest trained models (else the shipped ones)')
+    .option('--port <n>', 'port to listen on (0: any free one)', '5173')
+    .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
+    .action(async (raw) => {
+      const o = parseOptions(ServeOptions, raw, 't2i serve');
+      const server = await startPageServer(o);
+      const { served } = server;
+      log(`models: ${served.kind} in ${served.where}/, up to Stage ${served.stage === 2 ? 'II' : 'I'}${served.note ? ` (${served.note})` : ''}; the page draws in the browser (Ctrl-C stops the server)`);
+      console.log(server.url);
+    });
+
 // evaluate builds on this package (its images come from the pipeline), so `t2i evaluate` runs its command as a program of its own.
 const program = new Command('t2i')
   .description('t2i: StackGAN text-to-image for flowers')
   .addCommand(generateCommand())
   .addCommand(sampleCommand())
+  .addCommand(serveCommand())
+  .addCommand(fetchDatasetCommand())
   .command('evaluate', 'Score Stage I and Stage II and write the report: the evaluate step (pnpm turbo run evaluate), run directly', { executableFile: path.join(repoRoot, 'packages/evaluate/src/cli.ts') });
 await runCommand(program);

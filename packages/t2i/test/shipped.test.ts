@@ -1,15 +1,11 @@
 import { tf } from '@t2i/backends';
-import { saveGenerator } from '@t2i/gan';
-import { buildModels, saveEncoder } from 'embeddings';
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildStage1 } from 'stage1';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { syntheticData, tinyConfig } from '../../embeddings/test/fixtures.ts';
-import { tinyStage1 } from '../../stage1/test/fixtures.ts';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-import { describeModels, locateModels, modelArtifacts, TextToImagePipeline } from '../src/pipeline.ts';
-import { shipModels, verifyShipped } from '../src/shipped.ts';
+import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
+import { verifyShipped } from '../src/shipped.ts';
+import { shipTinyModels } from './fixtures.ts';
 
 const root = tempDir('t2i-shipped-');
 const models = path.join(root, 'models');
@@ -19,22 +15,7 @@ const env = { artifacts: process.env.T2I_ARTIFACTS, models: process.env.T2I_MODE
 beforeAll(async () => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   await tf.setBackend('cpu');
-  const data = syntheticData();
-  const config = tinyConfig();
-  const encoder = buildModels(config, data.vocab.size);
-  await saveEncoder(path.join(root, 'trained/encoder'), encoder, config, data.vocab, 'test-encoder');
-  encoder.store.dispose();
-  const stage1 = buildStage1(tinyStage1(), config.dim);
-  await saveGenerator('stage1', path.join(root, 'trained/stage1'), stage1.store, { config: tinyStage1(), textDim: config.dim, encoder: 'test-encoder', epoch: 3 });
-  stage1.store.dispose();
-  await shipModels(
-    {
-      encoder: path.join(root, 'trained/encoder'),
-      stage1: path.join(root, 'trained/stage1/generator'),
-      about: { description: 'test', dataset: 'synthetic', encoder: { id: 'test-encoder', config, epochs: 1, trainingSeconds: 1 }, stage1: { config: tinyStage1(), epoch: 3, plannedEpochs: 10, trainingSeconds: 2 }, scores: null },
-    },
-    models,
-  );
+  await shipTinyModels(root);
   process.env.T2I_MODELS = models;
   process.env.T2I_ARTIFACTS = path.join(root, 'no-pipeline-yet');
 });
@@ -52,7 +33,7 @@ describe('the shipped models', () => {
     const { source, stage, note } = locateModels(2);
     expect(source.kind).toBe('shipped');
     expect([stage, note]).toEqual([1, 'no Stage II ships yet: 64x64 images only']);
-    const pipeline = await TextToImagePipeline.load({ stage, source });
+    const pipeline = await loadPipeline({ stage, source });
     try {
       expect(describeModels(source, pipeline.stage1.epoch)).toMatch(/^models: shipped in .*models \(synthetic; Stage I epoch 3 of 10 planned; no pipeline has trained models under data\/ yet\)$/);
       const draw = async (seed: number) => Array.from((await pipeline.generate('a red flower', { n: 2, seed })).low);

@@ -1,0 +1,44 @@
+import { saveGenerator } from '@t2i/gan';
+import { buildModels, saveEncoder } from 'embeddings';
+import path from 'node:path';
+import { buildStage1 } from 'stage1';
+import { buildStage2 } from 'stage2';
+import { syntheticData, tinyConfig } from '../../embeddings/test/fixtures.ts';
+import { tinyStage1 } from '../../stage1/test/fixtures.ts';
+import { tinyStage2 } from '../../stage2/test/fixtures.ts';
+import { shipModels } from '../src/shipped.ts';
+
+/**
+ * Tiny untrained models in the layout a pipeline leaves under data/ (or $T2I_ARTIFACTS): the
+ * encoder, Stage I at epoch 3 and, with `stage2`, Stage II at epoch 2 on that Stage I.
+ */
+export async function writeTinyModels(artifacts: string, { stage2 = false } = {}): Promise<void> {
+  const data = syntheticData();
+  const config = tinyConfig();
+  const encoder = buildModels(config, data.vocab.size);
+  await saveEncoder(path.join(artifacts, 'embeddings/encoder'), encoder, config, data.vocab, 'test-encoder');
+  encoder.store.dispose();
+  const stage1 = buildStage1(tinyStage1(), config.dim);
+  await saveGenerator('stage1', path.join(artifacts, 'stage1'), stage1.store, { config: tinyStage1(), textDim: config.dim, encoder: 'test-encoder', epoch: 3 });
+  stage1.store.dispose();
+  if (!stage2) return;
+  const models = buildStage2(tinyStage2(), config.dim);
+  await saveGenerator('stage2', path.join(artifacts, 'stage2'), models.store, { config: tinyStage2(), textDim: config.dim, encoder: 'test-encoder', epoch: 2, stage1: { config: tinyStage1(), epoch: 3 } });
+  models.store.dispose();
+}
+
+/** writeTinyModels under `root`/trained, shipped into `root`/models as the release would be (synthetic; Stage I epoch 3 of 10 planned). */
+export async function shipTinyModels(root: string): Promise<string> {
+  const trained = path.join(root, 'trained');
+  await writeTinyModels(trained);
+  const models = path.join(root, 'models');
+  await shipModels(
+    {
+      encoder: path.join(trained, 'embeddings/encoder'),
+      stage1: path.join(trained, 'stage1/generator'),
+      about: { description: 'test', dataset: 'synthetic', encoder: { id: 'test-encoder', config: tinyConfig(), epochs: 1, trainingSeconds: 1 }, stage1: { config: tinyStage1(), epoch: 3, plannedEpochs: 10, trainingSeconds: 2 }, scores: null },
+    },
+    models,
+  );
+  return models;
+}
