@@ -59,6 +59,7 @@ const config = (epochs: number) => tinyStage2({ ndf: 1, shuffleRows: 2, epochs }
 describe('Stage II training', () => {
   let straight: Awaited<ReturnType<typeof train>>;
 
+  // Half a minute alone; allowed three beside a training run on the same two cores.
   it('trains Stage II only: the frozen Stage I keeps every weight, and no tensor is left behind', async () => {
     const frozen = values(stage1.store.variables);
     const run = (straight = await train(config(2)));
@@ -77,7 +78,7 @@ describe('Stage II training', () => {
     expect(otherStage1(loaded, stage1)).toBeUndefined();
     expect(otherStage1(loaded, { ...stage1, epoch: 7 })).toMatch(/trained on another Stage I \(epoch 1, config test\) than data\/stage1 holds \(epoch 7, config test\)/);
     loaded.store.dispose();
-  });
+  }, 180_000);
 
   // From the 2-epoch run of the test above, as if it had been killed before its last checkpoint.
   it('resumes from a checkpoint exactly as if it had never stopped', async () => {
@@ -97,6 +98,6 @@ describe('Stage II training', () => {
     expect(metrics.map((m) => m.lr)).toEqual([0.001, 0.0005]);
     for (const key of ['d_loss', 'd_real', 'd_wrong', 'd_fake', 'g_loss', 'g_adversarial', 'g_kl']) expect(Number.isFinite(metrics[0][key])).toBe(true);
     for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json', 'manifest.json']) expect(existsSync(path.join(half, f))).toBe(true);
-  });
+  }, 180_000);
 });
 
