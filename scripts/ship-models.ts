@@ -8,6 +8,7 @@
 import { artifactsDir, log, newCommand, parseOptions, runCommand, UsageError } from '@t2i/core';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { initBackend } from '../packages/backends/src/index.ts';
 import { shipModels, shippedDir } from '../packages/t2i/src/shipped.ts';
 import { z } from 'zod';
 
@@ -33,6 +34,8 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
     const encoderMeta = readJson(path.join(from, 'embeddings', 'manifest.json'));
     const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number; encoder: string };
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
+    // Only copying weights: the cpu backend is enough and starts at once.
+    await initBackend({ backend: 'cpu' });
     const manifest = await shipModels({
       encoder,
       stage1,
