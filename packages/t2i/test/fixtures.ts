@@ -42,3 +42,14 @@ export async function shipTinyModels(root: string): Promise<string> {
   );
   return models;
 }
+
+/** Where the models are looked for (T2I_ARTIFACTS, T2I_MODELS), as they are now; the function returned puts them back. */
+export function keepModelEnv(): () => void {
+  const saved = { T2I_ARTIFACTS: process.env.T2I_ARTIFACTS, T2I_MODELS: process.env.T2I_MODELS };
+  return () => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}

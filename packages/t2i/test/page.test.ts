@@ -9,7 +9,7 @@ import { startPageServer } from '../src/page/server.ts';
 import type { ServedModels } from '../src/page/served.ts';
 import { loadPipeline, locateModels } from '../src/pipeline.ts';
 import { chromiumMissing, openChromium } from './chromium.ts';
-import { shipTinyModels, writeTinyModels } from './fixtures.ts';
+import { keepModelEnv, shipTinyModels, writeTinyModels } from './fixtures.ts';
 
 /**
  * t2i serve and its page: the server against tiny models (shipped ones, and trained ones with a
@@ -18,7 +18,7 @@ import { shipTinyModels, writeTinyModels } from './fixtures.ts';
 const root = tempDir('t2i-page-');
 const shipped = path.join(root, 'models');
 const nothing = path.join(root, 'nothing');
-const env = { artifacts: process.env.T2I_ARTIFACTS, models: process.env.T2I_MODELS };
+const restoreEnv = keepModelEnv();
 
 /** Where the models come from: T2I_MODELS (shipped) and T2I_ARTIFACTS (trained). */
 function useModels(models: string, artifacts: string): void {
@@ -36,10 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const [key, value] of [['T2I_ARTIFACTS', env.artifacts], ['T2I_MODELS', env.models]] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv();
   removeDir(root);
 });
 

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
 import { verifyShipped } from '../src/shipped.ts';
-import { shipTinyModels } from './fixtures.ts';
+import { keepModelEnv, shipTinyModels } from './fixtures.ts';
 
 const root = tempDir('t2i-shipped-');
 const models = path.join(root, 'models');
-const env = { artifacts: process.env.T2I_ARTIFACTS, models: process.env.T2I_MODELS };
+const restoreEnv = keepModelEnv();
 
 /** A tiny trained encoder and Stage I generator, shipped into `models` as the release would be. */
 beforeAll(async () => {
@@ -21,10 +21,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const [key, value] of [['T2I_ARTIFACTS', env.artifacts], ['T2I_MODELS', env.models]] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv();
   removeDir(root);
 });
 
