@@ -26,11 +26,13 @@ describe('generate and evaluate end to end', () => {
   afterAll(() => [data, artifacts, user].forEach(removeDir));
   const sentence = 'this flower has petals that are blue and white zorblax';
 
-  it('says which command to run while no model is trained', () => {
-    const none = t2i(['generate', sentence], env, user);
+  it('says which command to run while no model is trained and none ships', () => {
+    // The repository's own models/ would be drawn with: point at a folder without any.
+    const noModels = { ...env, T2I_MODELS: path.join(artifacts, 'no-shipped-models') };
+    const none = t2i(['generate', sentence], noModels, user);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no trained model: encoder .*, stage1 .*, stage2 .* missing\. Run `pnpm turbo run stage2` first\.\n/);
-    const s1 = t2i(['generate', sentence, '--stage', '1'], env, user);
+    const s1 = t2i(['generate', sentence, '--stage', '1'], noModels, user);
     expect(s1.stderr).toMatch(/Run `pnpm turbo run stage1` first\./);
     expect(s1.stderr).not.toMatch(/\n\s+at /);
   });
