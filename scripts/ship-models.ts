@@ -32,7 +32,9 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
     const stage1 = path.join(from, 'stage1', 'generator');
     for (const dir of [encoder, stage1]) if (!existsSync(path.join(dir, 'tensors.json'))) throw new UsageError(`${dir} holds no trained model; train it first (README, "The release model")`);
     const encoderMeta = readJson(path.join(from, 'embeddings', 'manifest.json'));
-    const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number; encoder: string };
+    const encoderTraining = training(path.join(from, 'embeddings', 'metrics.jsonl'));
+    const encoderId = (JSON.parse(readFileSync(path.join(encoder, 'tensors.json'), 'utf8')).meta as { id: string }).id;
+    const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number };
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
     // Only copying weights: the cpu backend is enough and starts at once.
     await initBackend({ backend: 'cpu' });
@@ -42,7 +44,7 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
       about: {
         description: 'The models `t2i generate` draws with when no pipeline has trained its own under data/. README, "The release model", says how to train them again.',
         dataset: o.dataset,
-        encoder: { id: stage1Meta.encoder, config: encoderMeta.config, epochs: training(path.join(from, 'embeddings', 'metrics.jsonl')).epoch, trainingSeconds: training(path.join(from, 'embeddings', 'metrics.jsonl')).seconds },
+        encoder: { id: encoderId, config: encoderMeta.config, epochs: encoderTraining.epoch, trainingSeconds: encoderTraining.seconds },
         stage1: { config: stage1Meta.config, epoch: stage1Meta.epoch, plannedEpochs: stage1Meta.config.epochs, trainingSeconds: training(path.join(from, 'stage1', 'metrics.jsonl')).seconds },
         scores: existsSync(scoresFile) ? readJson(scoresFile) : null,
       },
