@@ -13,7 +13,7 @@ export interface Progress {
 export function progressBar(label: string, total: number, unit = 'items'): Progress {
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}{extra}`,
+      format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta}{extra}`,
       stream: process.stderr,
       noTTYOutput: true,
       notTTYSchedule: 5000,
@@ -26,7 +26,7 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
   const every = process.stderr.isTTY ? 200 : 5000;
   let lastDrawn = started;
   let done = 0;
-  bar.start(total, 0, { rate: '0.0', extra: '' });
+  bar.start(total, 0, { rate: '0.0', eta: '…', extra: '' });
   return {
     tick(n = 1, payload) {
       done += n;
@@ -34,7 +34,8 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
       const extra = payload
         ? ' | ' + Object.entries(payload).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(' ')
         : '';
-      bar.update(done, { rate: (done / Math.max(seconds, 1e-9)).toFixed(1), extra });
+      const rate = done / Math.max(seconds, 1e-9);
+      bar.update(done, { rate: rate.toFixed(1), eta: formatEta((total - done) / rate), extra });
       // cli-progress redraws from a timer, which a training loop that never yields to the event
       // loop starves: draw on schedule from here instead.
       const now = performance.now();
@@ -47,4 +48,14 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
       bar.stop();
     },
   };
+}
+
+/** Seconds left as "1h02m", "4m05s" or "12s": whole seconds first, so that 179.6 s reads 3m00s, not 2m60s. */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '…';
+  const s = Math.max(0, Math.round(seconds));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  return `${s}s`;
 }
