@@ -136,8 +136,9 @@ export class Conv2d {
     readonly kernel: number,
     readonly stride = 1,
     readonly padding: 'same' | 'valid' = 'same',
+    init: Init = CONV_INIT,
   ) {
-    this.w = s.add(`${name}/w`, [kernel, kernel, inChannels, outChannels], CONV_INIT);
+    this.w = s.add(`${name}/w`, [kernel, kernel, inChannels, outChannels], init);
   }
 
   apply(x: tf.Tensor4D): tf.Tensor4D {

@@ -68,6 +68,8 @@ export function ganClsLosses<B extends GanBatch>(
   D: TextDiscriminator,
   fakes: (batch: B, mode: Mode, rng: Rng) => { fake: tf.Tensor4D; mu: tf.Tensor2D; logSigma: tf.Tensor2D },
   klWeight: number,
+  /** Weighted terms a stage adds to the generator's loss, from the batch and the fakes drawn for it; logged under their names. */
+  extraGeneratorTerms?: (batch: B, fake: tf.Tensor4D, mode: Mode) => Record<string, tf.Scalar>,
 ) {
   return {
     fakeImages: (batch: B, rng: Rng): tf.Tensor4D => tf.tidy(() => fakes(batch, { training: true }, rng).fake),
@@ -84,7 +86,8 @@ export function ganClsLosses<B extends GanBatch>(
       const { fake, mu, logSigma } = fakes(batch, mode, rng);
       const kl = klLoss(mu, logSigma);
       const l = generatorLoss(D.logits(fake, batch.text, { training: true }), kl, klWeight);
-      return { total: l.total, parts: { adversarial: l.adversarial, kl } };
+      const extra = extraGeneratorTerms?.(batch, fake, mode) ?? {};
+      return { total: Object.values(extra).reduce((sum: tf.Scalar, t) => sum.add(t), l.total), parts: { adversarial: l.adversarial, kl, ...extra } };
     },
   };
 }

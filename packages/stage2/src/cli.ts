@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, requireArtifact, runCommand, stepDir, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, numberFlag, optionalInt, parseOptions, requireArtifact, runCommand, stepDir, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags, generatorDir, loadGenerator } from '@t2i/gan';
 import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
@@ -19,6 +19,9 @@ const TrainOptions = z.object({
   ndf: optionalInt,
   residualBlocks: optionalInt,
   shuffleRows: optionalInt,
+  inputSkip: z.boolean().optional(),
+  consistencyWeight: numberFlag((n) => n.min(0)).optional(),
+  upsamplerWeight: numberFlag((n) => n.min(0)).optional(),
 });
 
 const train = trainingCommand(
@@ -30,7 +33,11 @@ const train = trainingCommand(
       .option('--ngf <n>', 'generator width, a multiple of 4 (overrides the config)')
       .option('--ndf <n>', 'discriminator width (overrides the config)')
       .option('--residual-blocks <n>', 'residual blocks in the generator (overrides the config)')
-      .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)'),
+      .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)')
+      .option('--input-skip', "start from Stage I's image upscaled and learn a correction to it (a departure from StackGAN; overrides the config)")
+      .option('--no-input-skip', 'the paper\'s generator, without the input skip (overrides the config)')
+      .option('--consistency-weight <w>', "weight of the L1 term keeping Stage II's image, box-filtered to 64, near its Stage I image (overrides the config)")
+      .option('--upsampler-weight <w>', 'weight of the L1 term upsampling real images box-filtered to 64 back to themselves (overrides the config)'),
   { gan: true },
 )
   .action(async (raw) => {

@@ -8,6 +8,16 @@ export const Stage2Config = z.object({
   ndf: z.number().int().min(1),
   /** Residual blocks at 16x16 in the generator (the paper: 4). */
   residualBlocks: z.number().int().min(0),
+  /**
+   * Departures from StackGAN for a CPU budget, each off unless a config sets it (README, "Departures").
+   * inputSkip: the generator's output is Stage I's image upscaled (bilinear) plus a learnt
+   * correction, added before the tanh, the last conv starting at zero: at step 0 Stage II returns its input.
+   */
+  inputSkip: z.boolean().optional(),
+  /** Weight of an L1 term in G's loss between its 256 image box-filtered to 64 and the Stage I image it refined: it keeps what Stage I drew. */
+  consistencyWeight: z.number().min(0).optional(),
+  /** Weight of an L1 term in G's loss on real pairs: a real 256 image box-filtered to 64, refined back towards that image under its caption. */
+  upsamplerWeight: z.number().min(0).optional(),
   /** Stage II has its own conditioning augmentation, of conditionDim. */
   ...ganTrainingFields,
   /**

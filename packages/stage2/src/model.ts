@@ -5,6 +5,21 @@ import type { Stage2Config } from './config.ts';
 /** Side of Stage II's images. */
 export const IMAGE_SIZE = 256;
 
+/** The input skip's upscaled image is kept this far inside ±1, where atanh is finite. */
+const SKIP_LIMIT = 0.995;
+
+/** Images resized to `side` by bilinear interpolation (pixel centres aligned, as image libraries do). */
+export const upscaleBilinear = (images: tf.Tensor4D, side: number): tf.Tensor4D => tf.image.resizeBilinear(images, [side, side], false, true);
+
+/**
+ * atanh(clip(x)), written out as ½ log((1 + x) / (1 − x)): tanh of it gives x back, so adding a
+ * correction before the generator's tanh starts it at its input.
+ */
+function atanhClipped(x: tf.Tensor4D): tf.Tensor4D {
+  const c = tf.clipByValue(x, -SKIP_LIMIT, SKIP_LIMIT);
+  return tf.log(c.add(1).div(tf.sub(1, c))).mul<tf.Tensor4D>(0.5);
+}
+
 /** Stage II's residual block at 16x16 (official StackGAN): 3x3 conv, BN, ReLU, 3x3 conv, BN, added to the input, ReLU. */
 class ResidualBlock {
   private readonly a: ConvBn;
@@ -24,6 +39,8 @@ class ResidualBlock {
  * Stage II generator: a Stage I 64x64 image and Stage II's own conditioning code -> 256x256x3 in
  * [-1, 1]. The image is encoded down to 16x16, joined with the code tiled over it, refined by
  * residual blocks, and upsampled (nearest neighbour + 3x3 conv) four times, as the official code.
+ * With `inputSkip` (a departure, off in the paper's config) its last conv is a correction to the
+ * Stage I image upscaled, starting at zero: an untrained Stage II returns its input.
  */
 export class Generator {
   readonly ca: ConditioningAugmentation;
@@ -34,8 +51,9 @@ export class Generator {
   private readonly residuals: ResidualBlock[];
   private readonly ups: ConvBn[];
   private readonly toRgb: Conv2d;
+  private readonly inputSkip: boolean;
 
-  constructor(s: Scope, config: Pick<Stage2Config, 'ngf' | 'conditionDim' | 'residualBlocks'>, textDim: number) {
+  constructor(s: Scope, config: Pick<Stage2Config, 'ngf' | 'conditionDim' | 'residualBlocks' | 'inputSkip'>, textDim: number) {
     const { ngf, conditionDim } = config;
     this.ca = new ConditioningAugmentation(s, textDim, conditionDim);
     this.encode1 = new Conv2d(s, 'g/encode64/conv', 3, ngf, 3);
@@ -45,7 +63,8 @@ export class Generator {
     this.residuals = Array.from({ length: config.residualBlocks }, (_, i) => new ResidualBlock(s, `g/res${i + 1}`, ngf * 4));
     const widths = [ngf * 4, ngf * 2, ngf, ngf / 2, ngf / 4];
     this.ups = [32, 64, 128, 256].map((side, i) => new ConvBn(s, `g/up${side}`, widths[i], widths[i + 1], 3));
-    this.toRgb = new Conv2d(s, 'g/to_rgb/conv', ngf / 4, 3, 3);
+    this.inputSkip = config.inputSkip ?? false;
+    this.toRgb = new Conv2d(s, 'g/to_rgb/conv', ngf / 4, 3, 3, 1, 'same', this.inputSkip ? { kind: 'zeros' } : undefined);
   }
 
   /** [n, 64, 64, 3] Stage I images -> [n, 16, 16, 4 ngf] features. */
@@ -62,7 +81,8 @@ export class Generator {
     let x = this.joint.apply(tf.concat([h, code], 3), mode, 'relu');
     for (const block of this.residuals) x = block.apply(x, mode);
     for (const up of this.ups) x = up.apply(upsample2x(x), mode, 'relu');
-    return tf.tanh(this.toRgb.apply(x));
+    const out = this.toRgb.apply(x);
+    return tf.tanh(this.inputSkip ? atanhClipped(upscaleBilinear(image, IMAGE_SIZE)).add<tf.Tensor4D>(out) : out);
   }
 }
 

@@ -31,14 +31,32 @@ export function stage1Images(stage1: LoadedStage1, text: tf.Tensor2D, rng: Rng):
   return tf.tidy(() => g.generate(g.ca.apply(text, normalTensor(rng, n, config.conditionDim)).c, normalTensor(rng, n, config.zDim), { training: false }));
 }
 
-/** The two sides of a Stage II training step, as the GAN loop (and the benchmark) call them. */
+/** Mean absolute difference: the L1 terms' distance. */
+const l1 = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => a.sub(b).abs().mean();
+
+/** 256x256 images box-filtered to Stage I's 64x64. */
+export const toStage1Size = (images: tf.Tensor4D): tf.Tensor4D => tf.avgPool(images, IMAGE_SIZE / STAGE1_SIZE, IMAGE_SIZE / STAGE1_SIZE, 'valid');
+
+/**
+ * The two sides of a Stage II training step, as the GAN loop (and the benchmark) call them:
+ * StackGAN's, plus the departures a config switches on (consistency with the Stage I image, upsampling real pairs).
+ */
 export function stage2Losses(models: Stage2Models, config: Stage2Config) {
   const { generator: G, discriminator: D } = models;
+  const code = (batch: Stage2Batch, rng: Rng) => G.ca.apply(batch.text, normalTensor(rng, batch.text.shape[0], config.conditionDim));
   const fakes = (batch: Stage2Batch, mode: Mode, rng: Rng) => {
-    const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, batch.text.shape[0], config.conditionDim));
+    const { c, mu, logSigma } = code(batch, rng);
     return { fake: G.generate(batch.lowRes, c, mode), mu, logSigma };
   };
-  return ganClsLosses(D, fakes, config.klWeight);
+  const consistency = config.consistencyWeight ?? 0;
+  const upsampler = config.upsamplerWeight ?? 0;
+  const extra = (batch: Stage2Batch, fake: tf.Tensor4D, mode: Mode): Record<string, tf.Scalar> => ({
+    ...(consistency > 0 && { consistency: l1(toStage1Size(fake), batch.lowRes).mul(consistency) as tf.Scalar }),
+    // The caption's mean code, no noise: this term teaches upsampling, not variety. Batch norm records
+    // its statistics from the fakes' pass alone, as without this term.
+    ...(upsampler > 0 && { upsampler: l1(G.generate(toStage1Size(batch.real), G.ca.apply(batch.text, tf.zeros([batch.text.shape[0], config.conditionDim])).c, { training: mode.training }), batch.real).mul(upsampler) as tf.Scalar }),
+  });
+  return ganClsLosses(D, fakes, config.klWeight, consistency > 0 || upsampler > 0 ? extra : undefined);
 }
 
 export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, data: Stage2Data, config: Stage2Config, options: TrainRun): Promise<void> {

@@ -99,5 +99,16 @@ describe('Stage II training', () => {
     for (const key of ['d_loss', 'd_real', 'd_wrong', 'd_fake', 'g_loss', 'g_adversarial', 'g_kl']) expect(Number.isFinite(metrics[0][key])).toBe(true);
     for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json', 'manifest.json']) expect(existsSync(path.join(half, f))).toBe(true);
   }, 180_000);
+
+  // The input skip starts the last conv at zero, so no gradient reaches the layers before it at
+  // the first step: two steps must move every generator weight all the same.
+  it('with every departure on (input skip, consistency, upsampler), two steps move every generator weight and log both terms', async () => {
+    const run = await train(tinyStage2({ ndf: 1, shuffleRows: 2, epochs: 2, inputSkip: true, consistencyWeight: 1, upsamplerWeight: 1 }));
+    expect(run.leaked).toBe(0);
+    const still = Object.keys(run.weights).filter((n) => /^(g|ca)\//.test(n) && !n.includes('moving') && run.weights[n].every((v, i) => v === run.initial[n][i]));
+    expect(still).toEqual([]);
+    const metrics = readFileSync(path.join(run.outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const key of ['g_consistency', 'g_upsampler']) expect(Number.isFinite(metrics[1][key]), key).toBe(true);
+  }, 180_000);
 });
 

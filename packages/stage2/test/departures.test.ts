@@ -1,0 +1,76 @@
+import { Rng } from '@t2i/core';
+import { tf } from '@t2i/backends';
+import { ParamStore } from '@t2i/gan';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator, upscaleBilinear } from '../src/model.ts';
+import { buildStage2, stage2Losses, toStage1Size, type Stage2Batch } from '../src/train.ts';
+import { tinyStage2 } from './fixtures.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const maxAbs = (t: tf.Tensor) => t.abs().max().dataSync()[0];
+
+/** A batch of 2: real and wrong 256 images, text of dim 6, Stage I images at 64. */
+const batch = (real: tf.Tensor4D, lowRes: tf.Tensor4D): Stage2Batch => ({ real, wrong: real.reverse(0), text: tf.ones([2, 6]), lowRes });
+
+/** 256 images of ±0.5 in a one-pixel checkerboard: their 4x4 box means are all 0. */
+const checkerboard = (): tf.Tensor4D =>
+  tf.tidy(() => {
+    const i = tf.range(0, 256).reshape([256, 1]);
+    const j = tf.range(0, 256).reshape([1, 256]);
+    const sign = i.add(j).mod(2).mul(2).sub(1); // −1, +1 alternating
+    return sign.mul(0.5).reshape([1, 256, 256, 1]).tile([2, 1, 1, 3]) as tf.Tensor4D;
+  });
+
+describe("Stage II's departures from StackGAN", () => {
+  it('with the input skip, an untrained generator returns its Stage I image upscaled, in training and inference mode', () => {
+    const g = new Generator(new ParamStore(new Rng(1)), tinyStage2({ ngf: 8, inputSkip: true }), 6);
+    tf.tidy(() => {
+      const image = tf.randomUniform([2, 64, 64, 3], -0.99, 0.99, 'float32', 3) as tf.Tensor4D;
+      const { c } = g.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, 3]));
+      for (const training of [true, false]) expect(maxAbs(g.generate(image, c, { training }).sub(upscaleBilinear(image, 256)))).toBeLessThan(1e-5);
+    });
+  });
+
+  it("without it, the paper's generator does not (and has no zero-initialised layer)", () => {
+    const g = new Generator(new ParamStore(new Rng(1)), tinyStage2({ ngf: 8 }), 6);
+    tf.tidy(() => {
+      const image = tf.randomUniform([2, 64, 64, 3], -0.99, 0.99, 'float32', 3) as tf.Tensor4D;
+      const { c } = g.ca.apply(tf.ones([2, 6]), tf.zeros([2, 3]));
+      expect(maxAbs(g.generate(image, c, { training: true }).sub(upscaleBilinear(image, 256)))).toBeGreaterThan(0.1);
+    });
+  });
+
+  it('the consistency and upsampler terms: weighted L1 at 64 against the Stage I image, and at 256 on real pairs, added to the loss and logged', () => {
+    const config = tinyStage2({ inputSkip: true, consistencyWeight: 3, upsamplerWeight: 5 });
+    const models = buildStage2(config, 6);
+    const losses = stage2Losses(models, config);
+    tf.tidy(() => {
+      // The untrained skip generator draws a flat 0.25 from a flat Stage I image (consistency 0),
+      // and turns the checkerboard's flat 4x4 means (0) into 0 (upsampler L1: 0.5 everywhere).
+      const flat = tf.fill([2, 64, 64, 3], 0.25) as tf.Tensor4D;
+      const { total, parts } = losses.generatorLoss(batch(checkerboard(), flat), { training: true }, new Rng(2));
+      expect(parts.consistency.dataSync()[0]).toBeCloseTo(0, 5);
+      expect(parts.upsampler.dataSync()[0]).toBeCloseTo(5 * 0.5, 5);
+      const sum = parts.adversarial.add(parts.kl.mul(config.klWeight)).add(parts.consistency).add(parts.upsampler);
+      expect(total.dataSync()[0]).toBeCloseTo(sum.dataSync()[0], 5);
+      // A white Stage I image comes back as 0.995, where the skip keeps atanh finite: 3 x 0.005.
+      const white = losses.generatorLoss(batch(checkerboard(), tf.ones([2, 64, 64, 3])), { training: true }, new Rng(2));
+      expect(white.parts.consistency.dataSync()[0]).toBeCloseTo(3 * 0.005, 5);
+      expect(maxAbs(toStage1Size(tf.fill([1, 256, 256, 3], 0.25)).sub(0.25))).toBeLessThan(1e-6);
+    });
+    models.store.dispose();
+  });
+
+  it('off, the generator loss has only the paper\'s terms', () => {
+    const config = tinyStage2();
+    const models = buildStage2(config, 6);
+    tf.tidy(() => {
+      const { parts } = stage2Losses(models, config).generatorLoss(batch(checkerboard(), tf.zeros([2, 64, 64, 3])), { training: true }, new Rng(2));
+      expect(Object.keys(parts).sort()).toEqual(['adversarial', 'kl']);
+    });
+    models.store.dispose();
+  });
+});
