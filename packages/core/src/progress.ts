@@ -13,11 +13,10 @@ export interface Progress {
 export function progressBar(label: string, total: number, unit = 'items'): Progress {
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta}{extra}`,
+      format: `${label} [{bar}] {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {remaining}{extra}`,
       stream: process.stderr,
       noTTYOutput: true,
       notTTYSchedule: 5000,
-      etaBuffer: 50,
       hideCursor: false,
     },
     cliProgress.Presets.shades_classic,
@@ -26,7 +25,7 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
   const every = process.stderr.isTTY ? 200 : 5000;
   let lastDrawn = started;
   let done = 0;
-  bar.start(total, 0, { rate: '0.0', eta: '…', extra: '' });
+  bar.start(total, 0, { rate: '0.0', remaining: '…', extra: '' });
   return {
     tick(n = 1, payload) {
       done += n;
@@ -35,7 +34,7 @@ export function progressBar(label: string, total: number, unit = 'items'): Progr
         ? ' | ' + Object.entries(payload).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toPrecision(4) : v}`).join(' ')
         : '';
       const rate = done / Math.max(seconds, 1e-9);
-      bar.update(done, { rate: rate.toFixed(1), eta: formatEta((total - done) / rate), extra });
+      bar.update(done, { rate: rate.toFixed(1), remaining: formatEta((total - done) / rate), extra });
       // cli-progress redraws from a timer, which a training loop that never yields to the event
       // loop starves: draw on schedule from here instead.
       const now = performance.now();
