@@ -83,9 +83,9 @@ export async function classifyAll(classifier: FlowerClassifier, n: number, batch
   return { probs, features };
 }
 
-/** Centre 64 crops of rows of a 76 image set, in [-1, 1]. */
-export function centreCrops(images: ImageSet, rows: readonly number[]): tf.Tensor4D {
-  return tf.tensor4d(augmentRows(images, rows, { crop: CLASSIFIER_SIZE, mode: 'center', flip: false }, new Rng(0)), [rows.length, CLASSIFIER_SIZE, CLASSIFIER_SIZE, 3]);
+/** Centre crops of side `crop` of rows of an image set (64 of the 76 set, 256 of the 304 one), in [-1, 1]. */
+export function centreCrops(images: ImageSet, rows: readonly number[], crop = CLASSIFIER_SIZE): tf.Tensor4D {
+  return tf.tensor4d(augmentRows(images, rows, { crop, mode: 'center', flip: false }, new Rng(0)), [rows.length, crop, crop, 3]);
 }
 
 /** The official Oxford-102 classification split (setid.mat): trnid + valid to train on, tstid held out. */

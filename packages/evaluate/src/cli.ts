@@ -30,14 +30,15 @@ function printScores(s: ScoresJson): void {
     log(
       `${name} (${st.size}x${st.size}, epoch ${st.epoch}, ${st.images} images): IS ${f(st.inceptionScore.mean)} ± ${f(st.inceptionScore.std)}, FID ${f(st.fid.value)}, ` +
         `R-precision ${f(st.rPrecision.mean)} ± ${f(st.rPrecision.std)} (of ${st.rPrecision.candidates}), class top-1 ${f(100 * st.classConsistency.top1, 1)}% top-5 ${f(100 * st.classConsistency.top5, 1)}%, ` +
-        `course score ${f(st.courseScore.score)} (cosine distance ${f(st.courseScore.meanCosineDistance)} + 1/spread ${f(st.courseScore.spread)})`,
+        `course score ${f(st.courseScore.score)} (cosine distance ${f(st.courseScore.meanCosineDistance)} + 1/spread ${f(st.courseScore.spread)})` +
+        ('notApplicable' in st.detail ? '' : `, detail distance ${f(st.detail.distance)}, fine-detail ratio ${f(st.detail.fineEnergyRatio)}`),
     );
   }
   log(`real test-class images: IS ${f(s.real.inceptionScoreTest.mean)} ± ${f(s.real.inceptionScoreTest.std)}; FID real train vs test classes (the floor) ${f(s.real.fidTrainVsTest.value)}`);
   log(`all with our own classifier's features, not Inception: not comparable to StackGAN's published IS ${s.published.inceptionScore} / FID ${s.published.fid}`);
 }
 
-const evaluate = computeOptions(datasetCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here (IS, FID, R-precision, class consistency, the course's score) and write data/evaluate/scores.json, scores.arrow and report.html")
+const evaluate = computeOptions(datasetCommand('evaluate', "Score Stage I and Stage II on the test-class captions with a flower classifier trained here and Stage I upscaled with lanczos3, the baseline at 256 (IS, FID, R-precision, class consistency, the course's score, detail at 256) and write data/evaluate/scores.json, scores.arrow and report.html")
   .option('--config <name|file>', 'tiny (a CPU demo on the sample), full, or a JSON file; $T2I_CONFIG', process.env.T2I_CONFIG ?? 'tiny')
   .option('--classifier-epochs <n>', "epochs of the classifier's training (overrides the config)")
   .option('--captions-per-image <n>', 'captions of each test image to generate from, 1-10 (overrides the config)')

@@ -15,6 +15,6 @@ export async function runEvaluate(config: EvaluateConfig, options: EvaluateOptio
     m.pipeline.dispose();
   }
   const seconds = (performance.now() - started) / 1000;
-  await writeJsonAtomic(path.join(options.outDir, 'manifest.json'), { stage: 'evaluate', config, backend: options.backend, images: m.items.length, stages: m.perStage.map((p) => p.stage), seconds: Number(seconds.toFixed(1)) });
+  await writeJsonAtomic(path.join(options.outDir, 'manifest.json'), { stage: 'evaluate', config, backend: options.backend, images: m.items.length, sets: m.perSet.map((p) => p.set), seconds: Number(seconds.toFixed(1)) });
   return m.scores;
 }

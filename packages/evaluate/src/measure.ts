@@ -1,16 +1,17 @@
 import { ArtifactError, gatherRows, log, progressBar, Rng, span } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { noiseRows, type Noise } from '@t2i/gan';
+import { noiseRows, toBytes, type Noise } from '@t2i/gan';
 import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadImageSet, SOURCE_SIZE, type ImageSet } from 'preprocess-images';
+import { loadImageSet, SOURCE_SIZE, upscaleImages, type ImageSet } from 'preprocess-images';
 import { loadPipeline, modelArtifacts, requireModels, SIZE, type TextToImagePipeline, type Stage } from 't2i';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
+import { bandEnergies, DETAIL_BANDS, meanEnergies, realTestBandEnergies } from './detail.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
 import { fid, inceptionScore } from './metrics.ts';
-import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
+import { FEATURE_NOTE, GENERATED_SETS, PROTOCOL, PUBLISHED, scoreStage, SET_SHAPE, type GeneratedSet, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
 
 export interface EvaluateOptions {
   outDir: string;
@@ -80,38 +81,73 @@ function candidatesFor(items: Item[], captions: TestCaptions, want: number, rng:
   return { candidates, note };
 }
 
-interface StageOutputs {
-  probs: Float32Array;
-  features: Float32Array;
-  joint: Float32Array;
+/** One batch of draws as the sets scored, [-1, 1] tensors that the caller disposes. */
+export type DrawnSets = Partial<Record<GeneratedSet, tf.Tensor4D>>;
+
+/**
+ * Stage I's images, the same images upscaled to 256 with lanczos3 (through bytes, as t2i generate
+ * writes them) and, where drawn, Stage II's: every set of one draw, from one caption and noise.
+ */
+export async function setsOf(drawn: { low: tf.Tensor4D; high?: tf.Tensor4D }): Promise<DrawnSets> {
+  const n = drawn.low.shape[0];
+  const to = SIZE[2];
+  const upscaled = await upscaleImages(toBytes((await drawn.low.data()) as Float32Array), n, SIZE[1], to);
+  const stage1Upscaled = tf.tidy(() => tf.tensor4d(upscaled, [n, to, to, 3], 'float32').div(127.5).sub(1) as tf.Tensor4D);
+  return { stage1: drawn.low, stage1Upscaled, ...(drawn.high && { stage2: drawn.high }) };
 }
 
-/** Generates the items' images batch by batch and keeps what the scores need of them: p(y|x), features, joint vectors. */
-async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: number, pipeline: TextToImagePipeline, noise: Noise, classifier: FlowerClassifier, joint: JointImageEncoder, batchSize: number): Promise<Partial<Record<Stage, StageOutputs>>> {
-  const k = classifier.classes.length;
-  const make = (): StageOutputs => ({ probs: new Float32Array(items.length * k), features: new Float32Array(items.length * classifier.featureDim), joint: new Float32Array(items.length * joint.dim) });
-  const out: Partial<Record<Stage, StageOutputs>> = { 1: make(), ...(pipeline.stage2 ? { 2: make() } : {}) };
+/** Draws the items' images batch by batch, in order, and hands each batch's sets to `see`, which must not keep them. */
+export async function drawSets(items: Item[], captions: TestCaptions, dim: number, pipeline: Pick<TextToImagePipeline, 'draw' | 'generators'>, noise: Noise, batchSize: number, see: (sets: DrawnSets, start: number) => Promise<void>): Promise<void> {
   const bar = progressBar('evaluate: generating', items.length, 'images');
   for (let start = 0; start < items.length; start += batchSize) {
     const batch = items.slice(start, start + batchSize);
     const text = gatherRows(captions.vectors, dim, batch.map((item) => item.captionRow));
-    const images = pipeline.draw(text, noiseRows(noise, pipeline.generators().dims, span(start, batch.length)));
-    for (const [stage, x] of [[1, images.low], [2, images.high]] as const) {
-      if (!x) continue;
-      const measured = tf.tidy(() => {
-        const input = toClassifierInput(x);
-        return { ...classifier.classify(input), joint: joint.encode(input) };
-      });
-      const o = out[stage]!;
-      o.probs.set((await measured.probs.data()) as Float32Array, start * k);
-      o.features.set((await measured.features.data()) as Float32Array, start * classifier.featureDim);
-      o.joint.set((await measured.joint.data()) as Float32Array, start * joint.dim);
-      tf.dispose(measured);
+    const sets = await setsOf(pipeline.draw(text, noiseRows(noise, pipeline.generators().dims, span(start, batch.length))));
+    try {
+      await see(sets, start);
+    } finally {
+      tf.dispose(Object.values(sets));
     }
-    tf.dispose([images.low, ...(images.high ? [images.high] : [])]);
     bar.tick(batch.length);
   }
   bar.stop();
+}
+
+interface SetOutputs {
+  probs: Float32Array;
+  features: Float32Array;
+  joint: Float32Array;
+  /** Band energies, of 256x256 sets alone. */
+  bands?: Float32Array;
+}
+
+/** Generates the items' images and keeps what the scores need of each set: p(y|x), features, joint vectors, band energies at 256. */
+async function generateAndMeasure(items: Item[], captions: TestCaptions, dim: number, pipeline: TextToImagePipeline, noise: Noise, classifier: FlowerClassifier, joint: JointImageEncoder, batchSize: number): Promise<Partial<Record<GeneratedSet, SetOutputs>>> {
+  const k = classifier.classes.length;
+  const n = items.length;
+  const make = (set: GeneratedSet): SetOutputs => ({
+    probs: new Float32Array(n * k),
+    features: new Float32Array(n * classifier.featureDim),
+    joint: new Float32Array(n * joint.dim),
+    ...(SET_SHAPE[set].size === SIZE[2] && { bands: new Float32Array(n * DETAIL_BANDS) }),
+  });
+  const out: Partial<Record<GeneratedSet, SetOutputs>> = {};
+  await drawSets(items, captions, dim, pipeline, noise, batchSize, async (sets, start) => {
+    for (const set of GENERATED_SETS) {
+      const x = sets[set];
+      if (!x) continue;
+      const o = (out[set] ??= make(set));
+      const measured = tf.tidy(() => {
+        const input = toClassifierInput(x);
+        return { ...classifier.classify(input), joint: joint.encode(input), bands: o.bands && bandEnergies(x) };
+      });
+      o.probs.set((await measured.probs.data()) as Float32Array, start * k);
+      o.features.set((await measured.features.data()) as Float32Array, start * classifier.featureDim);
+      o.joint.set((await measured.joint.data()) as Float32Array, start * joint.dim);
+      if (measured.bands) o.bands!.set((await measured.bands.data()) as Float32Array, start * DETAIL_BANDS);
+      tf.dispose(measured);
+    }
+  });
   return out;
 }
 
@@ -120,8 +156,8 @@ export interface Measurement {
   scores: ScoresJson;
   /** The generated images, in the order of every per-image array. */
   items: Item[];
-  /** Per stage measured, per generated image. */
-  perStage: { stage: Stage; perImage: PerImage }[];
+  /** Per set measured, per generated image. */
+  perSet: { set: GeneratedSet; perImage: PerImage }[];
   captions: TestCaptions;
   vectors: CaptionVectors;
   noise: Noise;
@@ -131,7 +167,9 @@ export interface Measurement {
 /**
  * Scores of the trained generators on the test-class captions: a flower classifier trained here
  * (or its cached copy) on real images, Stage I's and Stage II's images for every planned caption
- * and noise draw, and every score with the protocol that says how it was measured.
+ * and noise draw, Stage I's upscaled to 256 (the baseline; measured with or without a Stage II, as
+ * it is what t2i generate writes at 256 without one), and every score with the protocol that says
+ * how it was measured.
  */
 export async function measure(config: EvaluateConfig, options: EvaluateOptions): Promise<Measurement> {
   requireModels(1);
@@ -148,6 +186,7 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
   const real = (rows: number[]) => classifyAll(classifier, rows.length, config.classifierBatchSize, (s, c) => centreCrops(images, rows.slice(s, s + c)));
   const realTest = await real(testRows);
   const realTrain = await real(trainRows);
+  const realBands = await realTestBandEnergies(config.classifierBatchSize);
   const K = classifier.classes.length;
   const F = classifier.featureDim;
 
@@ -167,7 +206,7 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
     joint = await loadJointImageEncoder();
     if (joint.dim !== vectors.dim || pipeline.textDim !== vectors.dim) throw new ArtifactError(`embeddings make ${vectors.dim}-d vectors, the joint image encoder ${joint.dim}-d and the generators were trained on ${pipeline.textDim}-d ones; rerun the steps after embeddings`);
     const noise = pipeline.noise(items.length, config.seed);
-    log(`evaluate: ${items.length} images per stage (${testRows.length} test-class images x ${config.captionsPerImage} captions x ${config.samplesPerCaption} samples)`);
+    log(`evaluate: ${items.length} images per set (${testRows.length} test-class images x ${config.captionsPerImage} captions x ${config.samplesPerCaption} samples)`);
     const outputs = await generateAndMeasure(items, captions, vectors.dim, pipeline, noise, classifier, joint, config.batchSize);
 
     const labelOf = new Map(classifier.classes.map((c, i) => [c, i]));
@@ -182,14 +221,15 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
       candidates,
       candidatesNote: note,
       splits,
+      realBands,
     };
     const epochs: Record<Stage, number> = { 1: pipeline.stage1.epoch, 2: pipeline.stage2?.epoch ?? 0 };
     const models = describeModels(pipeline);
-    const measured = ([1, 2] as const).flatMap((stage) => {
-      const o = outputs[stage];
-      return o ? [{ stage, ...scoreStage({ stage, size: SIZE[stage], epoch: epochs[stage], model: models[stage], ...o }, ref) }] : [];
+    const measured = GENERATED_SETS.flatMap((set) => {
+      const o = outputs[set];
+      return o ? [{ set, ...scoreStage({ set, epoch: epochs[SET_SHAPE[set].stage], model: models[set], ...o }, ref) }] : [];
     });
-    const stageScores = (stage: Stage): StageScores | { skipped: string } => measured.find((m) => m.stage === stage)?.scores ?? { skipped: stage2Skipped! };
+    const scoresOf = (set: GeneratedSet): StageScores | { skipped: string } => measured.find((m) => m.set === set)?.scores ?? { skipped: stage2Skipped! };
 
     const scores: ScoresJson = {
       note: FEATURE_NOTE,
@@ -203,14 +243,15 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
         samplesPerCaption: config.samplesPerCaption,
         images: items.length,
       },
-      stages: { stage1: stageScores(1), stage2: stageScores(2) },
+      stages: { stage1: scoresOf('stage1'), stage1Upscaled: scoresOf('stage1Upscaled'), stage2: scoresOf('stage2') },
       real: {
         inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: PROTOCOL.realInceptionScore(testRows.length) },
         fidTrainVsTest: { value: fid(realTrain.features, realTest.features, F), protocol: PROTOCOL.fidFloor },
+        detail: { images: realBands.length / DETAIL_BANDS, meanEnergy: meanEnergies(realBands), protocol: PROTOCOL.realDetail(realBands.length / DETAIL_BANDS) },
       },
       published: PUBLISHED,
     };
-    return { scores, items, perStage: measured.map(({ stage, perImage }) => ({ stage, perImage })), captions, vectors, noise, pipeline };
+    return { scores, items, perSet: measured.map(({ set, perImage }) => ({ set, perImage })), captions, vectors, noise, pipeline };
   } catch (err) {
     pipeline.dispose();
     throw err;
@@ -220,11 +261,12 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
   }
 }
 
-/** Which trained model each stage is, in a line: what the report says beside its scores. */
-function describeModels(p: TextToImagePipeline): Record<Stage, string> {
+/** Which trained model makes each set, in a line: what the report says beside its scores. */
+function describeModels(p: TextToImagePipeline): Record<GeneratedSet, string> {
   const c1 = p.stage1.config;
   const stage1 = `${c1.generator} G, ${c1.discriminator} D, ngf ${c1.ngf}, ndf ${c1.ndf}; config ${c1.name}, epoch ${p.stage1.epoch} of ${c1.epochs}`;
-  if (!p.stage2) return { 1: stage1, 2: '' };
+  const stage1Upscaled = `${stage1}; upscaled 64 -> 256 (lanczos3)`;
+  if (!p.stage2) return { stage1, stage1Upscaled, stage2: '' };
   const c2 = p.stage2.config;
-  return { 1: stage1, 2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
+  return { stage1, stage1Upscaled, stage2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
 }

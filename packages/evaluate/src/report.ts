@@ -5,12 +5,14 @@ import { captionsFile } from 'captions';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { upscaleImages } from 'preprocess-images';
 import { SIZE, type Stage } from 't2i';
 import { chart, escapeHtml, PALETTE, type Series } from './charts.ts';
 import type { EvaluateConfig } from './config.ts';
 import type { Measurement } from './measure.ts';
 import { movingAverage } from './metrics.ts';
-import { FEATURE_NOTE, scoresArrowFile, scoresJsonFile, writeScoresArrow, type PerImage, type ScoresJson, type StageScores } from './scores.ts';
+import type { Detail } from './detail.ts';
+import { FEATURE_NOTE, GENERATED_SETS, scoresArrowFile, scoresJsonFile, SET_SHAPE, writeScoresArrow, type GeneratedSet, type PerImage, type ScoresJson, type StageScores } from './scores.ts';
 
 export const reportFile = (outDir: string) => path.join(outDir, 'report.html');
 /** The report's images, beside it: report.html refers to them by relative path. */
@@ -22,8 +24,9 @@ export interface RankedImage {
   caption: string;
   /** The score the picks are ranked by. */
   score: number;
-  /** Relative paths of the Stage I (and Stage II) image. */
+  /** Relative paths of the Stage I image, the same upscaled to 256 (lanczos3), and the Stage II one. */
   low: string;
+  upscaled: string;
   high?: string;
 }
 
@@ -65,8 +68,8 @@ async function writeAnimation(file: string, grids: string[]): Promise<void> {
 
 export interface ReportInput {
   scores: ScoresJson;
-  /** The 8 reference captions, and their grids (rows: captions, columns: samples with shared noise). */
-  reference: { text: string[]; samples: number; low: string; high?: string };
+  /** The 8 reference captions, and their grids (rows: captions, columns: samples with shared noise): Stage I, Stage I upscaled, Stage II. */
+  reference: { text: string[]; samples: number; low: string; upscaled: string; high?: string };
   /** Best and worst generated images by `rankedBy`. */
   top: RankedImage[];
   bottom: RankedImage[];
@@ -109,10 +112,18 @@ export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const pm = (m: { mean: number; std: number }, digits = 2) => `${m.mean.toFixed(digits)} ± ${m.std.toFixed(digits)}`;
 
+/** Each set's column head in the scores table. */
+const SET_TITLE: Record<GeneratedSet, string> = {
+  stage1: 'Stage I (64x64)',
+  stage1Upscaled: 'Stage I upscaled (256x256, lanczos3): the baseline',
+  stage2: 'Stage II (256x256)',
+};
+
 function scoresTable(s: ScoresJson): string {
-  const stages = (['stage1', 'stage2'] as const).map((k) => s.stages[k]);
+  const stages = GENERATED_SETS.map((k) => s.stages[k]);
   const measured = (v: (typeof stages)[number]): v is StageScores => !('skipped' in v);
   const cell = (f: (st: StageScores) => string) => stages.map((st) => `<td>${measured(st) ? f(st) : '<span class="skipped">not measured</span>'}</td>`).join('');
+  const detail = (f: (d: Detail) => string) => cell((st) => ('notApplicable' in st.detail ? `<span class="na" title="${escapeHtml(st.detail.notApplicable)}">n/a</span>` : f(st.detail)));
   const rows: [string, string, string, string][] = [
     ['Inception Score (our classifier)', cell((st) => pm(st.inceptionScore)), pm(s.real.inceptionScoreTest), `${s.published.inceptionScore.toFixed(2)}*`],
     ['FID (our classifier features)', cell((st) => st.fid.value.toFixed(3)), `${s.real.fidTrainVsTest.value.toFixed(3)} (train vs test classes: the floor)`, `${s.published.fid.toFixed(2)}*`],
@@ -120,8 +131,10 @@ function scoresTable(s: ScoresJson): string {
     ['Class consistency top-1', cell((st) => pct(st.classConsistency.top1)), s.classifier.testTop1 === null ? '' : `${pct(s.classifier.testTop1)} (classifier on tstid)`, ''],
     ['Class consistency top-5', cell((st) => pct(st.classConsistency.top5)), s.classifier.testTop5 === null ? '' : `${pct(s.classifier.testTop5)} (classifier on tstid)`, ''],
     ["Course score (lower is better)", cell((st) => `${st.courseScore.score.toFixed(3)} <small>= ${st.courseScore.meanCosineDistance.toFixed(3)} + 1/${st.courseScore.spread.toFixed(3)}</small>`), '', ''],
+    ['Detail distance (256 px Laplacian bands; lower is better)', detail((d) => d.distance.toFixed(3)), `0 (${s.real.detail.images} real test-class images at 256)`, ''],
+    ['Fine-detail ratio (two finest bands; 1 = real photos)', detail((d) => d.fineEnergyRatio.toFixed(3)), '1', ''],
   ];
-  const head = stages.map((st, i) => `<th>Stage ${i === 0 ? 'I (64x64)' : 'II (256x256)'}${measured(st) ? `<br><small>${escapeHtml(st.model)}; ${st.images} images</small>` : ''}</th>`).join('');
+  const head = stages.map((st, i) => `<th>${SET_TITLE[GENERATED_SETS[i]]}${measured(st) ? `<br><small>${escapeHtml(st.model)}; ${st.images} images</small>` : ''}</th>`).join('');
   return `<table id="scores">
 <thead><tr><th>Score</th>${head}<th>Real images</th><th>StackGAN, published*<br><small>not comparable</small></th></tr></thead>
 <tbody>${rows.map(([name, cells, real, anchor]) => `<tr><th scope="row">${name}</th>${cells}<td>${real}</td><td class="anchor">${anchor}</td></tr>`).join('\n')}</tbody>
@@ -131,13 +144,15 @@ function scoresTable(s: ScoresJson): string {
 }
 
 function protocols(s: ScoresJson): string {
-  const measured = (['stage1', 'stage2'] as const).map((k) => s.stages[k]).find((st): st is StageScores => !('skipped' in st));
+  const all = GENERATED_SETS.map((k) => s.stages[k]).filter((st): st is StageScores => !('skipped' in st));
+  const measured = all[0];
+  const detail = all.map((st) => st.detail).find((d): d is Detail & { protocol: string } => 'protocol' in d);
   const items: [string, string][] = [
     ['Classifier', s.classifier.protocol],
     ['Generated images', s.generated.protocol],
-    ...(['stage1', 'stage2'] as const).flatMap((k): [string, string][] => {
+    ...GENERATED_SETS.flatMap((k): [string, string][] => {
       const st = s.stages[k];
-      return 'skipped' in st ? [[k === 'stage1' ? 'Stage I' : 'Stage II', `not measured: ${st.skipped}`]] : [];
+      return 'skipped' in st ? [[SET_TITLE[k], `not measured: ${st.skipped}`]] : [];
     }),
     ...(measured
       ? ([
@@ -148,6 +163,8 @@ function protocols(s: ScoresJson): string {
           ["Course score", measured.courseScore.protocol],
         ] as [string, string][])
       : []),
+    ...(detail ? ([['Detail distance and fine-detail ratio', detail.protocol]] as [string, string][]) : []),
+    ['Real images\' band energies', `${s.real.detail.protocol} ${s.real.detail.meanEnergy.map((e) => e.toFixed(4)).join(', ')}.`],
     ['Real test-class Inception Score', s.real.inceptionScoreTest.protocol],
     ['FID floor', s.real.fidTrainVsTest.protocol],
   ];
@@ -156,7 +173,7 @@ function protocols(s: ScoresJson): string {
 
 function picks(title: string, list: RankedImage[], rankedBy: string): string {
   const figure = (p: RankedImage) => `<figure class="pick">
-<div>${`<img src="${p.low}" width="128" height="128" alt="Stage I">`}${p.high ? `<img src="${p.high}" width="256" height="256" alt="Stage II">` : ''}</div>
+<div><img src="${p.low}" width="128" height="128" alt="Stage I"><img src="${p.upscaled}" width="256" height="256" alt="Stage I upscaled">${p.high ? `<img src="${p.high}" width="256" height="256" alt="Stage II">` : ''}</div>
 <figcaption>${escapeHtml(rankedBy)} ${p.score.toFixed(3)}; class ${p.classId}, ${escapeHtml(p.imageId)}<br><q>${escapeHtml(p.caption)}</q></figcaption></figure>`;
   return `<h3>${escapeHtml(title)}</h3><div class="picks">${list.map(figure).join('')}</div>`;
 }
@@ -200,7 +217,7 @@ const STYLE = `body{font-family:sans-serif;max-width:1200px;margin:1em auto;padd
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f3f3f3}.anchor{color:#888}.note{color:#555;font-size:90%}.skipped{color:#a33}
 .picks,.strip,.charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-figure{margin:0}figcaption{font-size:85%;max-width:390px}.pick>div{display:flex;gap:4px;align-items:flex-start}.pick img{image-rendering:pixelated}
+figure{margin:0}figcaption{font-size:85%;max-width:650px}.na{color:#888}.pick>div{display:flex;gap:4px;align-items:flex-start}.pick img{image-rendering:pixelated}
 img.grid{max-width:100%;image-rendering:pixelated}dl.protocols dt{font-weight:bold;margin-top:.5em}dl.protocols dd{margin-left:1em;font-size:90%}
 ol.captions li{margin:2px 0}`;
 
@@ -224,10 +241,11 @@ ${scoresTable(s)}
 <ol class="captions">${ref.text.map((t) => `<li>${escapeHtml(t)}</li>`).join('')}</ol>
 <p>Rows: the captions above, in order; columns: ${ref.samples} noise draws, the same in every row.</p>
 <h3>Stage I, 64x64</h3><img class="grid" src="${ref.low}" alt="reference captions at 64x64">
+<h3>Stage I upscaled to 256x256 (lanczos3): the baseline</h3><img class="grid" src="${ref.upscaled}" alt="reference captions, Stage I upscaled to 256x256">
 ${ref.high ? `<h3>Stage II, 256x256</h3><img class="grid" src="${ref.high}" alt="reference captions at 256x256">` : `<p class="skipped">No Stage II images: ${escapeHtml('skipped' in s.stages.stage2 ? s.stages.stage2.skipped : '')}</p>`}
 
 <h2>Best and worst generated images</h2>
-<p>Ranked by ${escapeHtml(input.rankedBy)} (our classifier), among all generated images of test-class captions: Stage I (shown at 128)${input.stage2 ? ' and, right of it, Stage II from the same caption and noise' : ''}.</p>
+<p>Ranked by ${escapeHtml(input.rankedBy)} (our classifier), among all generated images of test-class captions: Stage I (shown at 128), right of it the same image upscaled to 256 with lanczos3${input.stage2 ? ', then Stage II from the same caption and noise' : ''}.</p>
 ${picks('Top 3', input.top, input.rankedBy)}
 ${picks('Bottom 3', input.bottom, input.rankedBy)}
 
@@ -247,19 +265,21 @@ ${histories.map((h) => `<h3>${h.stage}</h3>${lossCurves(h)}<p>Fixed-noise grids 
  * caption and noise: inference is deterministic; the training history of both stages).
  */
 export async function writeReport(outDir: string, m: Measurement, config: EvaluateConfig): Promise<void> {
-  const { scores, items, perStage, vectors, pipeline } = m;
+  const { scores, items, perSet, vectors, pipeline } = m;
   await writeJsonAtomic(scoresJsonFile(outDir), scores);
-  await writeScoresArrow(scoresArrowFile(outDir), items, perStage);
+  await writeScoresArrow(scoresArrowFile(outDir), items, perSet);
 
   const assets = reportAssetsDir(outDir);
   await fs.rm(assets, { recursive: true, force: true });
   await fs.mkdir(assets, { recursive: true });
   const rel = (name: string) => `${path.basename(assets)}/${name}`;
+  // Stage I's images upscaled with lanczos3 beside Stage II's: what evaluate's baseline set scores.
   const bytes = async (images: { low: tf.Tensor4D; high?: tf.Tensor4D }) => {
+    const count = images.low.shape[0];
     const low = toBytes((await images.low.data()) as Float32Array);
     const high = images.high ? toBytes((await images.high.data()) as Float32Array) : undefined;
     tf.dispose([images.low, ...(images.high ? [images.high] : [])]);
-    return { low, high };
+    return { low, upscaled: await upscaleImages(low, count, SIZE[1], SIZE[2]), high };
   };
   const dims = pipeline.generators().dims;
 
@@ -268,10 +288,11 @@ export async function writeReport(outDir: string, m: Measurement, config: Evalua
   const rows = vectors.reference.length / vectors.dim;
   const reference = await bytes(pipeline.draw(repeatEachRow(vectors.reference, vectors.dim, n), noiseRows(pipeline.noise(n, config.seed + 1), dims, span(0, rows * n).map((i) => i % n))));
   await writeImageGrid(path.join(assets, 'reference-64.png'), reference.low, rows * n, SIZE[1], { cols: n, cell: 128 });
+  await writeImageGrid(path.join(assets, 'reference-256-upscaled.png'), reference.upscaled, rows * n, SIZE[2], { cols: n });
   if (reference.high) await writeImageGrid(path.join(assets, 'reference-256.png'), reference.high, rows * n, SIZE[2], { cols: n });
 
   // Best and worst by the classifier's probability of the caption's class, at the last stage measured.
-  const last = perStage[perStage.length - 1];
+  const last = perSet.find((p) => p.set === 'stage2') ?? perSet.find((p) => p.set === 'stage1')!;
   const order = Array.from(items, (_, i) => i).sort((a, b) => last.perImage.pTrue[b] - last.perImage.pTrue[a]);
   const chosen = [...order.slice(0, 3), ...order.slice(-3)];
   const pictures = await bytes(pipeline.draw(gatherRows(m.captions.vectors, vectors.dim, chosen.map((i) => items[i].captionRow)), noiseRows(m.noise, dims, chosen)));
@@ -280,23 +301,25 @@ export async function writeReport(outDir: string, m: Measurement, config: Evalua
   for (const [j, i] of chosen.entries()) {
     const item = items[i];
     const low = `pick-${j + 1}-64.png`;
+    const upscaled = `pick-${j + 1}-256-upscaled.png`;
     const high = `pick-${j + 1}-256.png`;
     const stride = (s: Stage) => SIZE[s] * SIZE[s] * 3;
     await writeImageGrid(path.join(assets, low), pictures.low.subarray(j * stride(1), (j + 1) * stride(1)), 1, SIZE[1], { cols: 1, cell: 128, gap: 0 });
+    await writePng(path.join(assets, upscaled), pictures.upscaled.subarray(j * stride(2), (j + 1) * stride(2)), SIZE[2], SIZE[2]);
     if (pictures.high) await writePng(path.join(assets, high), pictures.high.subarray(j * stride(2), (j + 1) * stride(2)), SIZE[2], SIZE[2]);
-    picks.push({ imageId: item.imageId, classId: item.classId, caption: texts.get(`${item.imageId}#${item.captionIndex}`) ?? '', score: last.perImage.pTrue[i], low: rel(low), high: pictures.high ? rel(high) : undefined });
+    picks.push({ imageId: item.imageId, classId: item.classId, caption: texts.get(`${item.imageId}#${item.captionIndex}`) ?? '', score: last.perImage.pTrue[i], low: rel(low), upscaled: rel(upscaled), high: pictures.high ? rel(high) : undefined });
   }
 
   const history = (await Promise.all((['stage1', 'stage2'] as const).map((s) => trainingHistory(s, assets, config.gridEpochs, config.animationFrames)))).filter((h): h is TrainingHistory => h !== undefined);
-  const perImage = (stage: Stage): PerImage | undefined => perStage.find((p) => p.stage === stage)?.perImage;
+  const perImage = (set: GeneratedSet): PerImage | undefined => perSet.find((p) => p.set === set)?.perImage;
   const html = renderReport({
     scores,
-    reference: { text: vectors.referenceText, samples: n, low: rel('reference-64.png'), high: reference.high ? rel('reference-256.png') : undefined },
+    reference: { text: vectors.referenceText, samples: n, low: rel('reference-64.png'), upscaled: rel('reference-256-upscaled.png'), high: reference.high ? rel('reference-256.png') : undefined },
     top: picks.slice(0, 3),
     bottom: picks.slice(3),
-    rankedBy: `p(caption's class), Stage ${last.stage}`,
-    stage1: perImage(1)!,
-    stage2: perImage(2),
+    rankedBy: `p(caption's class), Stage ${SET_SHAPE[last.set].stage}`,
+    stage1: perImage('stage1')!,
+    stage2: perImage('stage2'),
     movingAverage: config.movingAverage,
     history,
   });

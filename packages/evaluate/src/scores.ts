@@ -1,6 +1,8 @@
 import { arrow as A, ArrowFileSink, int16Column, int32Column, makeBatch, utf8Column } from '@t2i/core';
 import path from 'node:path';
+import type { Stage } from 't2i';
 import type { ClassifierInfo } from './classifier.ts';
+import { DETAIL_BANDS, detailScore, type Detail } from './detail.ts';
 import { courseScore, fid, inceptionScore, rPrecision, topK, trueClassRanks, type MeanStd } from './metrics.ts';
 
 export const scoresJsonFile = (outDir: string) => path.join(outDir, 'scores.json');
@@ -18,16 +20,38 @@ export const PUBLISHED = {
   fid: 55.28,
 };
 
+/**
+ * The sets of generated images scored, as scores.json and scores.arrow name them, in the report's
+ * order: Stage I; the same images upscaled to 256 with lanczos3, the baseline Stage II must beat;
+ * Stage II.
+ */
+export const GENERATED_SETS = ['stage1', 'stage1Upscaled', 'stage2'] as const;
+export type GeneratedSet = (typeof GENERATED_SETS)[number];
+
+/** The stage whose generator makes each set, and the set's side. */
+export const SET_SHAPE: Record<GeneratedSet, { stage: Stage; size: number }> = {
+  stage1: { stage: 1, size: 64 },
+  stage1Upscaled: { stage: 1, size: 256 },
+  stage2: { stage: 2, size: 256 },
+};
+
+/** How the baseline set is made: said beside its scores. */
+export const UPSCALED_WITH = 'upscaled 64 -> 256 with lanczos3 (sharp, as preprocess-images resizes the dataset), what t2i generate writes at 256 without a Stage II';
+
 export const PROTOCOL = {
   classifier: (width: number, featureDim: number, info: ClassifierInfo, classes: number[]) =>
     `A ${width}-wide 5-layer CNN with batch norm (features: the ${featureDim}-d global average of its last convolution), trained from scratch for ${info.epochs} epochs (Adam, random 64 crops of the 76 px images, flips) on the official Oxford-102 classification split: the ${info.trainImages} images of setid.mat's trnid + valid, over all ${classes.length} classes present (train and test classes of the text-to-image split alike: ${classes.join(', ')}). Top-1/top-5 are on the ${info.testImages} tstid images, centre crops. classifier/tensors.json lists both sets' image ids.`,
   generated: (testImages: number, captionsPerImage: number, samplesPerCaption: number, seed: number, images: number) =>
-    `For each of the ${testImages} test-class images, its first ${captionsPerImage} caption(s), each drawn ${samplesPerCaption} time(s) (noise seed ${seed}): ${images} images per stage. The caption's stored vector conditions Stage I (64x64); Stage II (256x256) refines that same Stage I image with the same caption.`,
+    `For each of the ${testImages} test-class images, its first ${captionsPerImage} caption(s), each drawn ${samplesPerCaption} time(s) (noise seed ${seed}): ${images} images per stage. The caption's stored vector conditions Stage I (64x64); Stage II (256x256) refines that same Stage I image with the same caption. "Stage I upscaled" is each of those very Stage I images, ${UPSCALED_WITH}: the baseline a Stage II must beat, scored as Stage II is.`,
   realInceptionScore: (testImages: number) =>
     `The Inception Score of the ${testImages} real test-class images (centre crops), as above: the score of real flowers of these classes for this classifier.`,
   inceptionScore: (splits: number) =>
     `Inception Score: StackGAN's inception_score.py with our classifier's p(y|x) over all its classes: the generated images in ${splits} consecutive splits, exp(mean KL(p(y|x) || p(y))) per split, p(y) the split's mean; mean and std over the splits. Higher is better; the real test-class images' score is given for scale.`,
   fid: 'FID: Fréchet distance between Gaussians fitted (mean, n-1 covariance) to the classifier\'s pooled features of the generated images and of every real test-class image (64x64 centre crops); 256x256 images are box-filtered to 64 first. Lower is better; real train-class against real test-class images is the floor to read it against.',
+  detail: (images: number) =>
+    `Detail (256x256 images only): a Laplacian pyramid of each image's luma (Rec. 601, on [0, 1]) in ${DETAIL_BANDS} bands, finest first (256->128, 128->64, 64->32, 32->16 px): band = x - bilinear upsample(2x2 average of x), then x = its 2x2 average; a band's energy is its mean |value|. The distance is the Fréchet distance between Gaussians fitted to the generated images' and to the ${images} real test-class images' vectors of log(energy + 0.001) (centre 256 crops of the 304 px set); lower is better, 0 = the real photos' detail. The ratio is the generated images' mean energy of the two finest bands over the real images': 1 = as much fine detail as real photos, near 0 = a plain upscale of 64 px images. Every other score sees 256 images box-filtered to 64, where Stage II and Stage I upscaled look alike; this one reads what lies above 64 px.`,
+  detailNotApplicable: 'n/a: 64x64 images; the detail score reads the bands of 256x256 ones',
+  realDetail: (images: number) => `Mean band energy, finest first, of the ${images} real test-class images at 256 (centre 256 crops of the 304 px set): what the detail score compares the generated images with.`,
   fidFloor: 'FID between the real train-class and the real test-class images in the same feature space: two sets of real flowers of disjoint classes. A generator of test-class flowers should land near or below it.',
   rPrecision: (candidates: number, splits: number, note: string) =>
     `R-precision (R = 1): each generated image ranks its own caption among ${candidates - 1} mismatched ones (captions of test images of other classes, drawn at random) by cosine in the joint text-image space of embeddings (its image encoder on the image, 256 box-filtered to 64; the caption's stored vector); the share ranked first, mean and std over ${splits} splits.${note ? ` ${note}` : ''}`,
@@ -37,7 +61,7 @@ export const PROTOCOL = {
 };
 
 export interface StageScores {
-  stage: 1 | 2;
+  stage: Stage;
   size: number;
   /** The generator's training epoch. */
   epoch: number;
@@ -49,6 +73,7 @@ export interface StageScores {
   rPrecision: MeanStd & { candidates: number; splits: number; protocol: string };
   classConsistency: { top1: number; top5: number; protocol: string };
   courseScore: { score: number; meanCosineDistance: number; spread: number; protocol: string };
+  detail: (Detail & { protocol: string }) | { notApplicable: string };
 }
 
 /** Per generated image: what scores.arrow and the report's charts hold. */
@@ -64,13 +89,14 @@ export interface PerImage {
 }
 
 export interface StageInput {
-  stage: 1 | 2;
-  size: number;
+  set: GeneratedSet;
   epoch: number;
   model: string;
   probs: Float32Array;
   features: Float32Array;
   joint: Float32Array;
+  /** Band energies per image ([n, DETAIL_BANDS]), of 256x256 sets alone. */
+  bands?: Float32Array;
 }
 
 export interface Reference {
@@ -88,6 +114,8 @@ export interface Reference {
   /** Said in R-precision's protocol when fewer mismatched captions than asked for exist. */
   candidatesNote: string;
   splits: number;
+  /** Band energies of every real test-class image at 256, [n, DETAIL_BANDS]. */
+  realBands: Float32Array;
 }
 
 export function scoreStage(input: StageInput, ref: Reference): { scores: StageScores; perImage: PerImage } {
@@ -98,8 +126,7 @@ export function scoreStage(input: StageInput, ref: Reference): { scores: StageSc
   const course = courseScore(input.features, ref.truthFeatures, ref.featureDim);
   return {
     scores: {
-      stage: input.stage,
-      size: input.size,
+      ...SET_SHAPE[input.set],
       epoch: input.epoch,
       model: input.model,
       images: n,
@@ -108,6 +135,7 @@ export function scoreStage(input: StageInput, ref: Reference): { scores: StageSc
       rPrecision: { mean: rp.mean, std: rp.std, candidates: ref.candidates[0].length, splits: ref.splits, protocol: PROTOCOL.rPrecision(ref.candidates[0].length, ref.splits, ref.candidatesNote) },
       classConsistency: { top1: topK(classRank, 1), top5: topK(classRank, 5), protocol: PROTOCOL.classConsistency },
       courseScore: { score: course.score, meanCosineDistance: course.meanCosineDistance, spread: course.spread, protocol: PROTOCOL.courseScore },
+      detail: input.bands ? { ...detailScore(input.bands, ref.realBands), protocol: PROTOCOL.detail(ref.realBands.length / DETAIL_BANDS) } : { notApplicable: PROTOCOL.detailNotApplicable },
     },
     perImage: {
       pTrue: Float32Array.from(ref.labels, (label, i) => input.probs[i * ref.classes + label]),
@@ -125,8 +153,8 @@ export interface ScoresJson {
   backend: string;
   classifier: ClassifierInfo & { protocol: string };
   generated: { protocol: string; testImages: number; captionsPerImage: number; samplesPerCaption: number; images: number };
-  stages: Record<'stage1' | 'stage2', StageScores | { skipped: string }>;
-  real: { inceptionScoreTest: MeanStd & { protocol: string }; fidTrainVsTest: { value: number; protocol: string } };
+  stages: Record<GeneratedSet, StageScores | { skipped: string }>;
+  real: { inceptionScoreTest: MeanStd & { protocol: string }; fidTrainVsTest: { value: number; protocol: string }; detail: { images: number; meanEnergy: number[]; protocol: string } };
   published: typeof PUBLISHED;
 }
 
@@ -137,8 +165,8 @@ export interface ScoreRow {
   classId: number;
 }
 
-/** scores.arrow: one row per generated image and stage. */
-export async function writeScoresArrow(file: string, rows: ScoreRow[], perStage: { stage: 1 | 2; perImage: PerImage }[]): Promise<void> {
+/** scores.arrow: one row per generated image and set scored. */
+export async function writeScoresArrow(file: string, rows: ScoreRow[], perSet: { set: GeneratedSet; perImage: PerImage }[]): Promise<void> {
   const schema = new A.Schema(
     [
       new A.Field('image_id', new A.Utf8(), false),
@@ -146,6 +174,8 @@ export async function writeScoresArrow(file: string, rows: ScoreRow[], perStage:
       new A.Field('sample', new A.Int32(), false),
       new A.Field('class_id', new A.Int16(), false),
       new A.Field('stage', new A.Int16(), false),
+      // stage alone cannot tell Stage I from Stage I upscaled.
+      new A.Field('image_set', new A.Utf8(), false),
       new A.Field('p_true_class', new A.Float32(), false),
       new A.Field('true_class_rank', new A.Int32(), false),
       new A.Field('cosine_distance', new A.Float32(), false),
@@ -156,14 +186,15 @@ export async function writeScoresArrow(file: string, rows: ScoreRow[], perStage:
   const float32 = (values: Float32Array) => A.makeData({ type: new A.Float32(), length: values.length, nullCount: 0, data: values });
   const sink = await ArrowFileSink.open(file);
   try {
-    for (const { stage, perImage } of perStage) {
+    for (const { set, perImage } of perSet) {
       sink.write(
         makeBatch(schema, [
           utf8Column(rows.map((r) => r.imageId)),
           int32Column(Int32Array.from(rows, (r) => r.captionIndex)),
           int32Column(Int32Array.from(rows, (r) => r.sample)),
           int16Column(Int16Array.from(rows, (r) => r.classId)),
-          int16Column(new Int16Array(rows.length).fill(stage)),
+          int16Column(new Int16Array(rows.length).fill(SET_SHAPE[set].stage)),
+          utf8Column(rows.map(() => set)),
           float32(perImage.pTrue),
           int32Column(perImage.classRank),
           float32(perImage.cosineDistance),

@@ -1,21 +1,10 @@
-import { readTable, repoRoot } from '@t2i/core';
-import { spawnSync } from 'node:child_process';
+import { readTable } from '@t2i/core';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataset, removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-import { runCli } from '../../../test/helpers/run.ts';
+import { runCli, runT2i as t2i } from '../../../test/helpers/run.ts';
 import { checkPage } from './chromium.ts';
-
-/** `pnpm t2i ...` as a user types it: the root script runs t2i's command from the repository root, INIT_CWD is the user's folder. */
-function t2i(args: string[], env: Record<string, string>, userDir: string) {
-  const result = spawnSync(path.join(repoRoot, 'node_modules/.bin/tsx'), [path.join(repoRoot, 'packages/t2i/src/cli.ts'), ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env, INIT_CWD: userDir },
-    encoding: 'utf8',
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** Tiny models trained through the CLIs on 12 real images, then generation and evaluation on them. */
 describe('generate and evaluate end to end', () => {
@@ -101,18 +90,26 @@ describe('generate and evaluate end to end', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/classifier: 4 classes, 3 training images; held-out \(tstid, 9 images\)/);
       expect(run.stderr).toMatch(/stage1 \(64x64, epoch 1, 12 images\): IS [\d.]+ ± [\d.]+, FID [\d.]+, R-precision/);
-      expect(run.stderr).toMatch(/stage2 \(256x256, epoch 1, 12 images\)/);
+      expect(run.stderr).toMatch(/stage2 \(256x256, epoch 1, 12 images\).*detail distance [\d.]+, fine-detail ratio [\d.]+/);
+      expect(run.stderr).toMatch(/stage1Upscaled \(256x256, epoch 1, 12 images\)/);
       const out = path.join(artifacts, 'evaluate');
       const scores = JSON.parse(readFileSync(path.join(out, 'scores.json'), 'utf8'));
       expect(scores.stages.stage2.size).toBe(256);
+      // The baseline: Stage I's images at 256, scored as Stage II's, detail included; Stage I's own detail is n/a.
+      expect(Object.keys(scores.stages)).toEqual(['stage1', 'stage1Upscaled', 'stage2']);
+      expect([scores.stages.stage1Upscaled.stage, scores.stages.stage1Upscaled.size, scores.stages.stage1Upscaled.images]).toEqual([1, 256, 12]);
+      expect(scores.stages.stage1Upscaled.detail.distance).toBeGreaterThanOrEqual(0);
+      expect(scores.stages.stage1.detail.notApplicable).toMatch(/n\/a/);
+      expect(scores.real.detail.images).toBe(6);
       expect(scores.stages.stage1.inceptionScore.protocol).toMatch(/inception_score\.py/);
       // 2 test classes x 3 images x 2 captions: each image has 3 x 10 captions of the other class.
       expect(scores.stages.stage1.rPrecision.candidates).toBe(31);
       expect(scores.stages.stage1.rPrecision.protocol).toMatch(/Only 30 captions of other test classes exist here/);
       expect(scores.real.fidTrainVsTest.value).toBeGreaterThan(0);
       const table = await readTable(path.join(out, 'scores.arrow'));
-      expect(table.numRows).toBe(24);
+      expect(table.numRows).toBe(36);
       expect(new Set(table.getChild('stage')!.toArray())).toEqual(new Set([1, 2]));
+      expect(new Set(table.getChild('image_set')!.toArray())).toEqual(new Set(['stage1', 'stage1Upscaled', 'stage2']));
       const check = await checkPage(path.join(out, 'report.html'));
       expect(check.broken).toEqual([]);
       expect(check.images).toBeGreaterThan(10);

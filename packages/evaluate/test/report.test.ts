@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { evenlySpaced, renderReport, trainingHistory, type ReportInput } from '../src/report.ts';
+import { DETAIL_BANDS } from '../src/detail.ts';
 import { FEATURE_NOTE, PROTOCOL, PUBLISHED, scoreStage, type Reference, type ScoresJson } from '../src/scores.ts';
 import { checkPage, checkPageFiles } from './chromium.ts';
 
@@ -64,23 +65,34 @@ async function syntheticReport(withStage2: boolean): Promise<ReportInput> {
     candidates: Array.from({ length: n }, (_, i) => [i, (i + 1) % n, (i + 2) % n]),
     candidatesNote: '',
     splits: 2,
+    realBands: Float32Array.from({ length: 30 * DETAIL_BANDS }, () => 0.02 + 0.01 * rng.next()),
   };
-  const s1 = scoreStage({ stage: 1, size: 64, epoch: 3, model: 'complex G, complex D, ngf 8; config test, epoch 3 of 3', probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
-  const s2 = scoreStage({ stage: 2, size: 256, epoch: 2, model: '4 residual blocks; config test, epoch 2 of 2', probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const bands = () => Float32Array.from({ length: n * DETAIL_BANDS }, () => 0.01 * rng.next());
+  const s1 = scoreStage({ set: 'stage1', epoch: 3, model: 'complex G, complex D, ngf 8; config test, epoch 3 of 3', probs: probs(), features: normal(n * 4), joint: normal(n * 2) }, ref);
+  const up = scoreStage({ set: 'stage1Upscaled', epoch: 3, model: 'complex G, complex D, ngf 8; config test, epoch 3 of 3; upscaled 64 -> 256 (lanczos3)', probs: probs(), features: normal(n * 4), joint: normal(n * 2), bands: bands() }, ref);
+  const s2 = scoreStage({ set: 'stage2', epoch: 2, model: '4 residual blocks; config test, epoch 2 of 2', probs: probs(), features: normal(n * 4), joint: normal(n * 2), bands: bands() }, ref);
   const scores: ScoresJson = {
     note: FEATURE_NOTE,
     config: { name: 'test' },
     backend: 'cpu',
     classifier: { classes: [1, 5, 26], trainImages: 6, testImages: 4, testTop1: 0.5, testTop5: 1, epochs: 1, seconds: 1, protocol: 'a test classifier' },
     generated: { protocol: 'made up', testImages: 10, captionsPerImage: 2, samplesPerCaption: 1, images: n },
-    stages: { stage1: s1.scores, stage2: withStage2 ? s2.scores : { skipped: 'no Stage II in this test' } },
-    real: { inceptionScoreTest: { mean: 1.5, std: 0.1, protocol: 'made up' }, fidTrainVsTest: { value: 12, protocol: PROTOCOL.fidFloor } },
+    stages: { stage1: s1.scores, stage1Upscaled: up.scores, stage2: withStage2 ? s2.scores : { skipped: 'no Stage II in this test' } },
+    real: { inceptionScoreTest: { mean: 1.5, std: 0.1, protocol: 'made up' }, fidTrainVsTest: { value: 12, protocol: PROTOCOL.fidFloor }, detail: { images: 30, meanEnergy: [0.025, 0.025, 0.025, 0.025], protocol: PROTOCOL.realDetail(30) } },
     published: PUBLISHED,
   };
-  const pick = async (k: number) => ({ imageId: `image_0000${k}`, classId: 1, caption: `a <b>flower</b> & "${k}"`, score: 0.5, low: await image(`pick-${k}-64.png`, 64, k), high: withStage2 ? await image(`pick-${k}-256.png`, 256, k) : undefined });
+  const pick = async (k: number) => ({
+    imageId: `image_0000${k}`,
+    classId: 1,
+    caption: `a <b>flower</b> & "${k}"`,
+    score: 0.5,
+    low: await image(`pick-${k}-64.png`, 64, k),
+    upscaled: await image(`pick-${k}-256-upscaled.png`, 256, k),
+    high: withStage2 ? await image(`pick-${k}-256.png`, 256, k) : undefined,
+  });
   return {
     scores,
-    reference: { text: ['red petals', 'blue petals'], samples: 2, low: await image('reference-64.png', 64, 10), high: withStage2 ? await image('reference-256.png', 256, 11) : undefined },
+    reference: { text: ['red petals', 'blue petals'], samples: 2, low: await image('reference-64.png', 64, 10), upscaled: await image('reference-256-upscaled.png', 256, 12), high: withStage2 ? await image('reference-256.png', 256, 11) : undefined },
     top: await Promise.all([1, 2, 3].map(pick)),
     bottom: await Promise.all([4, 5, 6].map(pick)),
     rankedBy: 'p(true class)',
@@ -124,15 +136,23 @@ describe('report page', () => {
     const html = renderReport(await syntheticReport(true));
     expect(html).not.toContain('<b>flower</b>');
     expect(html).toContain('complex G, complex D, ngf 8; config test, epoch 3 of 3');
+    // The baseline's column stands between Stage I's and Stage II's.
+    const head = /<thead>([\s\S]*?)<\/thead>/.exec(html)![1];
+    expect(head.indexOf('Stage I (64x64)')).toBeLessThan(head.indexOf('Stage I upscaled'));
+    expect(head.indexOf('Stage I upscaled')).toBeLessThan(head.indexOf('Stage II (256x256)'));
+    // The detail score reads 256 images alone: n/a for Stage I, numbers for the two others.
+    const detailCells = [.../<th scope="row">Detail distance[^<]*<\/th>(.*?)<\/tr>/.exec(html)![1].matchAll(/<td>(.*?)<\/td>/g)].map((m) => m[1]);
+    expect(detailCells[0]).toMatch(/>n\/a</);
+    expect(detailCells.slice(1, 3).every((c) => /^\d+\.\d{3}$/.test(c))).toBe(true);
     writeFileSync(file, html);
     const check = await checkPage(file);
     // Where no browser is installed, the check from the HTML and files finds the same.
     expect(await checkPageFiles(file)).toEqual(check);
     expect(check.broken).toEqual([]);
-    // 2 reference grids, 6 picks at two sizes, 1 training grid and its animation.
-    expect(check.images).toBe(16);
+    // 3 reference grids (64, upscaled, Stage II), 6 picks at three sizes, 1 training grid and its animation.
+    expect(check.images).toBe(23);
     expect(check.scoresTable).toBe(true);
-    expect(check.scoreRows).toBe(6);
+    expect(check.scoreRows).toBe(8);
     // Two Stage I / Stage II charts and one loss chart.
     expect(check.charts).toBe(3);
   });
@@ -143,6 +163,9 @@ describe('report page', () => {
     const html = renderReport({ ...input, top: [{ ...input.top[0], low: 'report/no-such.png' }, ...input.top.slice(1)] });
     expect(html).toContain('no Stage II in this test');
     expect(html).toMatch(/not measured/);
+    // Without a Stage II the baseline is still scored and shown: it is what generate writes at 256 then.
+    expect(html).toContain('report/pick-1-256-upscaled.png');
+    expect(html).not.toContain('report/pick-1-256.png');
     writeFileSync(file, html);
     const check = await checkPage(file);
     expect(await checkPageFiles(file)).toEqual(check);

@@ -1,3 +1,3 @@
-export { centerCropResize, SOURCE_SIZE } from './resize.ts';
+export { centerCropResize, SOURCE_SIZE, upscaleImages } from './resize.ts';
 export { imagesFile, imagesSchema, preprocessImages, type PreprocessOptions, type PreprocessResult } from './preprocess.ts';
 export { loadImageSet, rowPixels, type ImageSet } from './read.ts';

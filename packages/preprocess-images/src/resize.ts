@@ -36,3 +36,22 @@ export async function centerCropResize(file: string, sizes: readonly number[]): 
     }),
   );
 }
+
+/**
+ * `count` square HWC uint8 RGB images of side `size`, each resized to side `to` with lanczos3, as
+ * the dataset's images are: the plain upscale a Stage II has to beat. Images resize in parallel
+ * on libuv's thread pool.
+ */
+export async function upscaleImages(pixels: Uint8Array, count: number, size: number, to: number): Promise<Uint8Array> {
+  const stride = size * size * 3;
+  if (pixels.length !== count * stride) throw new RangeError(`${count} ${size}x${size} RGB images need ${count * stride} bytes, got ${pixels.length}`);
+  const out = new Uint8Array(count * to * to * 3);
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const image = sharp(pixels.subarray(i * stride, (i + 1) * stride), { raw: { width: size, height: size, channels: 3 } });
+      const data = await image.resize(to, to, { kernel: 'lanczos3' }).raw().toBuffer();
+      out.set(data, i * to * to * 3);
+    }),
+  );
+  return out;
+}

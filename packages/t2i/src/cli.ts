@@ -8,7 +8,7 @@ import { z } from 'zod';
 // The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
 import { fetchDatasetCommand } from '../../../scripts/fetch-dataset.ts';
 import { startPageServer } from './page/server.ts';
-import { writePictures, writeSample } from './pictures.ts';
+import { upscaledStage1, writePictures, writeSample } from './pictures.ts';
 import { describeModels, loadPipeline, locateModels, type Pictures, type Stage } from './pipeline.ts';
 
 const DrawOptions = z.object({
@@ -19,20 +19,29 @@ const DrawOptions = z.object({
   ...computeFlags,
 });
 
-/** What generate and sample share: the sentence, its pictures through the pipeline, the files written (printed, one a line). */
-async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (outDir: string, pictures: Pictures, stage: Stage) => Promise<string[]>): Promise<void> {
+/** What generate says when it writes 256 px images without a Stage II. */
+const UPSCALED_NOTE = 'no Stage II model: 256 px images are Stage I upscaled (lanczos3)';
+
+/**
+ * What generate and sample share: the sentence, its pictures through the pipeline, the files
+ * written (printed, one a line). `fillStage2`: where Stage II was asked for and no model has one,
+ * 256 px pictures upscaled from Stage I's, said in place of the models' note.
+ */
+async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (outDir: string, pictures: Pictures, stage: Stage) => Promise<string[]>, { fillStage2 = false } = {}): Promise<void> {
   // Checked before the backend loads, so that a fresh clone hears what to run at once.
   const { source, stage, note } = locateModels(Number(o.stage) as Stage);
+  const upscale = fillStage2 && stage < Number(o.stage);
   // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
   const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
   await initBackend(o);
   const pipeline = await loadPipeline({ stage, source });
   log(describeModels(source, pipeline.stage1.epoch));
-  if (note) log(note);
+  const said = upscale ? UPSCALED_NOTE : note;
+  if (said) log(said);
   try {
     const pictures = await pipeline.generate(sentence, { n: o.n, seed: o.seed, stage });
     logReading(pictures);
-    for (const f of await write(outDir, pictures, stage)) console.log(f);
+    for (const f of await write(outDir, upscale ? await upscaledStage1(pictures) : pictures, stage)) console.log(f);
   } finally {
     pipeline.dispose();
   }
@@ -56,13 +65,13 @@ function sentenceOf(text: string, command: string): string {
 export const generateCommand = (): Command =>
   drawCommand(
     'generate',
-    'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II)',
+    'Draw flowers for any sentence with the latest trained models: PNGs at 64x64 (Stage I) and 256x256 (Stage II; without a Stage II model, Stage I upscaled with lanczos3)',
     (c) => c.argument('<sentence>', 'what the flower looks like, e.g. "this flower has petals that are blue and white"'),
     '1: 64x64 only; 2: 64x64 and 256x256',
     'out',
   ).action(async (sentence: string, raw) => {
     const o = parseOptions(DrawOptions, raw, 't2i generate');
-    await draw(sentenceOf(sentence, 't2i generate'), o, (outDir, pictures) => writePictures(outDir, pictures));
+    await draw(sentenceOf(sentence, 't2i generate'), o, (outDir, pictures) => writePictures(outDir, pictures), { fillStage2: true });
   });
 
 export const sampleCommand = (): Command =>

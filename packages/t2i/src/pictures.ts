@@ -2,6 +2,7 @@ import { removeEarlierOutputs } from '@t2i/core';
 import { upscale, writeImageGrid, writePng } from '@t2i/gan';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { upscaleImages } from 'preprocess-images';
 import { SIZE, type Pictures, type Stage } from './pipeline.ts';
 
 /** Each image as a PNG, `name(i)` for image i (from 1). */
@@ -14,6 +15,11 @@ async function writeEach(outDir: string, pixels: Uint8Array, n: number, size: nu
     files.push(file);
   }
   return files;
+}
+
+/** Without a Stage II model: Stage I's pictures, with 256 px ones upscaled from them with lanczos3 (the baseline evaluate scores Stage II against). */
+export async function upscaledStage1(p: Pictures): Promise<Pictures> {
+  return { ...p, high: await upscaleImages(p.low, p.n, SIZE[1], SIZE[2]) };
 }
 
 /** `t2i generate`: image-<i>-64.png (and image-<i>-256.png) per sample, and all-64.png (all-256.png) strips of them, in place of an earlier run's. */

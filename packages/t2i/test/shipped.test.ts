@@ -1,8 +1,11 @@
 import { tf } from '@t2i/backends';
-import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { upscaleImages } from 'preprocess-images';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
+import { runT2i } from '../../../test/helpers/run.ts';
 import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
 import { verifyShipped } from '../src/shipped.ts';
 import { keepModelEnv, shipTinyModels } from './fixtures.ts';
@@ -40,6 +43,27 @@ describe('the shipped models', () => {
     } finally {
       pipeline.dispose();
     }
+  });
+
+  it('make generate write 256 px images upscaled from Stage I with lanczos3, saying so; --stage 1 keeps to 64', async () => {
+    const user = path.join(root, 'user');
+    mkdirSync(user, { recursive: true });
+    const env = { T2I_MODELS: models, T2I_ARTIFACTS: process.env.T2I_ARTIFACTS!, T2I_BACKEND: 'cpu' };
+    const run = runT2i(['generate', 'a red flower', '--n', '2', '--out', 'both'], env, user);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('no Stage II model: 256 px images are Stage I upscaled (lanczos3)');
+    expect(run.stderr).not.toContain('64x64 images only');
+    const out = path.join(user, 'both');
+    expect(readdirSync(out).sort()).toEqual(['all-256.png', 'all-64.png', 'image-1-256.png', 'image-1-64.png', 'image-2-256.png', 'image-2-64.png']);
+    const pixels = async (name: string) => new Uint8Array(await sharp(path.join(out, name)).removeAlpha().raw().toBuffer());
+    for (const i of [1, 2]) {
+      const upscaled = await upscaleImages(await pixels(`image-${i}-64.png`), 1, 64, 256);
+      expect(Buffer.from(await pixels(`image-${i}-256.png`)).equals(Buffer.from(upscaled))).toBe(true);
+    }
+    const only1 = runT2i(['generate', 'a red flower', '--n', '2', '--stage', '1', '--out', 'low'], env, user);
+    expect(only1.code, only1.stderr).toBe(0);
+    expect(only1.stderr).not.toContain('upscaled');
+    expect(readdirSync(path.join(user, 'low')).sort()).toEqual(['all-64.png', 'image-1-64.png', 'image-2-64.png']);
   });
 
   it('give way to the models a pipeline trained under data/', () => {
