@@ -2,6 +2,7 @@ export * from './adam.ts';
 export * from './batch.ts';
 export * from './checkpoint.ts';
 export * from './conditioning.ts';
+export * from './discriminator.ts';
 export * from './exported.ts';
 export * from './config.ts';
 export * from './generator.ts';

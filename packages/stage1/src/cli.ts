@@ -41,7 +41,7 @@ const train = trainingCommand(
     // also makes every artifact upstream, the images included.
     const vectors = await loadCaptionVectors();
     const data = ganData(await loadImageSet(SOURCE_SIZE.stage1, (split) => split === 'train'), vectors);
-    const { store, ...rest } = buildStage1(config, data.vectors.dim);
+    const { store, ...rest } = buildStage1(config, data.vectors.dim, data.classes.length);
     await trainStage1({ store, ...rest }, data, config, { outDir: await stepOutput('stage1', out), restart, minutes, backend: backend.name });
     store.dispose();
   });
