@@ -1,5 +1,6 @@
 import { numberFlag, optionalInt } from '@t2i/core';
 import { z } from 'zod';
+import { GAN_DEFAULTS } from './switches.ts';
 
 /** What every StackGAN stage's config holds beside its networks' shapes: conditioning, schedule, checkpoints. */
 export const ganTrainingFields = {
@@ -38,13 +39,6 @@ export const ganTrainingFields = {
 
 export const GanTrainingConfig = z.object(ganTrainingFields);
 export type GanTrainingConfig = z.infer<typeof GanTrainingConfig>;
-
-/** The optional switches' values when a config leaves them out: the paper's GAN-CLS, WGAN-GP's λ of 10. */
-export const GAN_DEFAULTS = { beta2: 0.999, loss: 'gan-cls', gradientPenalty: 10, criticSteps: 1, auxClassLoss: 0 } as const;
-
-/** A config's switch, its default where the config leaves it out. */
-export const ganSetting = <K extends keyof typeof GAN_DEFAULTS>(config: Partial<Pick<GanTrainingConfig, K>>, key: K): NonNullable<GanTrainingConfig[K]> =>
-  (config[key] ?? GAN_DEFAULTS[key]) as NonNullable<GanTrainingConfig[K]>;
 
 /** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
 export const ganFlags = {

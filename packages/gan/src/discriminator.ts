@@ -1,5 +1,6 @@
 import { tf } from '@t2i/backends';
-import { ganSetting, type GanTrainingConfig } from './config.ts';
+import type { GanTrainingConfig } from './config.ts';
+import { ganSetting } from './switches.ts';
 import { Dense, type Normalisation, type Scope } from './layers.ts';
 
 /**

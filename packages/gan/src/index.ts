@@ -15,5 +15,6 @@ export * from './noise.ts';
 export * from './params.ts';
 export * from './pixels.ts';
 export * from './run.ts';
+export * from './switches.ts';
 export * from './tensors.ts';
 export * from './training.ts';

@@ -1,7 +1,8 @@
 import type { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import type { GanBatch } from './batch.ts';
-import { ganSetting, type GanTrainingConfig } from './config.ts';
+import type { GanTrainingConfig } from './config.ts';
+import { ganSetting } from './switches.ts';
 import type { Mode } from './layers.ts';
 
 export type GanLoss = NonNullable<GanTrainingConfig['loss']>;
