@@ -82,7 +82,7 @@ async function profileStep(config: Stage1Config) {
   // Once unprofiled, so that one-time kernel set-up is not counted.
   const step = () => {
     const fake = losses.fakeImages(batch, rng);
-    dOpt.applyGradients(tf.variableGrads(() => losses.discriminatorLoss(batch, fake).total, d).grads);
+    dOpt.applyGradients(tf.variableGrads(() => losses.discriminatorLoss(batch, fake, rng).total, d).grads);
     gOpt.applyGradients(tf.variableGrads(() => losses.generatorLoss(batch, { training: true }, rng).total, g).grads);
   };
   tf.tidy(step);

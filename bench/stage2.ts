@@ -96,7 +96,7 @@ async function stepPass(config: Stage2Config, stage1: LoadedStage1, file: string
     tf.tidy(() => {
       const b = { ...base, lowRes: stage1Images(stage1, base.text, rng) };
       const fake = losses.fakeImages(b, rng);
-      tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(b, fake).total, d).grads);
+      tf.dispose(tf.variableGrads(() => losses.discriminatorLoss(b, fake, rng).total, d).grads);
       tf.dispose(tf.variableGrads(() => losses.generatorLoss(b, { training: true }, rng).total, g).grads);
     }),
   );

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { log, UsageError } from '@t2i/core';
 import { registerCpuKernelFixes } from './cpu/kernels.ts';
+import { registerComparisonGradients } from './gradients.ts';
 import { memoiseBindGroupLayouts } from './webgpu/dawn-layouts.ts';
 import { pollDawnByTimer } from './webgpu/dawn-polling.ts';
 
@@ -12,6 +13,8 @@ export { tf };
 
 // At import rather than in the cpu loader: tests and tools also switch to cpu with tf.setBackend.
 registerCpuKernelFixes();
+// Gradients are global to tfjs, whatever the backend: at import too.
+registerComparisonGradients();
 
 /** In the order they are tried: the fastest that loads wins. */
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;

@@ -8,11 +8,29 @@ export type GanBatch = {
   /** Images of another class than the caption's (GAN-CLS's mismatched pairs). */
   wrong: tf.Tensor4D;
   text: tf.Tensor2D;
+  /** The class of each caption's image as an index over the training classes, [n] int32: what the auxiliary classifier learns. */
+  labels?: tf.Tensor1D;
 };
 
 /** GAN-CLS pairs every caption with an image of another class, so training needs two classes at least. */
 export function requireTwoClasses(classIds: Iterable<number>): void {
   if (new Set(classIds).size < 2) throw new UsageError('GAN training needs images of at least 2 classes (for the mismatched "wrong" pairs)');
+}
+
+/** The distinct class ids of the training rows, ascending: the auxiliary classifier's classes, a label being an index here. */
+export const trainingClasses = (classIds: Iterable<number>): number[] => [...new Set(classIds)].sort((a, b) => a - b);
+
+/** The labels, [n] int32, of images of these class ids; a class outside `classes` (a test class) is refused. */
+export function classLabels(classes: number[], classIds: number[]): tf.Tensor1D {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return tf.tensor1d(
+    classIds.map((c) => {
+      const label = index.get(c);
+      if (label === undefined) throw new Error(`class ${c} is not a training class: the auxiliary classifier never sees test classes`);
+      return label;
+    }),
+    'int32',
+  );
 }
 
 /**

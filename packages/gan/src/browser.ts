@@ -6,10 +6,12 @@
  * Node and TypeScript read index.ts.
  */
 export * from './conditioning.ts';
+export * from './discriminator.ts';
 export * from './exported.ts';
 export * from './inference.ts';
 export * from './layers.ts';
 export * from './noise.ts';
 export * from './params.ts';
 export * from './pixels.ts';
+export * from './switches.ts';
 export * from './tensors.ts';

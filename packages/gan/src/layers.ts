@@ -124,6 +124,31 @@ export const batchNormTraining: BatchNormTraining = (x, gammaBeta, groups, recor
   return activate(normalise(x, gammaBeta), activation);
 };
 
+/** What follows a conv: batch norm (StackGAN's), or layer norm (a WGAN-GP critic's). */
+export type Normalisation = 'batch' | 'layer';
+
+/**
+ * Layer normalisation (Ba et al. 2016), which WGAN-GP's critic uses in place of batch norm: each
+ * example normalised by the mean and variance of all its features, then a gain and a bias per
+ * channel, y = (x − μ)/√(σ² + ε)·γ + β. No statistic crosses examples, so each example's input
+ * gradient (the gradient penalty's) is that of the example alone; plain ops, so it has a second
+ * derivative. The same in training and inference: no moving averages.
+ */
+export class LayerNorm {
+  /** γ and β as the rows of one [2, channels] weight, as BatchNorm's. */
+  readonly gammaBeta: tf.Variable;
+
+  constructor(s: Scope, name: string, channels: number) {
+    this.gammaBeta = s.add(`${name}/gamma_beta`, [2, channels], { kind: 'rows', rows: [GAMMA_INIT, { kind: 'zeros' }] });
+  }
+
+  apply<T extends tf.Tensor>(x: T, _mode?: Mode, activation?: Activation): T {
+    const { mean, variance } = tf.moments(x, Array.from({ length: x.rank - 1 }, (_, i) => i + 1), true);
+    const [gamma, beta] = tf.unstack(this.gammaBeta);
+    return activate(x.sub(mean).mul(tf.rsqrt(variance.add(BATCH_NORM_EPSILON))).mul(gamma).add(beta) as T, activation);
+  }
+}
+
 /** A bias-free convolution (StackGAN's convs have none; batch norm follows). */
 export class Conv2d {
   readonly w: tf.Variable;
@@ -195,18 +220,18 @@ export function replicate(code: tf.Tensor, h: number, w: number): tf.Tensor4D {
   return code.reshape([n, 1, 1, c]).add(tf.zeros([1, h, w, 1]));
 }
 
-/** conv -> BN (-> activation), the unit StackGAN's generators and discriminators are built from. */
+/** conv -> BN (-> activation), the unit StackGAN's generators and discriminators are built from; layer norm for BN in a WGAN-GP critic. */
 export class ConvBn {
   private readonly conv: Conv2d;
-  private readonly bn: BatchNorm;
+  private readonly norm: BatchNorm | LayerNorm;
 
-  constructor(s: Scope, name: string, inChannels: number, outChannels: number, kernel: number, stride = 1) {
+  constructor(s: Scope, name: string, inChannels: number, outChannels: number, kernel: number, stride = 1, norm: Normalisation = 'batch') {
     this.conv = new Conv2d(s, `${name}/conv`, inChannels, outChannels, kernel, stride);
-    this.bn = new BatchNorm(s, `${name}/bn`, outChannels);
+    this.norm = norm === 'batch' ? new BatchNorm(s, `${name}/bn`, outChannels) : new LayerNorm(s, `${name}/ln`, outChannels);
   }
 
   apply(x: tf.Tensor4D, mode: Mode, activation?: Activation): tf.Tensor4D {
-    return this.bn.apply(this.conv.apply(x), mode, activation);
+    return this.norm.apply(this.conv.apply(x), mode, activation);
   }
 }
 
@@ -220,11 +245,11 @@ export class Bottleneck {
   private readonly b: ConvBn;
   private readonly c: ConvBn;
 
-  constructor(s: Scope, name: string, channels: number, private readonly act: Activation) {
+  constructor(s: Scope, name: string, channels: number, private readonly act: Activation, norm: Normalisation = 'batch') {
     const inner = Math.max(1, channels / 4);
-    this.a = new ConvBn(s, `${name}/a`, channels, inner, 1);
-    this.b = new ConvBn(s, `${name}/b`, inner, inner, 3);
-    this.c = new ConvBn(s, `${name}/c`, inner, channels, 3);
+    this.a = new ConvBn(s, `${name}/a`, channels, inner, 1, 1, norm);
+    this.b = new ConvBn(s, `${name}/b`, inner, inner, 3, 1, norm);
+    this.c = new ConvBn(s, `${name}/c`, inner, channels, 3, 1, norm);
   }
 
   apply(x: tf.Tensor4D, mode: Mode): tf.Tensor4D {

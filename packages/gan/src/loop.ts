@@ -15,6 +15,10 @@ export interface GanSchedule {
   /** The learning rate halves every this many epochs (StackGAN's schedule). */
   lrDecayEpochs: number;
   beta1: number;
+  /** Absent: 0.999. */
+  beta2?: number;
+  /** Discriminator updates per generator update, each on a batch of its own; absent: 1. */
+  criticSteps?: number;
   checkpointEvery: number;
   keepCheckpoints: number;
 }
@@ -37,7 +41,8 @@ export interface GanLoop<B, S = number[]> {
   batch(step: S, rng: Rng): B | Promise<B>;
   /** The generator's images for a batch, drawn before the discriminator's update and outside its gradient tape. */
   fakeImages(batch: B, rng: Rng): tf.Tensor4D;
-  discriminatorLoss(batch: B, fake: tf.Tensor4D): Losses;
+  /** `rng`: for draws of the loss's own (WGAN-GP's interpolation weights). */
+  discriminatorLoss(batch: B, fake: tf.Tensor4D, rng: Rng): Losses;
   generatorLoss(batch: B, mode: Mode, rng: Rng): Losses;
   checkpointDir: string;
   metrics: MetricsLog;
@@ -66,20 +71,22 @@ const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
   Object.fromEntries(Object.entries(o).flatMap(([k, v]) => (k.startsWith(`${prefix}:`) ? [[k.slice(prefix.length + 1), v]] : [])));
 
 /**
- * The GAN training loop both stages share: per step the fakes, one discriminator update, one
- * generator update, the batch-norm statistics folded in, the losses logged; the learning rate
+ * The GAN training loop both stages share: per step the fakes, one discriminator update, and on
+ * every criticSteps-th step one generator update, the batch-norm statistics folded in; the losses
+ * logged; the learning rate
  * halves on schedule; every `checkpointEvery` epochs an atomic checkpoint of weights, both
  * optimizers and the data RNG, from which a later run resumes.
  */
 export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop: GanLoop<B, S>): Promise<{ epoch: number; step: number }> {
   const { schedule } = loop;
   const flat = flatAdamByDefault();
-  const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
-  const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat });
+  const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2: schedule.beta2 });
+  const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2: schedule.beta2 });
+  const criticSteps = schedule.criticSteps ?? 1;
   let { epoch, step } = await resume(loop, gOpt, dOpt);
   // Adam makes its slots on its first update: the discriminator's count settles only after the
-  // generator's first update too, one step later.
-  const D = new NetworkUpdate('d', dOpt, loop.dVars, 2);
+  // generator's first update too, the step after it.
+  const D = new NetworkUpdate('d', dOpt, loop.dVars, criticSteps + 1);
   const G = new NetworkUpdate('g', gOpt, loop.gVars, 1);
   const updates = new BatchNormUpdates();
   const readback = new LossReadback();
@@ -93,13 +100,16 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     const started = performance.now();
     // The bar's timer would keep a failed run's process alive: stop it whatever happens.
     try {
-      for (const planned of batches) {
+      for (const [i, planned] of batches.entries()) {
         const batch = await loop.batch(planned, loop.rng);
         const fake = loop.fakeImages(batch, loop.rng);
-        const d = D.step(() => loop.discriminatorLoss(batch, fake), readback.carried);
+        const d = D.step(() => loop.discriminatorLoss(batch, fake, loop.rng), readback.carried);
         fake.dispose();
-        const g = G.step(() => loop.generatorLoss(batch, { training: true, updates }, loop.rng), readback.carried);
-        updates.apply();
+        let g = {};
+        if ((i + 1) % criticSteps === 0) {
+          g = G.step(() => loop.generatorLoss(batch, { training: true, updates }, loop.rng), readback.carried);
+          updates.apply();
+        }
         tf.dispose(batch);
         step++;
         meter.record(await readback.push({ ...d, ...g }, step));
@@ -163,11 +173,10 @@ async function checkpoint<B, S>(loop: GanLoop<B, S>, epoch: number, step: number
 class EpochMeter {
   private readonly bar: Progress;
   private readonly sums: Record<string, number> = {};
+  /** Steps that logged each loss: the generator's only every criticSteps-th. */
+  private readonly counts: Record<string, number> = {};
 
-  constructor(
-    label: string,
-    private readonly steps: number,
-  ) {
+  constructor(label: string, steps: number) {
     this.bar = progressBar(label, steps, 'steps');
   }
 
@@ -175,12 +184,16 @@ class EpochMeter {
     if (!read) return;
     const { step, values } = read;
     assertFinite(values, step);
-    for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v;
-    this.bar.tick(1, { d: values.d_loss, g: values.g_loss });
+    for (const [k, v] of Object.entries(values)) {
+      this.sums[k] = (this.sums[k] ?? 0) + v;
+      this.counts[k] = (this.counts[k] ?? 0) + 1;
+    }
+    // A critic-only step has no generator loss to show.
+    this.bar.tick(1, Object.fromEntries(Object.entries({ d: values.d_loss, g: values.g_loss }).filter(([, v]) => v !== undefined)));
   }
 
   means(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.steps]));
+    return Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.counts[k]]));
   }
 
   stop(): void {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '@t2i/backends';
-import { batchNormTraining, replicate } from '../src/index.ts';
+import { Rng } from '@t2i/core';
+import { batchNormTraining, LayerNorm, ParamStore, replicate } from '../src/index.ts';
 import { recordsBatchStatistics } from './batch-norm-records.ts';
 
 beforeAll(async () => {
@@ -71,5 +72,32 @@ describe('replicate', () => {
       const grad = (f: (c: tf.Tensor) => tf.Tensor) => tf.grad((c: tf.Tensor) => f(c).mul(weights).sum())(code);
       expect(maxDiff(grad((c) => replicate(c, 3, 4)), grad(tiled))).toBeLessThan(1e-5);
     });
+  });
+});
+
+describe('layer norm (the WGAN-GP critic\'s)', () => {
+  it('normalises each example by the mean and variance of all its features, then applies γ and β per channel: its formula, by hand', () => {
+    const norm = new LayerNorm(new ParamStore(new Rng(1)), 'ln', 2);
+    norm.gammaBeta.assign(tf.tensor2d([[2, 0.5], [1, -1]]));
+    const values = [1, 2, 3, 4, 5, 6, 7, 9, -1, 0, 0, 1, 2, 2, 2, 8];
+    const x = tf.tensor4d(values, [2, 2, 2, 2]);
+    const got = norm.apply(x).dataSync();
+    for (let n = 0; n < 2; n++) {
+      const own = values.slice(n * 8, n * 8 + 8);
+      const mean = own.reduce((a, b) => a + b) / 8;
+      const variance = own.reduce((a, b) => a + (b - mean) ** 2, 0) / 8;
+      own.forEach((v, j) => {
+        const [gamma, beta] = j % 2 === 0 ? [2, 1] : [0.5, -1];
+        expect(got[n * 8 + j]).toBeCloseTo(((v - mean) / Math.sqrt(variance + 1e-5)) * gamma + beta, 4);
+      });
+    }
+  });
+
+  it("gives an example the same output whatever the rest of the batch, and makes its γ and β as batch norm's: [2, channels] under its name", () => {
+    const store = new ParamStore(new Rng(1));
+    const norm = new LayerNorm(store, 'd/joint/ln', 3);
+    const x = tf.randomNormal([4, 3, 3, 3], 0, 1, 'float32', 5);
+    expect(maxDiff(norm.apply(x).slice([0], [1]), norm.apply(x.slice([0], [1])))).toBeLessThan(1e-6);
+    expect([...store.variables].map(([n, v]) => [n, v.shape])).toEqual([['d/joint/ln/gamma_beta', [2, 3]]]);
   });
 });

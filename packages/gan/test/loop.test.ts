@@ -87,6 +87,21 @@ describe('trainGan', () => {
     loop.store.dispose();
   });
 
+  it('with criticSteps k, updates the generator on every k-th step only, and averages each loss over the steps that logged it', async () => {
+    const out = dir();
+    const { loop, seen } = tinyGan(out);
+    Object.assign(loop.schedule, { criticSteps: 2 });
+    expect(await trainGan(loop)).toEqual({ epoch: 2, step: 6 });
+    // Three batches an epoch: the generator's update follows the second critic update of each.
+    expect(seen.map((s) => !Number.isNaN(s.g))).toEqual([false, true, false, false, true, false]);
+    const logged = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const [i, epoch] of logged.entries()) {
+      expect(epoch.d_loss).toBeCloseTo(seen.slice(3 * i, 3 * i + 3).reduce((a, s) => a + s.d, 0) / 3, 6);
+      expect(epoch.g_loss).toBeCloseTo(seen[3 * i + 1].g, 6);
+    }
+    loop.store.dispose();
+  });
+
   it('stops with a checkpoint when another epoch would overrun --minutes, and resumes from it', async () => {
     const out = dir();
     const { loop } = tinyGan(out);

@@ -1,6 +1,6 @@
 import { augmentRows, type Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { averagedCaption, requireTwoClasses, type GanBatch } from '@t2i/gan';
+import { averagedCaption, classLabels, requireTwoClasses, trainingClasses, type GanBatch } from '@t2i/gan';
 import type { CaptionVectors } from 'embeddings';
 import type { ImageSet } from 'preprocess-images';
 
@@ -13,12 +13,14 @@ export interface GanData {
   vectors: CaptionVectors;
   /** Rows of `images` that have caption vectors. */
   rows: number[];
+  /** The training classes' dataset ids, ascending: a class's label is its index here. */
+  classes: number[];
 }
 
 export function ganData(images: ImageSet, vectors: CaptionVectors): GanData {
-  const rows = images.ids.flatMap((id, i) => (vectors.byImage.has(id) ? [i] : []));
+  const rows = images.ids.flatMap((id, i) => (vectors.byImage.has(id) && images.splits[i] === 'train' ? [i] : []));
   requireTwoClasses(rows.map((r) => images.classIds[r]));
-  return { images, vectors, rows };
+  return { images, vectors, rows, classes: trainingClasses(rows.map((r) => images.classIds[r])) };
 }
 
 /** Gathers rows of the image set and augments them (random crop, flip, [-1, 1]). */
@@ -40,6 +42,7 @@ export function ganBatch(data: GanData, rows: number[], crop: number, captionsPe
     real: cropBatch(images, rows, crop, rng),
     wrong: cropBatch(images, wrongRows, crop, rng),
     text: tf.tensor2d(text, [rows.length, vectors.dim]),
+    labels: classLabels(data.classes, rows.map((r) => images.classIds[r])),
   };
 }
 

@@ -1,5 +1,5 @@
 import { tf } from '@t2i/backends';
-import { BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
+import { auxiliaryClassifier, BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, criticNormalisation, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
 import type { Stage1Config } from './config.ts';
 
 /** Side of Stage I's images. */
@@ -29,6 +29,7 @@ export abstract class Generator {
 }
 
 type GeneratorConfig = Pick<Stage1Config, 'generator' | 'ngf' | 'zDim' | 'conditionDim'>;
+type DiscriminatorConfig = Pick<Stage1Config, 'discriminator' | 'ndf' | 'conditionDim' | 'loss' | 'auxClassLoss'>;
 
 export function buildGenerator(s: Scope, config: GeneratorConfig, textDim: number): Generator {
   return config.generator === 'simple' ? new SimpleGenerator(s, config, textDim) : new ComplexGenerator(s, config, textDim);
@@ -99,6 +100,9 @@ export class ComplexGenerator extends Generator {
  * Stage I discriminator: stride-2 4x4 convs from 64x64 down to 4x4 (complex: plus a residual
  * unit at 4x4); the text vector compressed to conditionDim with leaky ReLU and tiled over the
  * 4x4 map; concatenated; a 1x1 conv with BN and leaky ReLU; a 4x4 conv to one logit.
+ * Under wgan-gp it is WGAN-GP's critic: layer norm in place of batch norm, and its logit a score.
+ * With auxClassLoss, an auxiliary classifier head (AC-GAN) reads the 4x4 image features, before
+ * the text joins them (else the caption would give the class away): a dense layer to class logits.
  */
 export class Discriminator {
   private readonly first: Conv2d;
@@ -107,33 +111,47 @@ export class Discriminator {
   private readonly text: Dense;
   private readonly joint: ConvBn;
   private readonly logit: Conv2d;
+  /** Features -> [n, classes] class logits, with an auxiliary classifier. */
+  readonly classify?: (h: tf.Tensor4D) => tf.Tensor2D;
   private readonly kind: Stage1Config['discriminator'];
 
-  constructor(s: Scope, config: Pick<Stage1Config, 'discriminator' | 'ndf' | 'conditionDim'>, textDim: number) {
+  /** `classes`: the training classes the auxiliary classifier tells apart (only read with auxClassLoss). */
+  constructor(s: Scope, config: DiscriminatorConfig, textDim: number, classes = 0) {
     const { ndf, conditionDim } = config;
+    const norm = criticNormalisation(config);
     this.kind = config.discriminator;
     this.first = new Conv2d(s, 'd/down1', 3, ndf, 4, 2);
-    this.downs = [new ConvBn(s, 'd/down2', ndf, ndf * 2, 4, 2), new ConvBn(s, 'd/down3', ndf * 2, ndf * 4, 4, 2), new ConvBn(s, 'd/down4', ndf * 4, ndf * 8, 4, 2)];
-    if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu');
+    this.downs = [new ConvBn(s, 'd/down2', ndf, ndf * 2, 4, 2, norm), new ConvBn(s, 'd/down3', ndf * 2, ndf * 4, 4, 2, norm), new ConvBn(s, 'd/down4', ndf * 4, ndf * 8, 4, 2, norm)];
+    if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu', norm);
     this.text = new Dense(s, 'd/text', textDim, conditionDim);
-    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1);
+    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1, 1, norm);
     this.logit = new Conv2d(s, 'd/logit', ndf * 8, 1, 4, 4, 'valid');
+    this.classify = auxiliaryClassifier(s, config, 4 * 4 * ndf * 8, classes);
   }
 
-  /** [n, 64, 64, 3] images and [n, textDim] text vectors -> [n] logits. */
-  logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
+  /** [n, 64, 64, 3] images -> [n, 4, 4, 8 ndf] features. */
+  features(images: tf.Tensor4D, mode: Mode): tf.Tensor4D {
     let h = leakyRelu(this.first.apply(images));
     if (this.kind === 'simple') {
       for (const down of this.downs) h = down.apply(h, mode, 'leakyRelu');
-    } else {
-      // The official code leaves the 3rd and 4th convs without activation before the residual unit.
-      h = this.downs[0].apply(h, mode, 'leakyRelu');
-      h = this.downs[2].apply(this.downs[1].apply(h, mode), mode);
-      h = leakyRelu(this.res!.apply(h, mode));
+      return h;
     }
+    // The official code leaves the 3rd and 4th convs without activation before the residual unit.
+    h = this.downs[0].apply(h, mode, 'leakyRelu');
+    h = this.downs[2].apply(this.downs[1].apply(h, mode), mode);
+    return leakyRelu(this.res!.apply(h, mode));
+  }
+
+  /** Features and [n, textDim] text vectors -> [n] logits. */
+  judge(h: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
     const [n, hh, ww] = h.shape;
     const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
     const joint = this.joint.apply(tf.concat([h, code], 3), mode, 'leakyRelu');
     return this.logit.apply(joint).reshape([n]);
+  }
+
+  /** [n, 64, 64, 3] images and [n, textDim] text vectors -> [n] logits. */
+  logits(images: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
+    return this.judge(this.features(images, mode), text, mode);
   }
 }

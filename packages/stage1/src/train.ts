@@ -1,5 +1,5 @@
 import { log, repeatEachRow, Rng, UsageError } from '@t2i/core';
-import { buildGan, ganClsLosses, generatePixels, gridNoise, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganLosses, ganSetting, generatePixels, gridNoise, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import type { SentenceSpace } from 'embeddings';
 import type { Stage1Config } from './config.ts';
 import { ganBatch, type GanData } from './data.ts';
@@ -10,8 +10,9 @@ export const GRID_NOISE = 8;
 
 export type Stage1Models = GanModels<Generator, Discriminator>;
 
-export const buildStage1 = (config: Stage1Config, textDim: number): Stage1Models =>
-  buildGan(config.seed, (store) => ({ generator: buildGenerator(store, config, textDim), discriminator: new Discriminator(store, config, textDim) }));
+/** `classes`: how many training classes the auxiliary classifier tells apart, when auxClassLoss asks for one. */
+export const buildStage1 = (config: Stage1Config, textDim: number, classes = 0): Stage1Models =>
+  buildGan(config.seed, (store) => ({ generator: buildGenerator(store, config, textDim), discriminator: new Discriminator(store, config, textDim, classes) }));
 
 /** The two sides of a Stage I training step, as the GAN loop (and the benchmark) call them. */
 export function stage1Losses(models: Stage1Models, config: Stage1Config) {
@@ -21,7 +22,7 @@ export function stage1Losses(models: Stage1Models, config: Stage1Config) {
     const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, n, config.conditionDim));
     return { fake: G.generate(c, normalTensor(rng, n, config.zDim), mode), mu, logSigma };
   };
-  return ganClsLosses(D, fakes, config.klWeight);
+  return ganLosses(D, fakes, config);
 }
 
 export async function trainStage1(models: Stage1Models, data: GanData, config: Stage1Config, options: TrainRun): Promise<void> {
@@ -47,7 +48,7 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     ...networkVariables(store),
     schedule: config,
     // A retrained sentence encoder makes other vectors of the same captions: another training.
-    identity: runIdentity(config, { dim, encoder: encoderId, images: data.rows.length }),
+    identity: runIdentity(config, { dim, encoder: encoderId, images: data.rows.length, ...auxiliaryClasses(config, data) }),
     rng: new Rng(config.seed ^ 0x51a6e1),
     epochBatches: (rng) => {
       const order = rng.shuffle([...data.rows]);
@@ -61,6 +62,9 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     onCheckpoint,
   });
 }
+
+/** The auxiliary classifier's classes, part of what a run with one must agree with; nothing without one. */
+const auxiliaryClasses = (config: Stage1Config, data: GanData) => (ganSetting(config, 'auxClassLoss') > 0 ? { classes: data.classes.length } : {});
 
 /** The Stage I generator, for sampling and for Stage II. */
 export async function exportGenerator(outDir: string, models: Stage1Models, config: Stage1Config, text: SentenceSpace, epoch: number): Promise<void> {

@@ -51,7 +51,7 @@ const train = trainingCommand(
     const backend = await initBackend({ backend: backendName, threads });
     const stage1 = await loadGenerator(generatorDir(stepDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
     const data = await openStage2Data(images, await loadCaptionVectors());
-    const models = buildStage2(config, data.vectors.dim);
+    const models = buildStage2(config, data.vectors.dim, data.classes.length);
     try {
       await trainStage2(models, stage1, data, config, { outDir: await stepOutput('stage2', out), restart, minutes, backend: backend.name });
     } finally {

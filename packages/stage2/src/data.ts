@@ -3,7 +3,7 @@ import { tf } from '@t2i/backends';
 import type { CaptionVectors } from 'embeddings';
 import { promises as fs } from 'node:fs';
 import { rowPixels } from 'preprocess-images';
-import { averagedCaption, type GanBatch, requireTwoClasses } from '@t2i/gan';
+import { averagedCaption, classLabels, type GanBatch, requireTwoClasses, trainingClasses } from '@t2i/gan';
 
 /** One step of a streamed epoch: the record batches to read before it, then the rows it trains on. */
 export interface StreamStep {
@@ -160,6 +160,8 @@ export class ImageStream {
 export interface Stage2Data {
   stream: ImageStream;
   vectors: CaptionVectors;
+  /** The training classes' dataset ids, ascending: a class's label is its index here. */
+  classes: number[];
 }
 
 export async function openStage2Data(imagesFile: string, vectors: CaptionVectors): Promise<Stage2Data> {
@@ -170,7 +172,7 @@ export async function openStage2Data(imagesFile: string, vectors: CaptionVectors
     await stream.close();
     throw err;
   }
-  return { stream, vectors };
+  return { stream, vectors, classes: trainingClasses(stream.rows.map((r) => stream.classIds[r])) };
 }
 
 /**
@@ -190,7 +192,12 @@ export async function streamedBatch(data: Stage2Data, step: StreamStep, crop: nu
   step.rows.forEach((r, i) => text.set(averagedCaption(vectors.byImage.get(stream.ids[r])!, vectors.dim, captionsPerExample, rng), i * vectors.dim));
   const images = (rows: number[]) =>
     tf.tensor4d(augmentBatch({ pixels: stream.pixels(rows), count: rows.length, size: stream.size }, { crop, mode: 'random', flip: true }, rng), [rows.length, crop, crop, 3]);
-  const batch = { real: images(step.rows), wrong: images(wrongRows), text: tf.tensor2d(text, [step.rows.length, vectors.dim]) };
+  const batch = {
+    real: images(step.rows),
+    wrong: images(wrongRows),
+    text: tf.tensor2d(text, [step.rows.length, vectors.dim]),
+    labels: classLabels(data.classes, step.rows.map((r) => stream.classIds[r])),
+  };
   stream.release(step.rows);
   return batch;
 }

@@ -1,6 +1,6 @@
 import { log, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { buildGan, ganClsLosses, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganLosses, ganSetting, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
@@ -14,8 +14,9 @@ export const GRID_NOISE = 4;
 
 export type Stage2Models = GanModels<Generator, Discriminator>;
 
-export const buildStage2 = (config: Stage2Config, textDim: number): Stage2Models =>
-  buildGan(config.seed, (store) => ({ generator: new Generator(store, config, textDim), discriminator: new Discriminator(store, config, textDim) }));
+/** `classes`: how many training classes the auxiliary classifier tells apart, when auxClassLoss asks for one. */
+export const buildStage2 = (config: Stage2Config, textDim: number, classes = 0): Stage2Models =>
+  buildGan(config.seed, (store) => ({ generator: new Generator(store, config, textDim), discriminator: new Discriminator(store, config, textDim, classes) }));
 
 /** A Stage II batch: real and wrong 256x256 images, the text, and the frozen Stage I's 64x64 images for that text. */
 export type Stage2Batch = GanBatch & { lowRes: tf.Tensor4D };
@@ -56,7 +57,7 @@ export function stage2Losses(models: Stage2Models, config: Stage2Config) {
     // its statistics from the fakes' pass alone, as without this term.
     ...(upsampler > 0 && { upsampler: l1(G.generate(toStage1Size(batch.real), G.ca.apply(batch.text, tf.zeros([batch.text.shape[0], config.conditionDim])).c, { training: mode.training }), batch.real).mul(upsampler) as tf.Scalar }),
   });
-  return ganClsLosses(D, fakes, config.klWeight, consistency > 0 || upsampler > 0 ? extra : undefined);
+  return ganLosses(D, fakes, config, consistency > 0 || upsampler > 0 ? extra : undefined);
 }
 
 export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, data: Stage2Data, config: Stage2Config, options: TrainRun): Promise<void> {
@@ -90,7 +91,7 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, da
     ...networkVariables(store),
     schedule: config,
     // As Stage I's; the sentence encoder was checked above to be Stage I's.
-    identity: runIdentity(config, { dim, encoder: encoderId, images, stage1: { config: stage1.config, epoch: stage1.epoch } }),
+    identity: runIdentity(config, { dim, encoder: encoderId, images, stage1: { config: stage1.config, epoch: stage1.epoch }, ...(ganSetting(config, 'auxClassLoss') > 0 ? { classes: data.classes.length } : {}) }),
     rng: new Rng(config.seed ^ 0x51a6e2),
     epochBatches: (rng) => stream.startEpoch(rng, config.batchSize, config.shuffleRows),
     batch: async (step, rng) => {

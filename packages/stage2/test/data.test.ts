@@ -47,6 +47,7 @@ describe('streaming images-<size>.arrow', () => {
     const vectors = syntheticVectors(written.ids);
     const data = await openStage2Data(file, vectors);
     const { stream } = data;
+    expect(data.classes).toEqual([1, 2, 3]);
     // Rows in memory right after each read, counted from outside the stream's own bookkeeping.
     const held: number[] = [];
     const load = stream.load.bind(stream);
@@ -65,6 +66,8 @@ describe('streaming images-<size>.arrow', () => {
         expect(batch.real.shape).toEqual([batchSize, 4, 4, 3]);
         expect(batch.wrong.shape).toEqual([batchSize, 4, 4, 3]);
         expect(batch.text.shape).toEqual([batchSize, vectors.dim]);
+        // Labels index the training classes (1, 2, 3; class 4 is a test class).
+        expect(Array.from(batch.labels!.dataSync())).toEqual(step.rows.map((r) => written.classIds[r] - 1));
         const real = await batch.real.array();
         const wrong = await batch.wrong.array();
         step.rows.forEach((r, i) => {

@@ -54,4 +54,20 @@ describe('Stage II blocks', () => {
     // Biases belong to the dense layers only (CA and the discriminator's text projection).
     expect(names.filter((n) => n.endsWith('/b'))).toEqual(['ca/fc/b', 'd/text/b']);
   });
+
+  it('discriminator under loss wgan-gp with auxClassLoss: a critic with layer norm for every batch norm, and an auxiliary classifier head from its features to class logits', () => {
+    const plain = new ParamStore(new Rng(1));
+    new Discriminator(plain, tinyStage2({ ndf: 2 }), 6);
+    const store = new ParamStore(new Rng(1));
+    const d = new Discriminator(store, tinyStage2({ ndf: 2, loss: 'wgan-gp', auxClassLoss: 1 }), 6, 5);
+    const names = [...store.variables.keys()];
+    expect(names.filter((n) => n.includes('/bn/'))).toEqual([]);
+    const batchNorms = [...plain.variables.keys()].filter((n) => n.endsWith('/bn/gamma_beta'));
+    expect(names.filter((n) => n.includes('/ln/'))).toEqual(batchNorms.map((n) => n.replace('/bn/', '/ln/')));
+    expect(names.filter((n) => n.startsWith('d/classifier'))).toEqual(['d/classifier/w', 'd/classifier/b']);
+    tf.tidy(() => {
+      expect(d.classify!(d.features(tf.zeros([3, 256, 256, 3]), { training: true })).shape).toEqual([3, 5]);
+    });
+  });
 });
+
