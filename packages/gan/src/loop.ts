@@ -7,6 +7,7 @@ import type { Losses } from './losses.ts';
 import type { ParamStore } from './params.ts';
 import { LossReadback, type StepLosses } from './readback.ts';
 import { assertFinite, DIVERGED_FIX, MetricsLog } from './training.ts';
+import { ganSetting } from './switches.ts';
 import { NetworkUpdate } from './update.ts';
 
 export interface GanSchedule {
@@ -15,9 +16,9 @@ export interface GanSchedule {
   /** The learning rate halves every this many epochs (StackGAN's schedule). */
   lrDecayEpochs: number;
   beta1: number;
-  /** Absent: 0.999. */
+  /** Absent: GAN_DEFAULTS's. */
   beta2?: number;
-  /** Discriminator updates per generator update, each on a batch of its own; absent: 1. */
+  /** Discriminator updates per generator update, each on a batch of its own; absent: GAN_DEFAULTS's (1). */
   criticSteps?: number;
   checkpointEvery: number;
   keepCheckpoints: number;
@@ -80,9 +81,10 @@ const unprefixed = (prefix: string, o: Record<string, tf.Tensor>) =>
 export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop: GanLoop<B, S>): Promise<{ epoch: number; step: number }> {
   const { schedule } = loop;
   const flat = flatAdamByDefault();
-  const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2: schedule.beta2 });
-  const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2: schedule.beta2 });
-  const criticSteps = schedule.criticSteps ?? 1;
+  const beta2 = ganSetting(schedule, 'beta2');
+  const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2 });
+  const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2 });
+  const criticSteps = ganSetting(schedule, 'criticSteps');
   let { epoch, step } = await resume(loop, gOpt, dOpt);
   // Adam makes its slots on its first update: the discriminator's count settles only after the
   // generator's first update too, the step after it.

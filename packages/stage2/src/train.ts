@@ -44,9 +44,8 @@ export const toStage1Size = (images: tf.Tensor4D): tf.Tensor4D => tf.avgPool(ima
  */
 export function stage2Losses(models: Stage2Models, config: Stage2Config) {
   const { generator: G, discriminator: D } = models;
-  const code = (batch: Stage2Batch, rng: Rng) => G.ca.apply(batch.text, normalTensor(rng, batch.text.shape[0], config.conditionDim));
   const fakes = (batch: Stage2Batch, mode: Mode, rng: Rng) => {
-    const { c, mu, logSigma } = code(batch, rng);
+    const { c, mu, logSigma } = G.ca.apply(batch.text, normalTensor(rng, batch.text.shape[0], config.conditionDim));
     return { fake: G.generate(batch.lowRes, c, mode), mu, logSigma };
   };
   const consistency = config.consistencyWeight ?? 0;
