@@ -1,22 +1,41 @@
 /**
  * Draws one sentence on the page (`t2i serve`'s, with the models it would serve) in headless
  * Chromium and saves a screenshot: how docs/page.png is made again when the shipped models change.
+ * With --report, the whole of an evaluate report.html as it renders instead (docs/release-report.jpg).
  *   pnpm tsx scripts/page-screenshot.ts [--text "..."] [--out docs/page.png]
+ *   pnpm tsx scripts/page-screenshot.ts --report $T2I_ARTIFACTS/evaluate/report.html --out docs/release-report.jpg
  */
-import { newCommand, parseOptions, repoRoot, runCommand } from '@t2i/core';
+import { newCommand, parseOptions, repoRoot, runCommand, UsageError } from '@t2i/core';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { startPageServer } from '../packages/t2i/src/page/server.ts';
 import { chromiumMissing, openChromium } from '../packages/t2i/test/chromium.ts';
 
-const Options = z.object({ text: z.string().min(1), out: z.string() });
+const Options = z.object({ text: z.string().min(1), out: z.string(), report: z.string().optional() });
 
 const command = newCommand('page-screenshot', "A screenshot of the page drawing one sentence with the models `t2i serve` would serve")
   .option('--text <sentence>', 'what the flower looks like', 'this flower has petals that are yellow with a brown center')
   .option('--out <file>', 'the PNG to write, relative to the repository root', 'docs/page.png')
+  .option('--report <html>', "an evaluate report.html to shoot, whole, instead of the page")
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'page-screenshot');
     if (chromiumMissing) throw new Error(chromiumMissing);
+    const out = path.resolve(repoRoot, o.out);
+    if (o.report) {
+      if (!existsSync(o.report)) throw new UsageError(`${o.report}: no such report; run evaluate first`);
+      const browser = await openChromium();
+      try {
+        const page = await browser.context.newPage();
+        await page.goto(pathToFileURL(path.resolve(o.report)).href, { waitUntil: 'load' });
+        await page.screenshot({ path: out, fullPage: true, ...(/\.jpe?g$/.test(out) && { quality: 80 }) });
+        console.log(out);
+      } finally {
+        await browser.close();
+      }
+      return;
+    }
     const server = await startPageServer({ port: 0, host: '127.0.0.1' });
     const browser = await openChromium();
     try {
@@ -28,8 +47,8 @@ const command = newCommand('page-screenshot', "A screenshot of the page drawing 
       await page.fill('#sentence', o.text);
       await page.click('#draw-button');
       await draws(2);
-      await page.screenshot({ path: path.resolve(repoRoot, o.out), fullPage: true });
-      console.log(path.resolve(repoRoot, o.out));
+      await page.screenshot({ path: out, fullPage: true });
+      console.log(out);
     } finally {
       await browser.close();
       await server.close();
