@@ -1,7 +1,7 @@
 /**
  * Short Stage I runs side by side at equal time: each variant trains from scratch for the same
  * minutes on one run's preprocessed images, captions and embeddings, then evaluate scores it with
- * one classifier (trained once, copied along). Prints a table (images/s, minutes, epochs, scores)
+ * one classifier (the --from run's, else trained once; copied along). Prints a table (images/s, minutes, epochs, scores)
  * and writes it to <into>/table.md and table.json. Rerunning skips what is done.
  *   pnpm tsx scripts/compare-stage1.ts --from $HOME/t2i-runs/release --into $HOME/t2i-runs/compare \
  *     --minutes 20 --variant "release=" --variant "wgan-gp=--config configs/release-wgan-gp.json"
@@ -88,6 +88,9 @@ const command = newCommand('compare-stage1', 'Train Stage I variants from scratc
     const into = path.resolve(o.into);
     for (const s of UPSTREAM) if (!existsSync(path.join(from, s, 'manifest.json'))) throw new UsageError(`${path.join(from, s)} holds no finished ${s} step; run the pipeline up to embeddings with T2I_ARTIFACTS=${from} first`);
     const sharedClassifier = path.join(into, 'classifier');
+    // The --from run's classifier, when it has one, spares each comparison its training (about 24 minutes on the full data).
+    const fromClassifier = path.join(from, 'evaluate', 'classifier');
+    if (!existsSync(sharedClassifier) && existsSync(fromClassifier)) cpSync(fromClassifier, sharedClassifier, { recursive: true });
     const rows: Row[] = [];
     let floor: number | undefined;
     for (const v of o.variant) {
