@@ -4,10 +4,10 @@
  * one classifier (the --from run's, else trained once; copied along). Prints a table (images/s, minutes, epochs, scores)
  * and writes it to <into>/table.md and table.json. Rerunning skips what is done.
  *   pnpm tsx scripts/compare-stage1.ts --from $HOME/t2i-runs/release --into $HOME/t2i-runs/compare \
- *     --minutes 20 --variant "release=" --variant "wgan-gp=--config configs/release-wgan-gp.json"
+ *     --minutes 20 --variant "release=" --variant "wgan-gp=--config release-wgan-gp"
  */
-import { fromRoot, log, newCommand, parseOptions, readJson, runCommand, UsageError } from '@t2i/core';
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fromRoot, log, newCommand, parseOptions, readJson, runCommand, trainingSpan, UsageError } from '@t2i/core';
+import { cpSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { z } from 'zod';
@@ -47,17 +47,15 @@ async function step(pkg: string, args: string[], dir: string, logName: string, t
 }
 
 function row(name: string, flags: string, dir: string): Row {
-  const epochs = readFileSync(path.join(dir, 'stage1', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; epoch: number; seconds: number });
-  const seconds = epochs.reduce((n, e) => n + e.seconds, 0);
-  const last = epochs.at(-1)!;
+  const { seconds, epoch, step } = trainingSpan(path.join(dir, 'stage1', 'metrics.jsonl'));
   const batch = readJson<{ config: { batchSize: number } }>(path.join(dir, 'stage1', 'manifest.json')).config.batchSize;
   const s = readJson<{ stages: { stage1: { fid: { value: number }; rPrecision: { mean: number }; classConsistency: { top1: number; top5: number }; inceptionScore: { mean: number } } } }>(path.join(dir, 'evaluate', 'scores.json')).stages.stage1;
   return {
     name,
     flags,
-    imagesPerSecond: (last.step * batch) / seconds,
+    imagesPerSecond: (step * batch) / seconds,
     minutes: seconds / 60,
-    epochs: last.epoch,
+    epochs: epoch,
     fid: s.fid.value,
     rPrecision: s.rPrecision.mean,
     top1: s.classConsistency.top1,

@@ -5,7 +5,7 @@
  * a release model; users never need it.
  *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."]
  */
-import { artifactsDir, log, newCommand, parseOptions, runCommand, UsageError } from '@t2i/core';
+import { artifactsDir, log, newCommand, parseOptions, runCommand, trainingSpan, UsageError } from '@t2i/core';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../packages/backends/src/index.ts';
@@ -15,12 +15,6 @@ import { z } from 'zod';
 const Options = z.object({ from: z.string(), dataset: z.string() });
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-
-/** The sum of an epoch log's seconds (metrics.jsonl), and its last epoch. */
-function training(file: string): { seconds: number; epoch: number } {
-  const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { seconds: number; epoch: number });
-  return { seconds: Math.round(lines.reduce((n, l) => n + l.seconds, 0)), epoch: lines.at(-1)?.epoch ?? 0 };
-}
 
 const command = newCommand('ship-models', 'Write models/ (float16 encoder text side and Stage I generator, with a manifest) from a trained run')
   .option('--from <dir>', 'the run folder that holds embeddings/ and stage1/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
@@ -32,7 +26,7 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
     const stage1 = path.join(from, 'stage1', 'generator');
     for (const dir of [encoder, stage1]) if (!existsSync(path.join(dir, 'tensors.json'))) throw new UsageError(`${dir} holds no trained model; train it first (README, "The release model")`);
     const encoderMeta = readJson(path.join(from, 'embeddings', 'manifest.json'));
-    const encoderTraining = training(path.join(from, 'embeddings', 'metrics.jsonl'));
+    const encoderTraining = trainingSpan(path.join(from, 'embeddings', 'metrics.jsonl'));
     const encoderId = (JSON.parse(readFileSync(path.join(encoder, 'tensors.json'), 'utf8')).meta as { id: string }).id;
     const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number };
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
@@ -44,8 +38,8 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
       about: {
         description: 'The models `t2i generate` draws with when no pipeline has trained its own under data/. README, "The release model", says how to train them again.',
         dataset: o.dataset,
-        encoder: { id: encoderId, config: encoderMeta.config, epochs: encoderTraining.epoch, trainingSeconds: encoderTraining.seconds },
-        stage1: { config: stage1Meta.config, epoch: stage1Meta.epoch, plannedEpochs: stage1Meta.config.epochs, trainingSeconds: training(path.join(from, 'stage1', 'metrics.jsonl')).seconds },
+        encoder: { id: encoderId, config: encoderMeta.config, epochs: encoderTraining.epoch, trainingSeconds: Math.round(encoderTraining.seconds) },
+        stage1: { config: stage1Meta.config, epoch: stage1Meta.epoch, plannedEpochs: stage1Meta.config.epochs, trainingSeconds: Math.round(trainingSpan(path.join(from, 'stage1', 'metrics.jsonl')).seconds) },
         scores: existsSync(scoresFile) ? readJson(scoresFile) : null,
       },
     });

@@ -55,6 +55,18 @@ export function readJson<T>(file: string): T {
   }
 }
 
+/** A training step's metrics.jsonl: one record per line, blank lines skipped. */
+export function readMetrics<T = Record<string, number>>(file: string): T[] {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+}
+
+/** What a metrics.jsonl of per-epoch records adds up to: training seconds, and the last epoch and step. */
+export function trainingSpan(file: string): { seconds: number; epoch: number; step: number } {
+  const records = readMetrics<{ seconds: number; epoch: number; step: number }>(file);
+  const last = records.at(-1);
+  return { seconds: records.reduce((n, r) => n + r.seconds, 0), epoch: last?.epoch ?? 0, step: last?.step ?? 0 };
+}
+
 /** Fails with the command that makes a missing upstream artifact, instead of a bare ENOENT. */
 export function requireArtifact(file: string, makeWith: string): string {
   if (!existsSync(file)) throw new ArtifactError(`${file}: missing. It is made by \`${makeWith}\`; run that first.`);

@@ -1,4 +1,4 @@
-import { gatherRows, readTable, repeatEachRow, requireArtifact, span, stepDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
+import { gatherRows, readTable, repeatEachRow, readMetrics, requireArtifact, span, stepDir, writeFileAtomic, writeJsonAtomic } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { noiseRows, toBytes, writeImageGrid, writePng } from '@t2i/gan';
 import { captionsFile } from 'captions';
@@ -88,10 +88,7 @@ export async function trainingHistory(stage: 'stage1' | 'stage2', assets: string
   const dir = stepDir(stage);
   const metrics = path.join(dir, 'metrics.jsonl');
   if (!existsSync(metrics)) return undefined;
-  const losses = (await fs.readFile(metrics, 'utf8'))
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, number>);
+  const losses = readMetrics(metrics);
   const gridDir = path.join(dir, 'grids');
   const all = existsSync(gridDir) ? (await fs.readdir(gridDir)).filter((n) => /^epoch-\d+\.png$/.test(n)).sort() : [];
   const epochOf = (name: string) => Number(/\d+/.exec(name)![0]);
