@@ -1,6 +1,6 @@
 /**
  * Writes models/ from a trained run: the encoder's text side and the Stage I generator in float16,
- * and models/manifest.json (configs, dataset, epochs, training time, the encoder id, each file's
+ * the Stage II generator too when the run's scores show it beats Stage I upscaled, and models/manifest.json (configs, dataset, epochs, training time, the encoder id, each file's
  * sha256, and evaluate's scores where the run has them). The maintainers' step before committing
  * a release model; users never need it.
  *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."]
@@ -9,15 +9,15 @@ import { artifactsDir, log, newCommand, parseOptions, runCommand, trainingSpan, 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../packages/backends/src/index.ts';
-import { shipModels, shippedDir } from '../packages/t2i/src/shipped.ts';
+import { shipModels, shippedDir, stage2Verdict } from '../packages/t2i/src/shipped.ts';
 import { z } from 'zod';
 
 const Options = z.object({ from: z.string(), dataset: z.string() });
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 
-const command = newCommand('ship-models', 'Write models/ (float16 encoder text side and Stage I generator, with a manifest) from a trained run')
-  .option('--from <dir>', 'the run folder that holds embeddings/ and stage1/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
+const command = newCommand('ship-models', 'Write models/ (float16 encoder text side, Stage I generator and a Stage II that beats Stage I upscaled, with a manifest) from a trained run')
+  .option('--from <dir>', 'the run folder that holds embeddings/, stage1/ and optionally stage2/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
   .option('--dataset <text>', 'what the models were trained on, for the manifest', 'Oxford-102 flowers, the 7,034 images of the 82 training classes, with Reed et al. (2016) captions')
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'ship-models');
@@ -30,17 +30,31 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
     const encoderId = (JSON.parse(readFileSync(path.join(encoder, 'tensors.json'), 'utf8')).meta as { id: string }).id;
     const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number };
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
+    const scores = existsSync(scoresFile) ? readJson(scoresFile) : null;
+    // Stage II ships only where it does better than resizing Stage I's image, which costs nothing.
+    const stage2 = path.join(from, 'stage2', 'generator');
+    let stage2About: { config: unknown; epoch: number; trainingSeconds: number } | undefined;
+    if (existsSync(path.join(stage2, 'tensors.json'))) {
+      const verdict = stage2Verdict(scores);
+      log(`${verdict.reason}: ${verdict.ship ? 'shipping it' : 'not shipping it (generate writes Stage I upscaled at 256)'}`);
+      if (verdict.ship) {
+        const meta = JSON.parse(readFileSync(path.join(stage2, 'tensors.json'), 'utf8')).meta as { config: unknown; epoch: number };
+        stage2About = { config: meta.config, epoch: meta.epoch, trainingSeconds: Math.round(trainingSpan(path.join(from, 'stage2', 'metrics.jsonl')).seconds) };
+      }
+    }
     // Only copying weights: the cpu backend is enough and starts at once.
     await initBackend({ backend: 'cpu' });
     const manifest = await shipModels({
       encoder,
       stage1,
+      ...(stage2About && { stage2 }),
       about: {
         description: 'The models `t2i generate` draws with when no pipeline has trained its own under data/. README, "The release model", says how to train them again.',
         dataset: o.dataset,
         encoder: { id: encoderId, config: encoderMeta.config, epochs: encoderTraining.epoch, trainingSeconds: Math.round(encoderTraining.seconds) },
         stage1: { config: stage1Meta.config, epoch: stage1Meta.epoch, plannedEpochs: stage1Meta.config.epochs, trainingSeconds: Math.round(trainingSpan(path.join(from, 'stage1', 'metrics.jsonl')).seconds) },
-        scores: existsSync(scoresFile) ? readJson(scoresFile) : null,
+        ...(stage2About && { stage2: stage2About }),
+        scores,
       },
     });
     for (const [name, f] of Object.entries(manifest.files)) log(`${path.join(shippedDir(), name)}: ${(f.bytes / 1e6).toFixed(2)} MB, sha256 ${f.sha256.slice(0, 12)}…`);

@@ -73,7 +73,7 @@ export function locateModels(stage: Stage): { source: ModelSource; stage: Stage;
 export function describeModels(source: ModelSource, stage1Epoch: number): string {
   if (source.kind === 'trained') return `models: trained under ${path.dirname(path.dirname(source.stage1))} (Stage I epoch ${stage1Epoch})`;
   const m = source.manifest!;
-  return `models: shipped in ${path.relative(process.cwd(), path.dirname(source.stage1)) || '.'} (${m.dataset}; Stage I epoch ${m.stage1.epoch} of ${m.stage1.plannedEpochs} planned; no pipeline has trained models under data/ yet)`;
+  return `models: shipped in ${path.relative(process.cwd(), path.dirname(source.stage1)) || '.'} (${m.dataset}; Stage I epoch ${m.stage1.epoch} of ${m.stage1.plannedEpochs} planned${m.stage2 ? `, Stage II epoch ${m.stage2.epoch}` : ''}; no pipeline has trained models under data/ yet)`;
 }
 
 /** The exported Stage I generator (data/stage1/generator), ready for inference. */

@@ -2,7 +2,7 @@ import { ArtifactError, repoRoot, writeJsonAtomic } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { loadTensors, saveTensors } from '@t2i/gan';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -71,34 +71,73 @@ async function shipTensors(from: string, to: string, keep: (name: string) => boo
 }
 
 export interface ShipSources {
-  /** The trained encoder folder (embeddings' encoder/) and Stage I's exported generator folder. */
+  /** The trained encoder folder (embeddings' encoder/), Stage I's and (optionally) Stage II's exported generator folders. */
   encoder: string;
   stage1: string;
+  stage2?: string;
   /** What the manifest says besides the files: dataset, trainings, scores. */
   about: Omit<ShippedManifest, 'files' | 'encoder' | 'stage1' | 'stage2'> & {
     encoder: Omit<ShippedManifest['encoder'], 'dir'>;
     stage1: Omit<ShippedManifest['stage1'], 'dir'>;
+    stage2?: Omit<NonNullable<ShippedManifest['stage2']>, 'dir'>;
   };
 }
 
+/** The part of evaluate's scores.json that decides whether a Stage II is worth shipping. */
+const StageScores = z.object({
+  fid: z.object({ value: z.number() }),
+  rPrecision: z.object({ mean: z.number() }),
+  detail: z.object({ distance: z.number() }).partial(),
+});
+const Scores = z.object({ stages: z.object({ stage1: StageScores, stage1Upscaled: StageScores.optional(), stage2: StageScores.optional() }) });
+
 /**
- * Writes models/: the encoder's text side and the Stage I generator in float16 (the image side of
- * the encoder is only for training and measuring), and the manifest with every file's sha256.
+ * Whether a Stage II earns its place beside Stage I: it must beat Stage I upscaled with lanczos3
+ * (what generate writes at 256 without it) on FID and on the 256 px detail distance, with an
+ * R-precision no lower than Stage I's. The reason names the figures either way.
+ */
+export function stage2Verdict(scores: unknown): { ship: boolean; reason: string } {
+  const parsed = Scores.safeParse(scores);
+  const { stage1, stage1Upscaled: up, stage2 } = parsed.success ? parsed.data.stages : ({} as Partial<z.infer<typeof Scores>['stages']>);
+  if (!stage1 || !up || !stage2 || stage2.detail.distance === undefined || up.detail.distance === undefined) {
+    return { ship: false, reason: 'the scores hold no Stage II and Stage I upscaled rows to compare; run evaluate with both models' };
+  }
+  const f = (x: number) => x.toFixed(3);
+  const checks = [
+    { ok: stage2.fid.value < up.fid.value, say: `FID ${f(stage2.fid.value)} against the upscale's ${f(up.fid.value)}` },
+    { ok: stage2.detail.distance < up.detail.distance, say: `detail distance ${f(stage2.detail.distance)} against ${f(up.detail.distance)}` },
+    { ok: stage2.rPrecision.mean >= stage1.rPrecision.mean, say: `R-precision ${f(stage2.rPrecision.mean)} against Stage I's ${f(stage1.rPrecision.mean)}` },
+  ];
+  const ship = checks.every((c) => c.ok);
+  const reason = ship ? `Stage II beats Stage I upscaled: ${checks.map((c) => c.say).join(', ')}` : `Stage II does not beat Stage I upscaled: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}`;
+  return { ship, reason };
+}
+
+/**
+ * Writes models/: the encoder's text side, the Stage I generator and, when given, the Stage II
+ * generator in float16 (the image side of the encoder is only for training and measuring), and
+ * the manifest with every file's sha256. A Stage II shipped before and not given now is removed.
  */
 export async function shipModels(sources: ShipSources, dir = shippedDir()): Promise<ShippedManifest> {
+  if (Boolean(sources.stage2) !== Boolean(sources.about.stage2)) throw new Error('shipModels: a Stage II folder needs its manifest entry, and the other way round');
   await shipTensors(sources.encoder, path.join(dir, 'encoder'), (name) => name.startsWith('text/'));
   await shipTensors(sources.stage1, path.join(dir, 'stage1'), () => true);
-  const names = [...filesUnder(dir, 'encoder'), ...filesUnder(dir, 'stage1')].filter((f) => !path.basename(f).startsWith('.'));
+  rmSync(path.join(dir, 'stage2'), { recursive: true, force: true });
+  if (sources.stage2) await shipTensors(sources.stage2, path.join(dir, 'stage2'), () => true);
+  const folders = sources.stage2 ? ['encoder', 'stage1', 'stage2'] : ['encoder', 'stage1'];
+  const names = folders.flatMap((f) => filesUnder(dir, f)).filter((f) => !path.basename(f).startsWith('.'));
   const files = Object.fromEntries(names.sort().map((f) => [f, { bytes: statSync(path.join(dir, f)).size, sha256: sha256(path.join(dir, f)) }]));
   // What a clone carries for every user: each model small enough to review and fetch.
   const tooLarge = Object.entries(files).filter(([, f]) => f.bytes > MAX_FILE_BYTES);
   if (tooLarge.length) throw new ArtifactError(`models to ship must be under 10 MB each: ${tooLarge.map(([n, f]) => `${n} ${(f.bytes / 1e6).toFixed(1)} MB`).join(', ')}`);
   const total = Object.values(files).reduce((n, f) => n + f.bytes, 0);
   if (total > MAX_TOTAL_BYTES) throw new ArtifactError(`models to ship must be under 25 MB together: ${(total / 1e6).toFixed(1)} MB`);
+  const { stage2, ...about } = sources.about;
   const manifest: ShippedManifest = {
-    ...sources.about,
-    encoder: { dir: 'encoder', ...sources.about.encoder },
-    stage1: { dir: 'stage1', ...sources.about.stage1 },
+    ...about,
+    encoder: { dir: 'encoder', ...about.encoder },
+    stage1: { dir: 'stage1', ...about.stage1 },
+    ...(stage2 && { stage2: { dir: 'stage2', ...stage2 } }),
     files,
   };
   await writeJsonAtomic(path.join(dir, 'manifest.json'), manifest);

@@ -27,16 +27,27 @@ export async function writeTinyModels(artifacts: string, { stage2 = false } = {}
   models.store.dispose();
 }
 
-/** writeTinyModels under `root`/trained, shipped into `root`/models as the release would be (synthetic; Stage I epoch 3 of 10 planned). */
-export async function shipTinyModels(root: string): Promise<string> {
+/**
+ * writeTinyModels under `root`/trained, shipped into `root`/models as the release would be
+ * (synthetic; Stage I epoch 3 of 10 planned; with `stage2`, Stage II epoch 2).
+ */
+export async function shipTinyModels(root: string, { stage2 = false } = {}): Promise<string> {
   const trained = path.join(root, 'trained');
-  await writeTinyModels(trained);
+  await writeTinyModels(trained, { stage2 });
   const models = path.join(root, 'models');
   await shipModels(
     {
       encoder: path.join(trained, 'embeddings/encoder'),
       stage1: path.join(trained, 'stage1/generator'),
-      about: { description: 'test', dataset: 'synthetic', encoder: { id: 'test-encoder', config: tinyConfig(), epochs: 1, trainingSeconds: 1 }, stage1: { config: tinyStage1(), epoch: 3, plannedEpochs: 10, trainingSeconds: 2 }, scores: null },
+      ...(stage2 && { stage2: path.join(trained, 'stage2/generator') }),
+      about: {
+        description: 'test',
+        dataset: 'synthetic',
+        encoder: { id: 'test-encoder', config: tinyConfig(), epochs: 1, trainingSeconds: 1 },
+        stage1: { config: tinyStage1(), epoch: 3, plannedEpochs: 10, trainingSeconds: 2 },
+        ...(stage2 && { stage2: { config: tinyStage2(), epoch: 2, trainingSeconds: 3 } }),
+        scores: null,
+      },
     },
     models,
   );

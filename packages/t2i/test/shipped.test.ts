@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { runT2i } from '../../../test/helpers/run.ts';
 import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
-import { verifyShipped } from '../src/shipped.ts';
+import { stage2Verdict, verifyShipped } from '../src/shipped.ts';
 import { keepModelEnv, shipTinyModels } from './fixtures.ts';
 
 const root = tempDir('t2i-shipped-');
@@ -104,5 +104,41 @@ describe('the shipped models', () => {
       writeFileSync(bin, original);
     }
     expect(verifyShipped(models)).toBeDefined();
+  });
+
+  it('take a Stage II where one ships: generate writes its 256 px images, and shipping without it removes the old one', async () => {
+    const withStage2 = path.join(root, 'with-stage2');
+    const shipped = await shipTinyModels(withStage2, { stage2: true });
+    const env = { T2I_MODELS: shipped, T2I_ARTIFACTS: process.env.T2I_ARTIFACTS!, T2I_BACKEND: 'cpu' };
+    const manifest = verifyShipped(shipped)!;
+    expect(Object.keys(manifest.files).filter((f) => f.startsWith('stage2/')).sort()).toEqual(['stage2/tensors.bin', 'stage2/tensors.json']);
+    expect(manifest.stage2).toMatchObject({ dir: 'stage2', epoch: 2 });
+    const user = path.join(withStage2, 'user');
+    mkdirSync(user, { recursive: true });
+    const run = runT2i(['generate', 'a red flower', '--n', '2', '--out', 'both'], env, user);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('Stage II epoch 2');
+    expect(run.stderr).not.toContain('upscaled');
+    const pixels = async (name: string) => new Uint8Array(await sharp(path.join(user, 'both', name)).removeAlpha().raw().toBuffer());
+    const upscaled = await upscaleImages(await pixels('image-1-64.png'), 1, 64, 256);
+    expect(Buffer.from(await pixels('image-1-256.png')).equals(Buffer.from(upscaled))).toBe(false);
+    await shipTinyModels(withStage2);
+    expect(verifyShipped(shipped)!.stage2).toBeUndefined();
+    expect(readdirSync(shipped).sort()).toEqual(['encoder', 'manifest.json', 'stage1']);
+  });
+});
+
+describe('stage2Verdict', () => {
+  const row = (fid: number, r: number, distance?: number) => ({ fid: { value: fid }, rPrecision: { mean: r }, detail: distance === undefined ? { notApplicable: 'n/a' } : { distance } });
+  const scores = (stage2: ReturnType<typeof row>) => ({ stages: { stage1: row(20, 0.5), stage1Upscaled: row(21, 0.5, 1.5), stage2 } });
+
+  it('ships a Stage II only when it beats the upscale on FID and detail, with R-precision no lower than Stage I', () => {
+    expect(stage2Verdict(scores(row(19, 0.5, 1.2)))).toEqual({ ship: true, reason: 'Stage II beats Stage I upscaled: FID 19.000 against the upscale\'s 21.000, detail distance 1.200 against 1.500, R-precision 0.500 against Stage I\'s 0.500' });
+    expect(stage2Verdict(scores(row(22, 0.5, 1.2)))).toEqual({ ship: false, reason: 'Stage II does not beat Stage I upscaled: FID 22.000 against the upscale\'s 21.000' });
+    expect(stage2Verdict(scores(row(19, 0.49, 1.6))).reason).toBe('Stage II does not beat Stage I upscaled: detail distance 1.600 against 1.500, R-precision 0.490 against Stage I\'s 0.500');
+  });
+
+  it('ships none where the scores lack a row to compare', () => {
+    for (const s of [null, {}, { stages: { stage1: row(20, 0.5) } }, scores(row(19, 0.6))]) expect(stage2Verdict(s).ship).toBe(false);
   });
 });
