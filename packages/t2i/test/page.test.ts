@@ -86,7 +86,11 @@ describe('t2i serve', () => {
 
 /** What the page shows of one image, read back in the page from its decoded <img>. */
 interface Shown {
+  /** The image's own width, and the width the page shows it at. */
   width: number;
+  shown: number;
+  /** Its CSS image-rendering: pixelated shows blocks, auto lets the browser smooth. */
+  rendering: string;
   src: string;
   /** RGB bytes, row by row. */
   rgb: number[];
@@ -104,7 +108,7 @@ async function shownImages(page: Page, container: string): Promise<Shown[]> {
         context.drawImage(img, 0, 0);
         const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
         const rgb = Array.from(rgba).filter((_, i) => i % 4 !== 3);
-        return { width: img.naturalWidth, src: img.src, rgb };
+        return { width: img.naturalWidth, shown: img.width, rendering: getComputedStyle(img).imageRendering, src: img.src, rgb };
       }),
     ),
   );
@@ -159,8 +163,10 @@ describe.skipIf(chromiumMissing !== undefined)(`the page in headless Chromium${c
       for (const s of first) expect(new Set(s.rgb).size).toBeGreaterThan(1);
       expect(await page.$$eval('#reading mark.unknown', (marks) => marks.map((m) => m.textContent))).toEqual(['zorblax']);
       expect(await page.textContent('#models')).toMatch(/^Models: shipped in .*models\/ \(synthetic; Stage I epoch 3 of 10 planned; no pipeline has trained models under data\/ yet\)\.$/);
-      // No Stage II ships: the 256x256 row is Stage I's images enlarged, and the page says so.
-      expect((await shownImages(page, '#high')).map((s) => s.width)).toEqual(Array(8).fill(256));
+      // No Stage II ships: the 256x256 row is Stage I's very images shown at 256 and smoothed (not blocks), and the page says so.
+      const enlarged = await shownImages(page, '#high');
+      expect(enlarged.map((s) => [s.width, s.shown, s.rendering])).toEqual(Array(8).fill([64, 256, 'auto']));
+      expect(enlarged.map((s) => s.src)).toEqual(first.map((s) => s.src));
       expect(await page.textContent('#high-title')).toBe('256x256 (Stage I upscaled)');
       expect(await page.isVisible('#high-note')).toBe(true);
       expect(await page.textContent('#high-note')).toMatch(/^No Stage II model \(no Stage II ships yet: 64x64 images only\): these are the 64x64 images enlarged/);

@@ -4,7 +4,7 @@
  * pipeline, on tfjs's browser backend (webgl, else cpu). Nothing is computed on the server.
  */
 import { tf } from '@t2i/backends';
-import { fetchTensors, upscale } from '@t2i/gan';
+import { fetchTensors } from '@t2i/gan';
 import { tokenize } from 'captions';
 import { SIZE, TextToImagePipeline, type Pictures } from '../text-to-image.ts';
 import { describeServed, type ServedModels } from './served.ts';
@@ -139,7 +139,9 @@ async function draw(): Promise<void> {
   const p = await pipeline.generate(sentence, { n, seed });
   showReading(sentence, p, pipeline.maxWords);
   showImages(ui.low, p.low, n, SIZE[1], seed);
-  showImages(ui.high, p.high ?? upscale(p.low, n, SIZE[1], SIZE[2]), n, SIZE[2], seed);
+  // Without Stage II the 64 px images are shown at 256 and the browser smooths them, as generate's lanczos3 does, rather than as blocks.
+  if (p.high) showImages(ui.high, p.high, n, SIZE[2], seed);
+  else showImages(ui.high, p.low, n, SIZE[1], seed);
   ui.status.dataset.draws = String(Number(ui.status.dataset.draws ?? 0) + 1);
   setStatus('drawn', `${n} flowers for seed ${seed}, drawn in ${Math.round(performance.now() - started)} ms.`);
   busy = false;
@@ -158,7 +160,7 @@ async function start(): Promise<void> {
   else {
     ui.highTitle.textContent = '256x256 (Stage I upscaled)';
     ui.highNote.hidden = false;
-    ui.highNote.textContent = `No Stage II model${served.note ? ` (${served.note})` : ''}: these are the 64x64 images enlarged by nearest neighbour, not drawn at 256x256. pnpm turbo run stage2 trains one.`;
+    ui.highNote.textContent = `No Stage II model${served.note ? ` (${served.note})` : ''}: these are the 64x64 images enlarged by the browser's smoothing (t2i generate uses lanczos3), not drawn at 256x256. pnpm turbo run stage2 trains one.`;
   }
   setStatus('ready', 'Ready.');
   ui.draw.disabled = false;
