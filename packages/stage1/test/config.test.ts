@@ -2,7 +2,7 @@ import { loadConfig, UsageError } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { runIdentity } from '@t2i/gan';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Stage I configs', () => {
   it('loads every shipped config by name, flags on top', () => {
-    for (const name of ['tiny', 'tiny-wgan-gp', 'full']) expect(loadConfig(Stage1Config, 'stage1', name).name).toBe(name);
+    const names = readdirSync(path.join(import.meta.dirname, '../configs')).map((f) => path.basename(f, '.json'));
+    expect(names).toEqual(expect.arrayContaining(['tiny', 'tiny-wgan-gp', 'full', 'release', 'release-wgan-gp']));
+    for (const name of names) expect(loadConfig(Stage1Config, 'stage1', name).name).toBe(name);
     const full = loadConfig(Stage1Config, 'stage1', 'full', { ngf: 32, epochs: undefined });
     expect([full.ngf, full.epochs, full.generator]).toEqual([32, 600, 'complex']);
   });

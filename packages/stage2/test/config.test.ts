@@ -1,0 +1,23 @@
+import { loadConfig } from '@t2i/core';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Stage2Config } from '../src/config.ts';
+
+describe('Stage II configs', () => {
+  it('load by name, each shipped one', () => {
+    const names = readdirSync(path.join(import.meta.dirname, '../configs')).map((f) => path.basename(f, '.json'));
+    expect(names.sort()).toEqual(['full', 'release', 'tiny']);
+    for (const name of names) expect(loadConfig(Stage2Config, 'stage2', name).name).toBe(name);
+  });
+
+  it('keep the paper in full and the departures that kept Stage I\'s image on the sample in tiny and release', () => {
+    const departures = (name: string) => {
+      const c = loadConfig(Stage2Config, 'stage2', name);
+      return [c.inputSkip ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0];
+    };
+    expect(departures('full')).toEqual([false, 0, 0]);
+    expect(departures('tiny')).toEqual([true, 10, 0]);
+    expect(departures('release')).toEqual([true, 10, 0]);
+  });
+});
