@@ -17,41 +17,32 @@ const Options = z.object({ text: z.string().min(1), out: z.string(), report: z.s
 
 const command = newCommand('page-screenshot', "A screenshot of the page drawing one sentence with the models `t2i serve` would serve")
   .option('--text <sentence>', 'what the flower looks like', 'this flower has petals that are yellow with a brown center')
-  .option('--out <file>', 'the PNG to write, relative to the repository root', 'docs/page.png')
+  .option('--out <file>', 'the picture to write (PNG, or JPEG by its name), relative to the repository root', 'docs/page.png')
   .option('--report <html>', "an evaluate report.html to shoot, whole, instead of the page")
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'page-screenshot');
     if (chromiumMissing) throw new Error(chromiumMissing);
     const out = path.resolve(repoRoot, o.out);
-    if (o.report) {
-      if (!existsSync(o.report)) throw new UsageError(`${o.report}: no such report; run evaluate first`);
-      const browser = await openChromium();
-      try {
-        const page = await browser.context.newPage();
-        await page.goto(pathToFileURL(path.resolve(o.report)).href, { waitUntil: 'load' });
-        await page.screenshot({ path: out, fullPage: true, ...(/\.jpe?g$/.test(out) && { quality: 80 }) });
-        console.log(out);
-      } finally {
-        await browser.close();
-      }
-      return;
-    }
-    const server = await startPageServer({ port: 0, host: '127.0.0.1' });
+    if (o.report && !existsSync(o.report)) throw new UsageError(`${o.report}: no such report; run evaluate first`);
+    const server = o.report ? undefined : await startPageServer({ port: 0, host: '127.0.0.1' });
     const browser = await openChromium();
     try {
       const page = await browser.context.newPage();
-      await page.goto(server.url);
-      // The page draws its default sentence once loaded; then ours.
-      const draws = (n: number) => page.waitForFunction((k) => Number(document.querySelector('#status')!.getAttribute('data-draws')) >= k && document.querySelector('#status')!.getAttribute('data-state') !== 'drawing', n, { timeout: 120_000 });
-      await draws(1);
-      await page.fill('#sentence', o.text);
-      await page.click('#draw-button');
-      await draws(2);
-      await page.screenshot({ path: out, fullPage: true });
+      if (o.report) await page.goto(pathToFileURL(path.resolve(o.report)).href, { waitUntil: 'load' });
+      else {
+        await page.goto(server!.url);
+        // The page draws its default sentence once loaded; then ours.
+        const draws = (n: number) => page.waitForFunction((k) => Number(document.querySelector('#status')!.getAttribute('data-draws')) >= k && document.querySelector('#status')!.getAttribute('data-state') !== 'drawing', n, { timeout: 120_000 });
+        await draws(1);
+        await page.fill('#sentence', o.text);
+        await page.click('#draw-button');
+        await draws(2);
+      }
+      await page.screenshot({ path: out, fullPage: true, ...(/\.jpe?g$/.test(out) && { quality: 80 }) });
       console.log(out);
     } finally {
       await browser.close();
-      await server.close();
+      await server?.close();
     }
   });
 
