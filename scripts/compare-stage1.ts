@@ -2,7 +2,7 @@
  * Short Stage I runs side by side at equal time: each variant trains from scratch for the same
  * minutes on one run's preprocessed images, captions and embeddings, then evaluate scores it with
  * one classifier (the --from run's, else trained once; copied along). Prints a table (images/s, minutes, epochs, scores)
- * and writes it to <into>/table.md and table.json. Rerunning skips what is done.
+ * and writes it to <into>/table.md and table.json, with the variants' grids side by side in <into>/grids.jpg. Rerunning skips what is done.
  *   pnpm tsx scripts/compare-stage1.ts --from $HOME/t2i-runs/release --into $HOME/t2i-runs/compare \
  *     --minutes 20 --variant "release=" --variant "wgan-gp=--config release-wgan-gp"
  */
@@ -10,6 +10,7 @@ import { fromRoot, log, newCommand, parseOptions, readJson, runCommand, training
 import { cpSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
+import { writeLabelledMontage } from '../packages/gan/src/images.ts';
 import { z } from 'zod';
 
 const UPSTREAM = ['preprocess-images', 'captions', 'embeddings'] as const;
@@ -117,7 +118,9 @@ const command = newCommand('compare-stage1', 'Train Stage I variants from scratc
     writeFileSync(path.join(into, 'table.md'), md + '\n');
     writeFileSync(path.join(into, 'table.json'), JSON.stringify({ minutes: o.minutes, config: o.config, evaluate: o.evaluate, floor, rows }, null, 2));
     console.log(md);
-    log(`grids: ${rows.map((r) => r.grid).join(', ')}`);
+    const grids = path.join(into, 'grids.jpg');
+    await writeLabelledMontage(grids, rows.map((r) => ({ file: r.grid, label: `${r.name}: FID ${r.fid.toFixed(1)}, ${r.epochs} epochs` })), Math.min(3, rows.length));
+    log(`grids side by side: ${grids}`);
   });
 
 await runCommand(command);
