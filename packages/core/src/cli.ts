@@ -65,8 +65,8 @@ export const trainingFlags = {
 
 /**
  * A training command: --config, then the step's own config overrides (`overrides`), then those
- * every trainer shares, and for a GAN --checkpoint-every and --minutes; trainingFlags and
- * @t2i/gan's ganFlags parse them.
+ * every trainer shares, and for a GAN --loss, --aux-class-loss, --checkpoint-every and --minutes;
+ * trainingFlags and @t2i/gan's ganFlags parse them.
  */
 export function trainingCommand(name: string, description: string, step: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
   // No --data: trainers read the earlier steps' artifacts, not the dataset.
@@ -76,7 +76,12 @@ export function trainingCommand(name: string, description: string, step: string,
     .option('--epochs <n>', 'total epochs (overrides the config; raise it to train on from a checkpoint)')
     .option('--learning-rate <x>', 'initial Adam learning rate (overrides the config)')
     .option('--seed <n>', 'random seed (overrides the config)');
-  if (gan) command.option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
+  if (gan) {
+    command
+      .option('--loss <kind>', "gan-cls | wgan-gp (overrides the config; the configs named *-wgan-gp also set WGAN-GP's Adam settings and critic steps)")
+      .option('--aux-class-loss <weight>', "weight of the auxiliary classifier's class loss, 0 for none (overrides the config)")
+      .option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
+  }
   computeOptions(command)
     .option('--out <dir>', outHelp(step))
     .option('--restart', 'ignore existing checkpoints and train from scratch', false);

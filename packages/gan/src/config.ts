@@ -44,6 +44,8 @@ export type GanTrainingConfig = z.infer<typeof GanTrainingConfig>;
 export const ganFlags = {
   checkpointEvery: optionalInt,
   minutes: numberFlag((n) => n.positive()).optional(),
+  loss: z.enum(['gan-cls', 'wgan-gp']).optional(),
+  auxClassLoss: numberFlag((n) => n.min(0)).optional(),
 };
 
 /**

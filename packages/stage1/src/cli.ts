@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, numberFlag, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { ganFlags } from '@t2i/gan';
 import { initBackend } from '@t2i/backends';
 import { Command } from 'commander';
@@ -18,8 +18,6 @@ const TrainOptions = z.object({
   discriminator: z.enum(['simple', 'complex']).optional(),
   ngf: optionalInt,
   ndf: optionalInt,
-  loss: z.enum(['gan-cls', 'wgan-gp']).optional(),
-  auxClassLoss: numberFlag((n) => n.min(0)).optional(),
 });
 
 const train = trainingCommand(
@@ -31,9 +29,7 @@ const train = trainingCommand(
       .option('--generator <kind>', 'simple | complex (overrides the config)')
       .option('--discriminator <kind>', 'simple | complex (overrides the config)')
       .option('--ngf <n>', 'generator width (overrides the config)')
-      .option('--ndf <n>', 'discriminator width (overrides the config)')
-      .option('--loss <kind>', 'gan-cls | wgan-gp (overrides the config; configs/tiny-wgan-gp.json has WGAN-GP\'s Adam settings and critic steps)')
-      .option('--aux-class-loss <weight>', 'weight of the auxiliary classifier\'s class loss, 0 for none (overrides the config)'),
+      .option('--ndf <n>', 'discriminator width (overrides the config)'),
   { gan: true },
 )
   .action(async (raw) => {

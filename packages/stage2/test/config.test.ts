@@ -1,5 +1,7 @@
 import { loadConfig } from '@t2i/core';
+import { ganFlags } from '@t2i/gan';
 import { readdirSync } from 'node:fs';
+import { z } from 'zod';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Stage2Config } from '../src/config.ts';
@@ -19,5 +21,14 @@ describe('Stage II configs', () => {
     expect(departures('full')).toEqual([false, 0, 0]);
     expect(departures('tiny')).toEqual([true, 10, 0]);
     expect(departures('release')).toEqual([true, 10, 0]);
+  });
+
+  it('take the loss switches from the command line, as Stage I does, and refuse an unknown loss', () => {
+    const flags = z.object(ganFlags);
+    const overrides = flags.parse({ loss: 'wgan-gp', auxClassLoss: '0.5' });
+    const config = loadConfig(Stage2Config, 'stage2', 'release', overrides);
+    expect([config.loss, config.auxClassLoss]).toEqual(['wgan-gp', 0.5]);
+    expect(flags.safeParse({ loss: 'hinge' }).success).toBe(false);
+    expect(flags.safeParse({ auxClassLoss: '-1' }).success).toBe(false);
   });
 });
