@@ -169,7 +169,7 @@ describe.skipIf(chromiumMissing !== undefined)(`the page in headless Chromium${c
       expect(enlarged.map((s) => s.src)).toEqual(first.map((s) => s.src));
       expect(await page.textContent('#high-title')).toBe('256x256 (Stage I upscaled)');
       expect(await page.isVisible('#high-note')).toBe(true);
-      expect(await page.textContent('#high-note')).toMatch(/^No Stage II model \(no Stage II ships yet: 64x64 images only\): these are the 64x64 images enlarged/);
+      expect(await page.textContent('#high-note')).toMatch(/^No Stage II ships yet: these are the 64x64 images enlarged/);
       if (process.env.T2I_PAGE_SCREENSHOT) await page.screenshot({ path: path.resolve(repoRoot, process.env.T2I_PAGE_SCREENSHOT), fullPage: true });
 
       // The command line's pipeline draws the same flowers (up to the backends' rounding).

@@ -160,7 +160,7 @@ async function start(): Promise<void> {
   else {
     ui.highTitle.textContent = '256x256 (Stage I upscaled)';
     ui.highNote.hidden = false;
-    ui.highNote.textContent = `No Stage II model${served.note ? ` (${served.note})` : ''}: these are the 64x64 images enlarged by the browser's smoothing (t2i generate uses lanczos3), not drawn at 256x256. pnpm turbo run stage2 trains one.`;
+    ui.highNote.textContent = `${served.kind === 'shipped' ? 'No Stage II ships yet' : 'No Stage II model trained yet'}: these are the 64x64 images enlarged by the browser's smoothing (t2i generate uses lanczos3), not drawn at 256x256. pnpm turbo run stage2 trains one.`;
   }
   setStatus('ready', 'Ready.');
   ui.draw.disabled = false;
