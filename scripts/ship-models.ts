@@ -5,8 +5,8 @@
  * a release model; users never need it.
  *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."]
  */
-import { artifactsDir, log, newCommand, parseOptions, runCommand, trainingSpan, UsageError } from '@t2i/core';
-import { existsSync, readFileSync } from 'node:fs';
+import { artifactsDir, log, newCommand, parseOptions, readJson, runCommand, trainingSpan, UsageError } from '@t2i/core';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../packages/backends/src/index.ts';
 import { shipModels, shippedDir, stage2Verdict } from '../packages/t2i/src/shipped.ts';
@@ -14,7 +14,8 @@ import { z } from 'zod';
 
 const Options = z.object({ from: z.string(), dataset: z.string() });
 
-const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+/** The metadata an exported model's tensors.json carries (its config, epoch, encoder id). */
+const tensorsMeta = <T>(dir: string) => readJson<{ meta: T }>(path.join(dir, 'tensors.json')).meta;
 
 const command = newCommand('ship-models', 'Write models/ (float16 encoder text side, Stage I generator and a Stage II that beats Stage I upscaled, with a manifest) from a trained run')
   .option('--from <dir>', 'the run folder that holds embeddings/, stage1/ and optionally stage2/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
@@ -25,12 +26,12 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
     const encoder = path.join(from, 'embeddings', 'encoder');
     const stage1 = path.join(from, 'stage1', 'generator');
     for (const dir of [encoder, stage1]) if (!existsSync(path.join(dir, 'tensors.json'))) throw new UsageError(`${dir} holds no trained model; train it first (README, "The release model")`);
-    const encoderMeta = readJson(path.join(from, 'embeddings', 'manifest.json'));
+    const encoderMeta = readJson<{ config: unknown }>(path.join(from, 'embeddings', 'manifest.json'));
     const encoderTraining = trainingSpan(path.join(from, 'embeddings', 'metrics.jsonl'));
-    const encoderId = (JSON.parse(readFileSync(path.join(encoder, 'tensors.json'), 'utf8')).meta as { id: string }).id;
-    const stage1Meta = JSON.parse(readFileSync(path.join(stage1, 'tensors.json'), 'utf8')).meta as { config: { epochs: number }; epoch: number };
+    const encoderId = tensorsMeta<{ id: string }>(encoder).id;
+    const stage1Meta = tensorsMeta<{ config: { epochs: number }; epoch: number }>(stage1);
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
-    const scores = existsSync(scoresFile) ? readJson(scoresFile) : null;
+    const scores = existsSync(scoresFile) ? readJson<unknown>(scoresFile) : null;
     // Stage II ships only where it does better than resizing Stage I's image, which costs nothing.
     const stage2 = path.join(from, 'stage2', 'generator');
     let stage2About: { config: unknown; epoch: number; trainingSeconds: number } | undefined;
@@ -38,7 +39,7 @@ const command = newCommand('ship-models', 'Write models/ (float16 encoder text s
       const verdict = stage2Verdict(scores);
       log(`${verdict.reason}: ${verdict.ship ? 'shipping it' : 'not shipping it (generate writes Stage I upscaled at 256)'}`);
       if (verdict.ship) {
-        const meta = JSON.parse(readFileSync(path.join(stage2, 'tensors.json'), 'utf8')).meta as { config: unknown; epoch: number };
+        const meta = tensorsMeta<{ config: unknown; epoch: number }>(stage2);
         stage2About = { config: meta.config, epoch: meta.epoch, trainingSeconds: Math.round(trainingSpan(path.join(from, 'stage2', 'metrics.jsonl')).seconds) };
       }
     }
