@@ -20,6 +20,7 @@ const TrainOptions = z.object({
   residualBlocks: optionalInt,
   shuffleRows: optionalInt,
   inputSkip: z.boolean().optional(),
+  detailOnly: z.boolean().optional(),
   consistencyWeight: numberFlag((n) => n.min(0)).optional(),
   upsamplerWeight: numberFlag((n) => n.min(0)).optional(),
 });
@@ -36,6 +37,8 @@ const train = trainingCommand(
       .option('--shuffle-rows <n>', 'images held in memory to draw batches from (overrides the config)')
       .option('--input-skip', "start from Stage I's image upscaled and learn a correction to it (a departure from StackGAN; overrides the config)")
       .option('--no-input-skip', 'the paper\'s generator, without the input skip (overrides the config)')
+      .option('--detail-only', "the input skip, with a correction that keeps Stage I's image exactly at 64 px and can only add finer detail (a departure; overrides the config)")
+      .option('--no-detail-only', 'a correction free to change what Stage I drew (overrides the config)')
       .option('--consistency-weight <w>', "weight of the L1 term keeping Stage II's image, box-filtered to 64, near its Stage I image (overrides the config)")
       .option('--upsampler-weight <w>', 'weight of the L1 term upsampling real images box-filtered to 64 back to themselves (overrides the config)'),
   { gan: true },

@@ -14,6 +14,12 @@ export const Stage2Config = z.object({
    * correction, added before the tanh, the last conv starting at zero: at step 0 Stage II returns its input.
    */
   inputSkip: z.boolean().optional(),
+  /**
+   * detailOnly (implies inputSkip): the correction loses its 4x4 block means and the upscale is
+   * back-projected, so that Stage II's image box-filtered to 64 is exactly its Stage I image (up to
+   * clipping to ±1): Stage II can add detail, never repaint (LAPGAN's band-pass residual).
+   */
+  detailOnly: z.boolean().optional(),
   /** Weight of an L1 term in G's loss between its 256 image box-filtered to 64 and the Stage I image it refined: it keeps what Stage I drew. */
   consistencyWeight: z.number().min(0).optional(),
   /** Weight of an L1 term in G's loss on real pairs: a real 256 image box-filtered to 64, refined back towards that image under its caption. */

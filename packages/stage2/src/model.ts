@@ -8,8 +8,29 @@ export const IMAGE_SIZE = 256;
 /** The input skip's upscaled image is kept this far inside ±1, where atanh is finite. */
 const SKIP_LIMIT = 0.995;
 
+/** Side of the Stage I images that Stage II refines. */
+export const STAGE1_SIZE = 64;
+
 /** Images resized to `side` by bilinear interpolation (pixel centres aligned, as image libraries do). */
 export const upscaleBilinear = (images: tf.Tensor4D, side: number): tf.Tensor4D => tf.image.resizeBilinear(images, [side, side], false, true);
+
+/** 256x256 images box-filtered to Stage I's 64x64 (the mean of each 4x4 block). */
+export const toStage1Size = (images: tf.Tensor4D): tf.Tensor4D => tf.avgPool(images, IMAGE_SIZE / STAGE1_SIZE, IMAGE_SIZE / STAGE1_SIZE, 'valid');
+
+/** 64x64 images with each pixel repeated over its 4x4 block at 256: toStage1Size gives them back. */
+const blocks = (images: tf.Tensor4D): tf.Tensor4D => tf.image.resizeNearestNeighbor(images, [IMAGE_SIZE, IMAGE_SIZE]);
+
+/**
+ * Stage I's image upscaled (bilinear) and back-projected: the difference between the image and the
+ * upscale's 4x4 means is added back per block, so that box-filtered to 64 it is the image again.
+ */
+export const backProjected = (image: tf.Tensor4D): tf.Tensor4D => {
+  const up = upscaleBilinear(image, IMAGE_SIZE);
+  return up.add(blocks(image.sub(toStage1Size(up))));
+};
+
+/** 256 images less their 4x4 block means: only the detail finer than a Stage I pixel. */
+const detailOf = (x: tf.Tensor4D): tf.Tensor4D => x.sub(blocks(toStage1Size(x)));
 
 /**
  * atanh(clip(x)), written out as ½ log((1 + x) / (1 − x)): tanh of it gives x back, so adding a
@@ -40,7 +61,9 @@ class ResidualBlock {
  * [-1, 1]. The image is encoded down to 16x16, joined with the code tiled over it, refined by
  * residual blocks, and upsampled (nearest neighbour + 3x3 conv) four times, as the official code.
  * With `inputSkip` (a departure, off in the paper's config) its last conv is a correction to the
- * Stage I image upscaled, starting at zero: an untrained Stage II returns its input.
+ * Stage I image upscaled, starting at zero: an untrained Stage II returns its input. With
+ * `detailOnly` the correction loses its 4x4 block means and the upscale is back-projected, as
+ * LAPGAN's band-pass residuals: box-filtered to 64, Stage II's image is its Stage I image.
  */
 export class Generator {
   readonly ca: ConditioningAugmentation;
@@ -52,8 +75,9 @@ export class Generator {
   private readonly ups: ConvBn[];
   private readonly toRgb: Conv2d;
   private readonly inputSkip: boolean;
+  private readonly detailOnly: boolean;
 
-  constructor(s: Scope, config: Pick<Stage2Config, 'ngf' | 'conditionDim' | 'residualBlocks' | 'inputSkip'>, textDim: number) {
+  constructor(s: Scope, config: Pick<Stage2Config, 'ngf' | 'conditionDim' | 'residualBlocks' | 'inputSkip' | 'detailOnly'>, textDim: number) {
     const { ngf, conditionDim } = config;
     this.ca = new ConditioningAugmentation(s, textDim, conditionDim);
     this.encode1 = new Conv2d(s, 'g/encode64/conv', 3, ngf, 3);
@@ -63,7 +87,8 @@ export class Generator {
     this.residuals = Array.from({ length: config.residualBlocks }, (_, i) => new ResidualBlock(s, `g/res${i + 1}`, ngf * 4));
     const widths = [ngf * 4, ngf * 2, ngf, ngf / 2, ngf / 4];
     this.ups = [32, 64, 128, 256].map((side, i) => new ConvBn(s, `g/up${side}`, widths[i], widths[i + 1], 3));
-    this.inputSkip = config.inputSkip ?? false;
+    this.detailOnly = config.detailOnly ?? false;
+    this.inputSkip = (config.inputSkip ?? false) || this.detailOnly;
     this.toRgb = new Conv2d(s, 'g/to_rgb/conv', ngf / 4, 3, 3, 1, 'same', this.inputSkip ? { kind: 'zeros' } : undefined);
   }
 
@@ -82,6 +107,8 @@ export class Generator {
     for (const block of this.residuals) x = block.apply(x, mode);
     for (const up of this.ups) x = up.apply(upsample2x(x), mode, 'relu');
     const out = this.toRgb.apply(x);
+    // Clipped, not squashed by tanh: a tanh would move the block means off Stage I's pixels.
+    if (this.detailOnly) return tf.clipByValue(backProjected(image).add<tf.Tensor4D>(detailOf(out)), -1, 1);
     return tf.tanh(this.inputSkip ? atanhClipped(upscaleBilinear(image, IMAGE_SIZE)).add<tf.Tensor4D>(out) : out);
   }
 }

@@ -5,10 +5,8 @@ import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
 import { buildStage2Generator, STAGE2_MAKE, withStage1, type LoadedStage1, type LoadedStage2 } from './exported.ts';
-import { Discriminator, Generator, IMAGE_SIZE } from './model.ts';
+import { Discriminator, Generator, IMAGE_SIZE, STAGE1_SIZE, toStage1Size } from './model.ts';
 
-/** Side of the Stage I images that Stage II refines. */
-const STAGE1_SIZE = 64;
 /** Noise vectors per reference caption in the checkpoint grids. */
 export const GRID_NOISE = 4;
 
@@ -34,9 +32,6 @@ export function stage1Images(stage1: LoadedStage1, text: tf.Tensor2D, rng: Rng):
 
 /** Mean absolute difference: the L1 terms' distance. */
 const l1 = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => a.sub(b).abs().mean();
-
-/** 256x256 images box-filtered to Stage I's 64x64. */
-export const toStage1Size = (images: tf.Tensor4D): tf.Tensor4D => tf.avgPool(images, IMAGE_SIZE / STAGE1_SIZE, IMAGE_SIZE / STAGE1_SIZE, 'valid');
 
 /**
  * The two sides of a Stage II training step, as the GAN loop (and the benchmark) call them:

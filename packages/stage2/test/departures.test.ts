@@ -2,8 +2,8 @@ import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, upscaleBilinear } from '../src/model.ts';
-import { buildStage2, stage2Losses, toStage1Size, type Stage2Batch } from '../src/train.ts';
+import { backProjected, Generator, toStage1Size, upscaleBilinear } from '../src/model.ts';
+import { buildStage2, stage2Losses, type Stage2Batch } from '../src/train.ts';
 import { tinyStage2 } from './fixtures.ts';
 
 beforeAll(async () => {
@@ -32,6 +32,26 @@ describe("Stage II's departures from StackGAN", () => {
       const { c } = g.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, 3]));
       for (const training of [true, false]) expect(maxAbs(g.generate(image, c, { training }).sub(upscaleBilinear(image, 256)))).toBeLessThan(1e-5);
     });
+  });
+
+  it('detail only: whatever its weights, the generator\'s image box-filtered to 64 is its Stage I image, and its 256 image is not the upscale', () => {
+    const store = new ParamStore(new Rng(1));
+    const g = new Generator(store, tinyStage2({ ngf: 8, detailOnly: true }), 6);
+    tf.tidy(() => {
+      // Smooth enough that the back-projection stays inside ±1, where nothing is clipped.
+      const image = upscaleBilinear(tf.randomUniform([2, 16, 16, 3], -0.6, 0.6, 'float32', 3) as tf.Tensor4D, 64);
+      const { c } = g.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, 3]));
+      // Untrained: the back-projected upscale, whose 4x4 means are the image (a plain upscale's are not).
+      expect(maxAbs(g.generate(image, c, { training: false }).sub(backProjected(image)))).toBeLessThan(1e-5);
+      expect(maxAbs(toStage1Size(backProjected(image)).sub(image))).toBeLessThan(1e-5);
+      expect(maxAbs(toStage1Size(upscaleBilinear(image, 256)).sub(image))).toBeGreaterThan(0.01);
+      // Trained or not: random weights everywhere, the zero-initialised last conv included.
+      for (const v of store.list()) v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 7));
+      const out = g.generate(image, c, { training: true });
+      expect(maxAbs(out.sub(backProjected(image)))).toBeGreaterThan(0.01);
+      expect(maxAbs(toStage1Size(out).sub(image))).toBeLessThan(1e-5);
+    });
+    store.dispose();
   });
 
   it("without it, the paper's generator does not (and has no zero-initialised layer)", () => {

@@ -110,5 +110,12 @@ describe('Stage II training', () => {
     const metrics = readFileSync(path.join(run.outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     for (const key of ['g_consistency', 'g_upsampler']) expect(Number.isFinite(metrics[1][key]), key).toBe(true);
   }, 180_000);
+
+  it('detail only: two steps move every generator weight through the block-mean-free correction', async () => {
+    const run = await train(tinyStage2({ ndf: 1, shuffleRows: 2, epochs: 2, detailOnly: true }));
+    expect(run.leaked).toBe(0);
+    const still = Object.keys(run.weights).filter((n) => /^(g|ca)\//.test(n) && !n.includes('moving') && run.weights[n].every((v, i) => v === run.initial[n][i]));
+    expect(still).toEqual([]);
+  }, 180_000);
 });
 
