@@ -11,6 +11,7 @@ const Options = z.object({
   encoder: z.enum(['joint', 'seq2seq', 'import']).optional(),
   imageEpochs: optionalInt,
   importFile: z.string().optional(),
+  imageColours: z.boolean().optional(),
 });
 
 const command = trainingCommand(
@@ -21,7 +22,8 @@ const command = trainingCommand(
     c
       .option('--encoder <kind>', 'joint | seq2seq | import (overrides the config)')
       .option('--image-epochs <n>', 'seq2seq and import: epochs of the image encoder fitted afterwards (overrides the config)')
-      .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D'),
+      .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D')
+      .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)"),
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
@@ -33,6 +35,7 @@ const command = trainingCommand(
       learningRate: o.learningRate,
       seed: o.seed,
       importFile: o.importFile,
+      imageColours: o.imageColours,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });

@@ -11,6 +11,8 @@ export const EmbeddingsConfig = z.object({
   imageChannels: z.number().int().min(1),
   /** The image CNN: cnn4, four 4x4 stride-2 convolutions; cnn8, each followed by a 3x3 one of the same width. */
   imageEncoder: z.enum(['cnn4', 'cnn8']).default('cnn4'),
+  /** The image side also reads the image's soft colour histograms (whole and centre-weighted), beside the CNN's features. */
+  imageColours: z.boolean().optional(),
   /**
    * Joint training: the text side of a pair is the mean of this many captions of its image
    * (Reed et al.'s caption averaging), closer to the class means that zero-shot ranks against.

@@ -26,5 +26,5 @@ export function buildTextModel(store: ParamStore, config: EmbeddingsConfig, voca
 export function buildModels(config: EmbeddingsConfig, vocabSize: number): EncoderModels {
   const store = new ParamStore(new Rng(config.seed));
   const { text, dim } = buildTextModel(store, config, vocabSize);
-  return { store, text, image: new ImageEncoder(store, config.imageChannels, dim, config.imageEncoder === 'cnn8' ? 2 : 1), dim };
+  return { store, text, image: new ImageEncoder(store, config.imageChannels, dim, config.imageEncoder === 'cnn8' ? 2 : 1, config.imageColours), dim };
 }

@@ -4,7 +4,7 @@ import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contrastiveLoss, maskedTokenLoss } from '../src/losses.ts';
 import { encoderIdentity } from '../src/stage.ts';
-import { ImageEncoder } from '../src/image-encoder.ts';
+import { colourHistograms, ImageEncoder } from '../src/image-encoder.ts';
 import { Seq2Seq } from '../src/seq2seq.ts';
 import { averageCaptions, maxOverTime, TextEncoder } from '../src/text-encoder.ts';
 
@@ -40,6 +40,41 @@ describe('encoders', () => {
     const v = enc.encode(tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3) as tf.Tensor4D);
     expect(v.shape).toEqual([2, 7]);
     norms(v).forEach((n) => expect(n).toBeCloseTo(1, 5));
+  });
+
+  it('colour histograms: a solid colour puts most of both halves in its own bin; a flower-like centre moves only the centre half', () => {
+    // Bins run r, then g, then b, 4 levels each at -0.75, -0.25, 0.25, 0.75: (0.75, -0.75, -0.75) is bin 48.
+    const red = tf.tensor4d([0.75, -0.75, -0.75], [1, 1, 1, 3]).tile([1, 8, 8, 1]) as tf.Tensor4D;
+    const h = colourHistograms(red).arraySync()[0];
+    expect(h.length).toBe(128);
+    expect(h.slice(0, 64).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
+    expect(h.slice(64).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
+    // exp(-8 d^2) factorises over the channels, each 0, 0.5, 1 or 1.5 from the levels.
+    const z = 1 + Math.exp(-2) + Math.exp(-8) + Math.exp(-18);
+    expect(h[48]).toBeCloseTo(1 / z ** 3, 5);
+    expect(h[64 + 48]).toBeCloseTo(1 / z ** 3, 5);
+    // A yellow 2x2 centre in a green 8x8 image: a 1/16 share of the whole, more of the centre.
+    const green = [-0.75, 0.25, -0.75];
+    const yellow = [0.75, 0.75, -0.75];
+    const pixels = Array.from({ length: 64 }, (_, i) => ([3, 4].includes(i >> 3) && [3, 4].includes(i & 7) ? yellow : green)).flat();
+    const f = colourHistograms(tf.tensor4d(pixels, [1, 8, 8, 3])).arraySync()[0];
+    const yellowBin = 3 * 16 + 3 * 4 + 0;
+    expect(f[yellowBin] / h[48]).toBeCloseTo(4 / 64, 2);
+    expect(f[64 + yellowBin]).toBeGreaterThan(2 * f[yellowBin]);
+  });
+
+  it('image encoder with colours: its own weights beside the CNN\'s (an encoder without them keeps its parameters), unit vectors that follow the colour', () => {
+    const plain = new ParamStore(new Rng(1));
+    new ImageEncoder(plain, 2, 7);
+    const store = new ParamStore(new Rng(1));
+    const enc = new ImageEncoder(store, 2, 7, 1, true);
+    expect([...store.variables.keys()]).toEqual([...plain.variables.keys(), 'image/colours']);
+    const solid = (rgb: number[]) => tf.tensor4d(rgb, [1, 1, 1, 3]).tile([2, 64, 64, 1]) as tf.Tensor4D;
+    const v = enc.encode(solid([0.75, -0.75, -0.75]));
+    expect(v.shape).toEqual([2, 7]);
+    norms(v).forEach((n) => expect(n).toBeCloseTo(1, 5));
+    const w = enc.encode(solid([-0.75, -0.75, 0.75]));
+    expect(v.sub(w).abs().max().dataSync()[0]).toBeGreaterThan(0.01);
   });
 
   it("maxOverTime: tfjs's max over axis 1, and its gradient, where the maxima are unique", () => {
