@@ -170,12 +170,12 @@ function countDispatches(): { stop(): number | undefined } {
   };
 }
 
-/** PyTorch's images/s for the complex networks at these widths, batch and CPU threads (after its own warm-up). */
-function torchImagesPerSecond(config: Stage1Config): number {
+/** PyTorch's images/s for the complex networks at these widths, batch and CPU threads (after its own warm-up), and its 1024^3 matmul rate. */
+function torchRun(config: Stage1Config): { images_per_s: number; matmul_gflops: number } {
   const script = path.join(import.meta.dirname, 'torch_stage1.py');
   const args = [script, '--device', 'cpu', '--json', '--ngf', String(config.ngf), '--ndf', String(config.ndf), '--batch', String(config.batchSize), '--threads', String(threads ?? os.availableParallelism()), '--steps', String(Math.max(steps, 4))];
   const out = execFileSync(values.python, args, { encoding: 'utf8' });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number }).images_per_s;
+  return JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number; matmul_gflops: number };
 }
 
 const quiet = process.stderr.write.bind(process.stderr);
@@ -185,6 +185,7 @@ const unmute = () => (process.stderr.write = quiet);
 const matmul = await matmulGflops();
 console.log(`backend ${backend}${threads === undefined ? '' : ` (${threads} threads)`}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log(`variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul${values.torch ? ' | PyTorch images/s | ours / PyTorch' : ''}`);
+let torchMatmul: number | undefined;
 for (const name of values.variants.split(',')) {
   const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' || name === 'simple' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
@@ -202,7 +203,9 @@ for (const name of values.variants.split(',')) {
   const gflops = flops / 1e9 / (ms / 1000);
   const ours = (batch * 1000) / ms;
   // The PyTorch reference builds the complex networks only.
-  const torch = values.torch && base.generator === 'complex' && base.discriminator === 'complex' ? torchImagesPerSecond(base) : undefined;
+  const reference = values.torch && base.generator === 'complex' && base.discriminator === 'complex' ? torchRun(base) : undefined;
+  const torch = reference?.images_per_s;
+  torchMatmul ??= reference?.matmul_gflops;
   const versus = !values.torch ? '' : torch === undefined ? ' | - | -' : ` | ${torch.toFixed(1)} | ${(ours / torch).toFixed(2)}`;
   console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${ours.toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}${versus}`);
   if (values.profile) {
@@ -212,3 +215,5 @@ for (const name of values.variants.split(',')) {
     if (dawn) console.log(`   recording one step (timed around each of Dawn's calls): ${dawn}`);
   }
 }
+// Where convolutions take most of a step, the step's ratio cannot go far above the matmul's.
+if (torchMatmul !== undefined) console.log(`matmul 1024^3 on the same threads: ours ${matmul.toFixed(1)}, PyTorch ${torchMatmul.toFixed(1)} GFLOP/s, ours / PyTorch ${(matmul / torchMatmul).toFixed(2)}`);
