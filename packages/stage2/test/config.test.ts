@@ -13,14 +13,14 @@ describe('Stage II configs', () => {
     for (const name of names) expect(loadConfig(Stage2Config, 'stage2', name).name).toBe(name);
   });
 
-  it('keep the paper in full, the departures that kept Stage I\'s image on the sample in tiny, and detail only in release', () => {
+  it('keep the paper in full and the departures that kept Stage I\'s image on the sample in tiny and release', () => {
     const departures = (name: string) => {
       const c = loadConfig(Stage2Config, 'stage2', name);
       return [c.inputSkip ?? false, c.detailOnly ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0];
     };
     expect(departures('full')).toEqual([false, false, 0, 0]);
     expect(departures('tiny')).toEqual([true, false, 10, 0]);
-    expect(departures('release')).toEqual([true, true, 0, 0]);
+    expect(departures('release')).toEqual([true, false, 50, 0]);
   });
 
   it('take the loss switches from the command line, as Stage I does, and refuse an unknown loss', () => {
