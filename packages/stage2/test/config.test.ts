@@ -19,7 +19,7 @@ describe('Stage II configs', () => {
       return [c.inputSkip ?? false, c.detailOnly ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0];
     };
     expect(departures('full')).toEqual([false, false, 0, 0]);
-    expect(departures('tiny')).toEqual([true, false, 10, 0]);
+    expect(departures('tiny')).toEqual([true, false, 50, 0]);
     expect(departures('release')).toEqual([true, false, 50, 0]);
   });
 
