@@ -31,6 +31,27 @@ export function kernelFlops(k: { name: string; inputShapes: number[][]; outputSh
   }
 }
 
+/** The 3x3 convolution both rates are read at: batch 16, 32x32, 128 -> 128 channels (a Stage I layer at ngf 64). */
+export const CONV_SHAPE = { batch: 16, side: 32, channels: 128 };
+
+/** GFLOP/s of that convolution's forward pass (NHWC, 'same'), best of 5. */
+export async function convGflops(): Promise<number> {
+  const { batch, side, channels } = CONV_SHAPE;
+  const x = tf.randomNormal([batch, side, side, channels]) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, channels, channels]) as tf.Tensor4D;
+  tf.dispose(tf.conv2d(x, w, 1, 'same'));
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const y = tf.conv2d(x, w, 1, 'same');
+    await y.data();
+    y.dispose();
+    best = Math.min(best, performance.now() - t);
+  }
+  tf.dispose([x, w]);
+  return (2 * batch * side * side * channels * channels * 9) / (best / 1000) / 1e9;
+}
+
 /**
  * The current backend's 1024^3 matmul rate, GFLOP/s: the best of 5 after a warm-up. On webgpu each
  * timing covers 20 products queued back to back: one takes a GPU about a tenth of a millisecond,

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { buildStage1, ganBatch, ganData, Stage1Config, stage1Losses, trainStage1 } from 'stage1';
 import { z } from 'zod';
 import { benchFlags } from './flags.ts';
-import { kernelFlops, matmulGflops } from './flops.ts';
+import { CONV_SHAPE, convGflops, kernelFlops, matmulGflops } from './flops.ts';
 
 const values = benchFlags(
   'stage1.ts',
@@ -170,12 +170,12 @@ function countDispatches(): { stop(): number | undefined } {
   };
 }
 
-/** PyTorch's images/s for the complex networks at these widths, batch and CPU threads (after its own warm-up), and its 1024^3 matmul rate. */
-function torchRun(config: Stage1Config): { images_per_s: number; matmul_gflops: number } {
+/** PyTorch's images/s for the complex networks at these widths, batch and CPU threads (after its own warm-up), and its rate on one 3x3 convolution. */
+function torchRun(config: Stage1Config): { images_per_s: number; conv_gflops: number } {
   const script = path.join(import.meta.dirname, 'torch_stage1.py');
   const args = [script, '--device', 'cpu', '--json', '--ngf', String(config.ngf), '--ndf', String(config.ndf), '--batch', String(config.batchSize), '--threads', String(threads ?? os.availableParallelism()), '--steps', String(Math.max(steps, 4))];
   const out = execFileSync(values.python, args, { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number; matmul_gflops: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as { images_per_s: number; conv_gflops: number };
 }
 
 const quiet = process.stderr.write.bind(process.stderr);
@@ -185,7 +185,7 @@ const unmute = () => (process.stderr.write = quiet);
 const matmul = await matmulGflops();
 console.log(`backend ${backend}${threads === undefined ? '' : ` (${threads} threads)`}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log(`variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul${values.torch ? ' | PyTorch images/s | ours / PyTorch' : ''}`);
-let torchMatmul: number | undefined;
+let torchConv: number | undefined;
 for (const name of values.variants.split(',')) {
   const base = loadConfig(Stage1Config, 'stage1', name === 'tiny' || name === 'simple' ? 'tiny' : 'full', { ...variants[name], batchSize: batch }) as Stage1Config;
   mute();
@@ -205,7 +205,7 @@ for (const name of values.variants.split(',')) {
   // The PyTorch reference builds the complex networks only.
   const reference = values.torch && base.generator === 'complex' && base.discriminator === 'complex' ? torchRun(base) : undefined;
   const torch = reference?.images_per_s;
-  torchMatmul ??= reference?.matmul_gflops;
+  torchConv ??= reference?.conv_gflops;
   const versus = !values.torch ? '' : torch === undefined ? ' | - | -' : ` | ${torch.toFixed(1)} | ${(ours / torch).toFixed(2)}`;
   console.log(`${name} | ${base.generator}/${base.discriminator} | ${base.ngf}/${base.ndf} | ${(flops / 1e9).toFixed(2)} | ${ms.toFixed(0)} | ${ours.toFixed(1)} | ${gflops.toFixed(1)} | ${(gflops / matmul).toFixed(2)}${versus}`);
   if (values.profile) {
@@ -215,5 +215,10 @@ for (const name of values.variants.split(',')) {
     if (dawn) console.log(`   recording one step (timed around each of Dawn's calls): ${dawn}`);
   }
 }
-// Where convolutions take most of a step, the step's ratio cannot go far above the matmul's.
-if (torchMatmul !== undefined) console.log(`matmul 1024^3 on the same threads: ours ${matmul.toFixed(1)}, PyTorch ${torchMatmul.toFixed(1)} GFLOP/s, ours / PyTorch ${(matmul / torchMatmul).toFixed(2)}`);
+// Convolutions take most of a step (PyTorch's run on oneDNN, not its BLAS): where both run them at
+// these rates, the step's ratio cannot go far above this one.
+if (torchConv !== undefined) {
+  const ours = await convGflops();
+  const { batch: b, side, channels } = CONV_SHAPE;
+  console.log(`conv 3x3 ${b}x${side}x${side}x${channels} -> ${channels}, forward, same threads: ours ${ours.toFixed(1)}, PyTorch ${torchConv.toFixed(1)} GFLOP/s, ours / PyTorch ${(ours / torchConv).toFixed(2)}`);
+}

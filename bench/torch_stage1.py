@@ -197,20 +197,21 @@ def train_step(G: Generator, D: Discriminator, g_opt, d_opt, real, wrong, text) 
         raise RuntimeError(f'training diverged: d_loss, g_loss = {losses}')
 
 
-def matmul_gflops(device: torch.device, n: int = 1024, repeats: int = 10) -> float:
-    """GFLOP/s of an n^3 fp32 matrix product, best of `repeats` (bench/flops.ts measures ours alike)."""
-    a = torch.rand(n, n, device=device)
-    b = torch.rand(n, n, device=device)
+def conv_gflops(device: torch.device, batch: int = 16, side: int = 32, channels: int = 128, repeats: int = 5) -> float:
+    """GFLOP/s of a 3x3 'same' convolution's forward pass, best of `repeats` (bench/flops.ts measures ours alike)."""
+    x = torch.randn(batch, channels, side, side, device=device)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(device)
     best = float('inf')
-    for _ in range(repeats + 1):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        started = time.perf_counter()
-        torch.mm(a, b)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - started)
-    return 2 * n ** 3 / best / 1e9
+    with torch.no_grad():
+        for _ in range(repeats + 1):
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            started = time.perf_counter()
+            conv(x)
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            best = min(best, time.perf_counter() - started)
+    return 2 * batch * side * side * channels * channels * 9 / best / 1e9
 
 
 def main() -> None:
@@ -261,7 +262,7 @@ def main() -> None:
 
     name = torch.cuda.get_device_name(device) if cuda else 'cpu'
     if args.json:
-        print(json.dumps({'torch': torch.__version__, 'device': name, 'threads': torch.get_num_threads(), 'ms_per_step': 1000 * seconds / args.steps, 'images_per_s': args.batch * args.steps / seconds, 'matmul_gflops': matmul_gflops(device)}))
+        print(json.dumps({'torch': torch.__version__, 'device': name, 'threads': torch.get_num_threads(), 'ms_per_step': 1000 * seconds / args.steps, 'images_per_s': args.batch * args.steps / seconds, 'conv_gflops': conv_gflops(device)}))
         return
     print(
         f'pytorch {torch.__version__} {name} | ngf {args.ngf} ndf {args.ndf} | batch {args.batch} | tf32 {"on" if args.tf32 else "off"}'
