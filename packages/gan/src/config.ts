@@ -1,6 +1,6 @@
 import { numberFlag, optionalInt } from '@t2i/core';
 import { z } from 'zod';
-import { GAN_DEFAULTS } from './switches.ts';
+import { GAN_DEFAULTS, type GanSwitches } from './switches.ts';
 
 /** What every StackGAN stage's config holds beside its networks' shapes: conditioning, schedule, checkpoints. */
 export const ganTrainingFields = {
@@ -39,6 +39,10 @@ export const ganTrainingFields = {
 
 export const GanTrainingConfig = z.object(ganTrainingFields);
 export type GanTrainingConfig = z.infer<typeof GanTrainingConfig>;
+
+// The schema and the plain type that browser code reads must not drift apart.
+const _switchesMatch: Required<GanSwitches> extends Required<Pick<GanTrainingConfig, keyof GanSwitches>> ? (Required<Pick<GanTrainingConfig, keyof GanSwitches>> extends Required<GanSwitches> ? true : never) : never = true;
+void _switchesMatch;
 
 /** The GAN stages' flags beyond those: checkpoint spacing and a time limit. */
 export const ganFlags = {

@@ -1,10 +1,17 @@
-import type { GanTrainingConfig } from './config.ts';
-
 // Apart from config.ts (zod, the command line's flags): the models read these in a browser too.
 
 /** The optional switches' values when a config leaves them out: the paper's GAN-CLS, WGAN-GP's λ of 10. */
 export const GAN_DEFAULTS = { beta2: 0.999, loss: 'gan-cls', gradientPenalty: 10, criticSteps: 1, auxClassLoss: 0 } as const;
 
+/** The switches as a config holds them (config.ts's schema parses to this), each optional. */
+export interface GanSwitches {
+  beta2?: number;
+  loss?: 'gan-cls' | 'wgan-gp';
+  gradientPenalty?: number;
+  criticSteps?: number;
+  auxClassLoss?: number;
+}
+
 /** A config's switch, its default where the config leaves it out. */
-export const ganSetting = <K extends keyof typeof GAN_DEFAULTS>(config: Partial<Pick<GanTrainingConfig, K>>, key: K): NonNullable<GanTrainingConfig[K]> =>
-  (config[key] ?? GAN_DEFAULTS[key]) as NonNullable<GanTrainingConfig[K]>;
+export const ganSetting = <K extends keyof GanSwitches>(config: Partial<Pick<GanSwitches, K>>, key: K): NonNullable<GanSwitches[K]> =>
+  (config[key] ?? GAN_DEFAULTS[key]) as NonNullable<GanSwitches[K]>;
