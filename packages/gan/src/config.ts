@@ -1,6 +1,6 @@
 import { numberFlag, optionalInt } from '@t2i/core';
 import { z } from 'zod';
-import { GAN_DEFAULTS, type GanSwitches } from './switches.ts';
+import { GAN_DEFAULTS, GAN_LOSSES, type GanSwitches } from './switches.ts';
 
 /** What every StackGAN stage's config holds beside its networks' shapes: conditioning, schedule, checkpoints. */
 export const ganTrainingFields = {
@@ -28,7 +28,7 @@ export const ganTrainingFields = {
    * (no sigmoid, layer norm for batch norm) with Wasserstein losses keeping GAN-CLS's matching-aware
    * terms, and a gradient penalty.
    */
-  loss: z.enum(['gan-cls', 'wgan-gp']).optional(),
+  loss: z.enum(GAN_LOSSES).optional(),
   /** wgan-gp: the gradient penalty's weight λ. */
   gradientPenalty: z.number().min(0).optional(),
   /** Discriminator (critic) updates per generator update, each on a batch of its own. */
@@ -48,7 +48,7 @@ void _switchesMatch;
 export const ganFlags = {
   checkpointEvery: optionalInt,
   minutes: numberFlag((n) => n.positive()).optional(),
-  loss: z.enum(['gan-cls', 'wgan-gp']).optional(),
+  loss: z.enum(GAN_LOSSES).optional(),
   auxClassLoss: numberFlag((n) => n.min(0)).optional(),
 };
 

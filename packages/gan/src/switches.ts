@@ -3,10 +3,13 @@
 /** The optional switches' values when a config leaves them out: the paper's GAN-CLS, WGAN-GP's λ of 10. */
 export const GAN_DEFAULTS = { beta2: 0.999, loss: 'gan-cls', gradientPenalty: 10, criticSteps: 1, auxClassLoss: 0 } as const;
 
+/** The adversarial losses a config can name. */
+export const GAN_LOSSES = ['gan-cls', 'wgan-gp'] as const;
+
 /** The switches as a config holds them (config.ts's schema parses to this), each optional. */
 export interface GanSwitches {
   beta2?: number;
-  loss?: 'gan-cls' | 'wgan-gp';
+  loss?: (typeof GAN_LOSSES)[number];
   gradientPenalty?: number;
   criticSteps?: number;
   auxClassLoss?: number;
