@@ -31,6 +31,19 @@ export function kernelFlops(k: { name: string; inputShapes: number[][]; outputSh
   }
 }
 
+/** The fastest of `repeats` runs of `work`, in ms, each timed until its last output is read back. */
+async function fastestMs(work: () => tf.Tensor[], repeats = 5): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    const outputs = work();
+    await outputs[outputs.length - 1].data();
+    tf.dispose(outputs);
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+}
+
 /** The 3x3 convolution both rates are read at: batch 16, 32x32, 128 -> 128 channels (a Stage I layer at ngf 64). */
 export const CONV_SHAPE = { batch: 16, side: 32, channels: 128 };
 
@@ -40,14 +53,7 @@ export async function convGflops(): Promise<number> {
   const x = tf.randomNormal([batch, side, side, channels]) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, channels, channels]) as tf.Tensor4D;
   tf.dispose(tf.conv2d(x, w, 1, 'same'));
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    const y = tf.conv2d(x, w, 1, 'same');
-    await y.data();
-    y.dispose();
-    best = Math.min(best, performance.now() - t);
-  }
+  const best = await fastestMs(() => [tf.conv2d(x, w, 1, 'same')]);
   tf.dispose([x, w]);
   return (2 * batch * side * side * channels * channels * 9) / (best / 1000) / 1e9;
 }
@@ -62,14 +68,7 @@ export async function matmulGflops(): Promise<number> {
   const a = tf.randomNormal([1024, 1024]);
   const b = tf.randomNormal([1024, 1024]);
   tf.dispose(tf.matMul(a, b));
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    const products = Array.from({ length: queued }, () => tf.matMul(a, b));
-    await products[queued - 1].data();
-    tf.dispose(products);
-    best = Math.min(best, (performance.now() - t) / queued);
-  }
+  const best = (await fastestMs(() => Array.from({ length: queued }, () => tf.matMul(a, b)))) / queued;
   tf.dispose([a, b]);
   return (2 * 1024 ** 3) / (best / 1000) / 1e9;
 }
