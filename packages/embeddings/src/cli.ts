@@ -12,6 +12,7 @@ const Options = z.object({
   imageEpochs: optionalInt,
   importFile: z.string().optional(),
   imageColours: z.boolean().optional(),
+  colourLevels: optionalInt,
 });
 
 const command = trainingCommand(
@@ -23,7 +24,8 @@ const command = trainingCommand(
       .option('--encoder <kind>', 'joint | seq2seq | import (overrides the config)')
       .option('--image-epochs <n>', 'seq2seq and import: epochs of the image encoder fitted afterwards (overrides the config)')
       .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D')
-      .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)"),
+      .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)")
+      .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)'),
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
@@ -36,6 +38,7 @@ const command = trainingCommand(
       seed: o.seed,
       importFile: o.importFile,
       imageColours: o.imageColours,
+      colourLevels: o.colourLevels,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });

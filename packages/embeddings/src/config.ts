@@ -13,6 +13,8 @@ export const EmbeddingsConfig = z.object({
   imageEncoder: z.enum(['cnn4', 'cnn8']).default('cnn4'),
   /** The image side also reads the image's soft colour histograms (whole and centre-weighted), beside the CNN's features. */
   imageColours: z.boolean().optional(),
+  /** With imageColours: levels of each RGB channel in the histograms (levels^3 bins); 4 when absent. */
+  colourLevels: z.number().int().min(2).max(8).optional(),
   /**
    * Joint training: the text side of a pair is the mean of this many captions of its image
    * (Reed et al.'s caption averaging), closer to the class means that zero-shot ranks against.

@@ -1,7 +1,7 @@
 import { Rng } from '@t2i/core';
 import { ParamStore } from '@t2i/gan';
 import type { EmbeddingsConfig } from './config.ts';
-import { ImageEncoder } from './image-encoder.ts';
+import { COLOUR_LEVELS, ImageEncoder } from './image-encoder.ts';
 import { Seq2Seq } from './seq2seq.ts';
 import { TextEncoder } from './text-encoder.ts';
 
@@ -26,5 +26,5 @@ export function buildTextModel(store: ParamStore, config: EmbeddingsConfig, voca
 export function buildModels(config: EmbeddingsConfig, vocabSize: number): EncoderModels {
   const store = new ParamStore(new Rng(config.seed));
   const { text, dim } = buildTextModel(store, config, vocabSize);
-  return { store, text, image: new ImageEncoder(store, config.imageChannels, dim, config.imageEncoder === 'cnn8' ? 2 : 1, config.imageColours), dim };
+  return { store, text, image: new ImageEncoder(store, config.imageChannels, dim, config.imageEncoder === 'cnn8' ? 2 : 1, config.imageColours ? (config.colourLevels ?? COLOUR_LEVELS) : 0), dim };
 }

@@ -63,11 +63,23 @@ describe('encoders', () => {
     expect(f[64 + yellowBin]).toBeGreaterThan(2 * f[yellowBin]);
   });
 
+  it('colour histograms at 8 levels: 512 bins a half, the same spread in units of the bins\' spacing as at 4 levels', () => {
+    // (-0.875, -0.875, 0.875) is the lowest r and g level and the highest b: bin 7.
+    const blue = tf.tensor4d([-0.875, -0.875, 0.875], [1, 1, 1, 3]).tile([1, 4, 4, 1]) as tf.Tensor4D;
+    const h = colourHistograms(blue, 8).arraySync()[0];
+    expect(h.length).toBe(1024);
+    expect(h.slice(0, 512).reduce((a, b) => a + b)).toBeCloseTo(1, 5);
+    // Sharpness 32 at spacing 0.25: exp(-32 (0.25 k)^2) = exp(-2 k^2), k levels away, as exp(-8 (0.5 k)^2) at 4.
+    const z = Array.from({ length: 8 }, (_, k) => Math.exp(-2 * k * k)).reduce((a, b) => a + b);
+    expect(h[7]).toBeCloseTo(1 / z ** 3, 5);
+    expect(h[6] / h[7]).toBeCloseTo(Math.exp(-2), 5);
+  });
+
   it('image encoder with colours: its own weights beside the CNN\'s (an encoder without them keeps its parameters), unit vectors that follow the colour', () => {
     const plain = new ParamStore(new Rng(1));
     new ImageEncoder(plain, 2, 7);
     const store = new ParamStore(new Rng(1));
-    const enc = new ImageEncoder(store, 2, 7, 1, true);
+    const enc = new ImageEncoder(store, 2, 7, 1, 4);
     expect([...store.variables.keys()]).toEqual([...plain.variables.keys(), 'image/colours']);
     const solid = (rgb: number[]) => tf.tensor4d(rgb, [1, 1, 1, 3]).tile([2, 64, 64, 1]) as tf.Tensor4D;
     const v = enc.encode(solid([0.75, -0.75, -0.75]));
