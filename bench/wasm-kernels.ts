@@ -1,17 +1,23 @@
 /**
- * Throughput of the replacement conv-gradient kernels on the tfjs wasm backend, for StackGAN's
- * layer shapes at batch 16, beside the wasm matmul rate measured in the same run and the stock
- * Conv2DBackpropInput on two shapes. Prints tables; nothing here is a test.
- *   cd bench && pnpm tsx wasm-kernels.ts
+ * Throughput of the convolution and its two gradients on the tfjs wasm backend, for StackGAN's
+ * layer shapes at batch 16: on wasm (XNNPACK and t2i's replacement gradients), then on ONNX
+ * Runtime's native kernels (`--conv native`) where onnxruntime-node loads, in the same run, beside
+ * the wasm matmul rate; and the stock Conv2DBackpropInput on two shapes. Prints tables; nothing
+ * here is a test.
+ *   cd bench && pnpm tsx wasm-kernels.ts [--threads N]
  */
 import os from 'node:os';
-import { registerWasmTrainingKernels, tf } from '@t2i/backends';
-import '@tensorflow/tfjs-backend-wasm';
+import { intFlag } from '@t2i/core';
+import { initBackend, onnxRuntime, registerNativeConvolutions, tf } from '@t2i/backends';
 import { z } from 'zod';
 import { benchFlags } from './flags.ts';
 
-// No flags: --help says what it measures.
-benchFlags('wasm-kernels.ts', "Throughput of t2i's wasm conv-gradient kernels for StackGAN's layer shapes at batch 16, beside the wasm matmul rate", (c) => c, z.object({}));
+const { threads: asked } = benchFlags(
+  'wasm-kernels.ts',
+  "Throughput of the convolution and its gradients on wasm and on ONNX Runtime's native kernels, for StackGAN's layer shapes at batch 16, beside the wasm matmul rate",
+  (c) => c.option('--threads <n>', "the wasm backend's and ONNX Runtime's threads (default: every core)"),
+  z.object({ threads: intFlag().optional() }),
+);
 
 const BATCH = 16;
 
@@ -54,10 +60,9 @@ function seconds(f: () => tf.TensorContainer, minReps = 3, budget = 1): number {
 const gflops = (flop: number, s: number) => (flop / s / 1e9).toFixed(1);
 
 // Kept before registration replaces it, to measure what the replacement gains.
+await import('@tensorflow/tfjs-backend-wasm');
 const stockInputGrad = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
-registerWasmTrainingKernels();
-await tf.setBackend('wasm');
-await tf.ready();
+const { threads } = await initBackend({ backend: 'wasm', threads: asked, conv: 'wasm' });
 
 const a = tf.randomNormal([1024, 1024]);
 const b = tf.randomNormal([1024, 1024]);
@@ -74,19 +79,42 @@ function setup(l: Layer) {
   return { x, w, dy, flop, attrs };
 }
 
-console.log(`tfjs ${tf.version.tfjs}, wasm backend, ${os.cpus()[0]?.model ?? 'unknown cpu'}; batch ${BATCH}; 'same' padding`);
-console.log(`wasm matMul 1024x1024x1024: ${matmulRate} GFLOP/s\n`);
-console.log(`${'layer'.padEnd(28)} ${'GFLOP'.padStart(6)} ${'fwd GF/s'.padStart(9)} ${'dW GF/s'.padStart(9)} ${'dX GF/s'.padStart(9)}`);
-for (const l of layers) {
-  const { x, w, dy, flop, attrs } = setup(l);
-  const fwd = seconds(() => tf.conv2d(x, w, l.stride, 'same'));
-  const dW = seconds(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor);
-  const dX = seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor);
-  console.log(`${l.name.padEnd(28)} ${(flop / 1e9).toFixed(2).padStart(6)} ${gflops(flop, fwd).padStart(9)} ${gflops(flop, dW).padStart(9)} ${gflops(flop, dX).padStart(9)}`);
-  tf.dispose([x, w, dy]);
+/** Seconds of the forward conv, the filter gradient and the input gradient of each layer, on whatever kernels are registered now. */
+function convSeconds(): number[][] {
+  return layers.map((l) => {
+    const { x, w, dy, attrs } = setup(l);
+    const times = [
+      seconds(() => tf.conv2d(x, w, l.stride, 'same')),
+      seconds(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor),
+      seconds(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor),
+    ];
+    tf.dispose([x, w, dy]);
+    return times;
+  });
 }
 
-console.log(`\nConv2DBackpropInput, replacement against the stock wasm kernel (timed once after a warm-up: it is slow)`);
+console.log(`tfjs ${tf.version.tfjs}, wasm backend, ${threads} thread(s), ${os.cpus()[0]?.model ?? 'unknown cpu'}; batch ${BATCH}; 'same' padding`);
+console.log(`wasm matMul 1024x1024x1024: ${matmulRate} GFLOP/s\n`);
+const onWasm = convSeconds();
+const native = onnxRuntime() != null;
+let onNative: number[][] = [];
+if (native) {
+  registerNativeConvolutions(threads ?? os.availableParallelism());
+  onNative = convSeconds();
+}
+const cols = ['fwd', 'dW', 'dX'];
+console.log(`GFLOP/s on wasm (XNNPACK)${native ? ', on ONNX Runtime (native) and native over wasm' : ' (onnxruntime-node did not load: no native columns)'}`);
+console.log(['layer'.padEnd(28), 'GFLOP'.padStart(6), ...cols.map((c) => `wasm ${c}`.padStart(9)), ...(native ? [...cols.map((c) => `nat ${c}`.padStart(9)), ...cols.map((c) => `x ${c}`.padStart(7))] : [])].join(' '));
+layers.forEach((l, i) => {
+  const { flop } = { flop: 2 * BATCH * (l.h / l.stride) ** 2 * l.k * l.k * l.ci * l.co };
+  const row = [l.name.padEnd(28), (flop / 1e9).toFixed(2).padStart(6), ...onWasm[i].map((s) => gflops(flop, s).padStart(9))];
+  if (native) row.push(...onNative[i].map((s) => gflops(flop, s).padStart(9)), ...onNative[i].map((s, j) => (onWasm[i][j] / s).toFixed(2).padStart(7)));
+  console.log(row.join(' '));
+});
+const total = (t: number[][]) => t.flat().reduce((a, b) => a + b, 0);
+if (native) console.log(`all layers, all three kernels: ${(total(onWasm) * 1000).toFixed(1)} ms on wasm, ${(total(onNative) * 1000).toFixed(1)} ms native (${(total(onWasm) / total(onNative)).toFixed(2)}x)`);
+
+console.log(`\nConv2DBackpropInput, ${native ? 'native' : 'replacement'} against the stock wasm kernel (timed once after a warm-up: it is slow)`);
 console.log(`${'layer'.padEnd(28)} ${'stock GF/s'.padStart(11)} ${'ours GF/s'.padStart(10)} ${'speedup'.padStart(8)}`);
 for (const l of [layers[0], layers[4]]) {
   const { x, w, dy, flop, attrs } = setup(l);

@@ -24,13 +24,25 @@ export type BackendName = (typeof BACKENDS)[number];
  * Loads one backend and makes it tfjs's current one; throws with the reason when it cannot.
  * `explicit`: the user named this backend, so it loads even where a later one would be faster.
  * `threads`: how many threads a CPU backend may use; one that uses threads answers how many it runs.
+ * `conv`: where the wasm backend's convolutions run; it answers where they do.
  */
-export type BackendLoader = (options: { explicit: boolean; threads: number }) => Promise<{ threads: number } | void>;
+export type BackendLoader = (options: { explicit: boolean; threads: number; conv?: ConvPlace }) => Promise<{ threads: number; conv?: string } | void>;
 
-/** What a command asks of the backend: --backend (else T2I_BACKEND) and --threads (else T2I_THREADS). */
+export const CONV_PLACES = ['native', 'wasm'] as const;
+export type ConvPlace = (typeof CONV_PLACES)[number];
+
+/** What a command asks of the backend: --backend (else T2I_BACKEND), --threads (else T2I_THREADS), --conv (else T2I_CONV). */
 export interface BackendRequest {
   backend?: string;
   threads?: number;
+  conv?: ConvPlace;
+}
+
+/** Where the wasm backend's convolutions are asked to run: --conv, else T2I_CONV, else undefined (native where it loads). */
+export function requestedConv(conv?: ConvPlace, env = process.env.T2I_CONV): ConvPlace | undefined {
+  if (conv !== undefined || env === undefined || env === '') return conv;
+  if (!(CONV_PLACES as readonly string[]).includes(env)) throw new UsageError(`T2I_CONV is "${env}"; give ${CONV_PLACES.join(' or ')}`);
+  return env as ConvPlace;
 }
 
 /** The thread count asked for: --threads, else T2I_THREADS, else every core of the machine. */
@@ -142,7 +154,7 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     await use('webgpu');
     for (const name of WEBGPU_KERNELS) if (!stock.has(name)) await PUT_IN_PLACE[name]();
   },
-  wasm: async ({ threads }) => {
+  wasm: async ({ threads, conv }) => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
     // The threaded build (our patch lets it run under Node) caps its pool at the machine's cores.
@@ -150,7 +162,8 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
     const { registerWasmTrainingKernels } = await import('./wasm/kernels.ts');
     registerWasmTrainingKernels();
     await use('wasm');
-    return { threads: wasm.getThreadsCount() };
+    const running = wasm.getThreadsCount();
+    return { threads: running, conv: await placeConvolutions(conv, running) };
   },
   cpu: async () => {
     await use('cpu');
@@ -159,10 +172,28 @@ export const LOADERS: Record<BackendName, BackendLoader> = {
   },
 };
 
+/**
+ * Puts the wasm backend's convolutions on ONNX Runtime's native kernels unless asked not to;
+ * answers where they run, for the startup log. Asked for native where it will not load: an error.
+ */
+async function placeConvolutions(conv: ConvPlace | undefined, threads: number): Promise<string> {
+  if (conv === 'wasm') return 'convolutions on wasm (XNNPACK)';
+  const { onnxRuntime, onnxRuntimeError, onnxRuntimeVersion } = await import('./onnx/runtime.ts');
+  if (onnxRuntime() == null) {
+    if (conv === 'native') throw new UsageError(`--conv native: onnxruntime-node did not load (${onnxRuntimeError()}); run pnpm install, or use --conv wasm`);
+    return `convolutions on wasm (XNNPACK; onnxruntime-node did not load: ${onnxRuntimeError()})`;
+  }
+  const { registerNativeConvolutions } = await import('./onnx/kernels.ts');
+  registerNativeConvolutions(threads);
+  return `convolutions native (ONNX Runtime ${onnxRuntimeVersion()})`;
+}
+
 export interface BackendChoice {
   name: BackendName;
   /** The threads a CPU backend runs (wasm); absent for the others. */
   threads?: number;
+  /** Where the wasm backend's convolutions run, in words; absent for the others. */
+  conv?: string;
   skipped: { name: BackendName; reason: string }[];
 }
 
@@ -172,9 +203,10 @@ export interface BackendChoice {
  * choice, its threads and why each earlier one was skipped.
  */
 export async function initBackend(request: BackendRequest | string = {}, loaders: Record<BackendName, BackendLoader> = LOADERS): Promise<BackendChoice> {
-  const { backend: requested, threads: asked } = typeof request === 'string' ? { backend: request } : request;
+  const { backend: requested, threads: asked, conv: convAsked } = typeof request === 'string' ? { backend: request } : request;
   const wanted = requested ?? process.env.T2I_BACKEND;
   const threads = requestedThreads(asked);
+  const conv = requestedConv(convAsked);
   if (wanted && !(BACKENDS as readonly string[]).includes(wanted)) {
     throw new UsageError(`unknown backend "${wanted}" (from ${requested ? '--backend' : 'T2I_BACKEND'}); choose one of ${BACKENDS.join(', ')}`);
   }
@@ -182,10 +214,11 @@ export async function initBackend(request: BackendRequest | string = {}, loaders
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     try {
-      const running = (await loaders[name]({ explicit: wanted !== undefined, threads }))?.threads;
+      const loaded = await loaders[name]({ explicit: wanted !== undefined, threads, conv });
+      const running = loaded?.threads;
       const why = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-      log(`backend: ${name}${running === undefined ? '' : `, ${threadsLine(running, threads)}`}${why ? ` (skipped ${why})` : ''}`);
-      return { name, threads: running, skipped };
+      log(`backend: ${name}${running === undefined ? '' : `, ${threadsLine(running, threads)}`}${loaded?.conv ? `, ${loaded.conv}` : ''}${why ? ` (skipped ${why})` : ''}`);
+      return { name, threads: running, conv: loaded?.conv, skipped };
     } catch (err) {
       skipped.push({ name, reason: (err as Error).message });
     }

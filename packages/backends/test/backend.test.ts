@@ -83,6 +83,30 @@ describe('initBackend', () => {
     expect(logged).toMatch(/backend: wasm, 2 threads \(asked for 3; the machine has \d+ cores\)/);
   });
 
+  it('hands the loader --conv, else T2I_CONV, else nothing (native where it loads), logs where convolutions run, and names a bad T2I_CONV', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const asked: (string | undefined)[] = [];
+    const wasm: BackendLoader = async ({ conv }) => {
+      asked.push(conv);
+      return { threads: 2, conv: `convolutions on ${conv ?? 'native'}` };
+    };
+    try {
+      vi.stubEnv('T2I_CONV', 'wasm');
+      expect((await initBackend({ backend: 'wasm', conv: 'native' }, loaders({ wasm }))).conv).toBe('convolutions on native');
+      expect((await initBackend('wasm', loaders({ wasm }))).conv).toBe('convolutions on wasm');
+      vi.stubEnv('T2I_CONV', undefined);
+      await initBackend('wasm', loaders({ wasm }));
+      vi.stubEnv('T2I_CONV', 'gpu');
+      await expect(initBackend('wasm', loaders({ wasm }))).rejects.toThrow(/T2I_CONV is "gpu"; give native or wasm/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const logged = stderr.mock.calls.map((c) => String(c[0])).join('');
+    stderr.mockRestore();
+    expect(asked).toEqual(['native', 'wasm', undefined]);
+    expect(logged).toMatch(/backend: wasm, 2 threads, convolutions on wasm\n/);
+  });
+
   it('really loads cpu', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect((await initBackend('cpu')).name).toBe('cpu');

@@ -1,75 +1,8 @@
 import { tf } from '../src/backend.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '@t2i/core';
 import { registerWasmTrainingKernels } from '../src/wasm/kernels.ts';
-
-const TOLERANCE = 1e-4;
-const rng = new Rng(20240611);
-
-/** Inputs are drawn once, outside the backends, so cpu and wasm see identical values. */
-function normal(shape: number[], scale = 1): { values: Float32Array; shape: number[] } {
-  const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal());
-  return { values, shape };
-}
-const tensor = (v: { values: Float32Array; shape: number[] }) => tf.tensor(v.values, v.shape);
-
-type Outputs = tf.Tensor | tf.Tensor[];
-
-async function runOn(backend: string, f: () => Outputs): Promise<{ shape: number[]; values: Float32Array }[]> {
-  await tf.setBackend(backend);
-  const out = tf.tidy(f);
-  const list = Array.isArray(out) ? out : [out];
-  const result = list.map((t) => ({ shape: t.shape, values: Float32Array.from(t.dataSync() as ArrayLike<number>) }));
-  tf.dispose(out);
-  return result;
-}
-
-/** max |wasm − reference| / max |reference|, after checking the outputs' shapes agree. */
-function relativeError(reference: { shape: number[]; values: Float32Array }[], actual: { shape: number[]; values: Float32Array }[]): number {
-  expect(actual.map((a) => a.shape)).toEqual(reference.map((r) => r.shape));
-  let worst = 0;
-  reference.forEach((r, i) => {
-    let diff = 0;
-    let scale = 0;
-    r.values.forEach((v, j) => {
-      diff = Math.max(diff, Math.abs(v - actual[i].values[j]));
-      scale = Math.max(scale, Math.abs(v));
-    });
-    worst = Math.max(worst, diff / (scale || 1));
-  });
-  return worst;
-}
-
-async function expectWasmMatchesCpu(f: () => Outputs, reference: () => Outputs = f): Promise<void> {
-  const expected = await runOn('cpu', reference);
-  const actual = await runOn('wasm', f);
-  expect(relativeError(expected, actual)).toBeLessThan(TOLERANCE);
-}
-
-const kernel = (name: string, inputs: Record<string, tf.Tensor>, attrs: object) =>
-  tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-
-interface ConvCase {
-  h: number;
-  w: number;
-  k: number;
-  strides: number | [number, number];
-  pad: Pad;
-}
-
-const convCases: ConvCase[] = [];
-for (const k of [3, 4]) for (const strides of [1, 2]) for (const pad of ['same', 'valid'] as const) convCases.push({ h: 7, w: 9, k, strides, pad });
-convCases.push(
-  { h: 8, w: 8, k: 4, strides: 2, pad: 'same' },
-  { h: 9, w: 7, k: 3, strides: [1, 2], pad: 'same' },
-  { h: 10, w: 11, k: 5, strides: 3, pad: 'same' },
-  { h: 9, w: 7, k: 1, strides: 3, pad: 'valid' },
-  { h: 7, w: 9, k: 3, strides: 2, pad: 1 },
-  { h: 9, w: 9, k: 3, strides: 2, pad: [[0, 0], [5, 0], [0, 6], [0, 0]] },
-);
+import { convCase, convCases, expectWasmMatchesCpu, kernel, normal, relativeError, runOn, tensor, TOLERANCE } from './kernel-cases.ts';
 
 const replaced = [
   'Conv2DBackpropFilter',
@@ -107,23 +40,9 @@ describe('wasm training kernels against the cpu backend', () => {
     });
   });
 
-  it.each(convCases)('Conv2DBackpropFilter $h x $w, k $k, stride $strides, pad $pad', async (c) => {
-    const xShape = [2, c.h, c.w, 3];
-    const filterShape = [c.k, c.k, 3, 5] as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape, c.strides, 1, c.pad);
-    const x = normal(xShape);
-    const dy = normal(info.outShape);
-    await expectWasmMatchesCpu(() => kernel('Conv2DBackpropFilter', { x: tensor(x), dy: tensor(dy) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape }));
-  });
+  it.each(convCases)('Conv2DBackpropFilter $h x $w, k $k, stride $strides, pad $pad', (c) => expectWasmMatchesCpu(convCase(c).filterGradient));
 
-  it.each(convCases)('Conv2DBackpropInput $h x $w, k $k, stride $strides, pad $pad', async (c) => {
-    const inputShape = [2, c.h, c.w, 3] as [number, number, number, number];
-    const filterShape = [c.k, c.k, 3, 5] as [number, number, number, number];
-    const info = tf.backend_util.computeConv2DInfo(inputShape, filterShape, c.strides, 1, c.pad);
-    const dy = normal(info.outShape);
-    const filter = normal(filterShape);
-    await expectWasmMatchesCpu(() => kernel('Conv2DBackpropInput', { dy: tensor(dy), filter: tensor(filter) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape }));
-  });
+  it.each(convCases)('Conv2DBackpropInput $h x $w, k $k, stride $strides, pad $pad', (c) => expectWasmMatchesCpu(convCase(c).inputGradient));
 
   it('conv gradients stay exact at training-sized channel counts', async () => {
     const x = normal([2, 9, 7, 32]);

@@ -38,17 +38,19 @@ export const optionalInt = numberFlag((n) => n.int()).optional();
 /** A seed: the RNG keeps 32 bits, so a larger one would silently repeat a smaller one's draws. */
 export const seedFlag = numberFlag((n) => n.int().min(0).max(2 ** 32 - 1));
 
-/** --backend and --threads: every command that computes takes them (computeFlags parses them). */
+/** --backend, --threads and --conv: every command that computes takes them (computeFlags parses them). */
 export function computeOptions(command: Command): Command {
   return command
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
-    .option('--threads <n>', "the wasm backend's threads (default: $T2I_THREADS, else every core)");
+    .option('--threads <n>', "the wasm backend's threads (default: $T2I_THREADS, else every core)")
+    .option('--conv <where>', "the wasm backend's convolutions: native (ONNX Runtime's CPU kernels) or wasm (XNNPACK) (default: $T2I_CONV, else native where onnxruntime-node loads)");
 }
 
 /** computeOptions' flags, as zod shapes. */
 export const computeFlags = {
   backend: z.string().optional(),
   threads: intFlag().optional(),
+  conv: z.enum(['native', 'wasm']).optional(),
 };
 
 /** The flags every training command takes (as zod shapes: each step's schema spreads them). */

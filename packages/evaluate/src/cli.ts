@@ -49,10 +49,10 @@ const evaluate = computeOptions(datasetCommand('evaluate', "Score Stage I and St
   .option('--retrain-classifier', 'train the classifier even when data/evaluate/classifier holds one of the same settings', false)
   .action(async (raw) => {
     const o = parseOptions(EvaluateOptions, raw, 'evaluate');
-    const { config: name, data, backend: backendName, threads, out, retrainClassifier, ...overrides } = o;
+    const { config: name, data, backend: backendName, threads, conv, out, retrainClassifier, ...overrides } = o;
     const config = loadConfig(EvaluateConfig, 'evaluate', name, overrides) as EvaluateConfig;
     const outDir = await ensureOutDir(await stepOutput('evaluate', out));
-    const backend = await initBackend({ backend: backendName, threads });
+    const backend = await initBackend({ backend: backendName, threads, conv });
     const scores = await runEvaluate(config, { outDir, datasetDir: resolveDatasetDir(data), backend: backend.name, retrain: retrainClassifier });
     printScores(scores);
     log(`evaluate: ${scoresJsonFile(outDir)}, ${reportFile(outDir)}`);

@@ -34,9 +34,9 @@ const train = trainingCommand(
 )
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage1 train');
-    const { config: name, backend: backendName, threads, out, restart, minutes, ...overrides } = o;
+    const { config: name, backend: backendName, threads, conv, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage1Config, 'stage1', name, overrides) as Stage1Config;
-    const backend = await initBackend({ backend: backendName, threads });
+    const backend = await initBackend({ backend: backendName, threads, conv });
     // Vectors first: when they are missing, the command that makes them (turbo run embeddings)
     // also makes every artifact upstream, the images included.
     const vectors = await loadCaptionVectors();

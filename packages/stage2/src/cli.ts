@@ -45,13 +45,13 @@ const train = trainingCommand(
 )
   .action(async (raw) => {
     const o = parseOptions(TrainOptions, raw, 'stage2 train');
-    const { config: name, backend: backendName, threads, out, restart, minutes, ...overrides } = o;
+    const { config: name, backend: backendName, threads, conv, out, restart, minutes, ...overrides } = o;
     const config = loadConfig(Stage2Config, 'stage2', name, overrides) as Stage2Config;
     // Every upstream artifact is checked before anything slow starts, so a missing one fails at once with the command that makes it.
     const images = requireArtifact(imagesFile(stepDir('preprocess-images'), SOURCE_SIZE.stage2), 'pnpm turbo run preprocess-images');
     for (const file of [embeddingsFile(stepDir('embeddings')), referenceEmbeddingsFile(stepDir('embeddings'))]) requireArtifact(file, 'pnpm turbo run embeddings');
     requireArtifact(path.join(generatorDir(stepDir('stage1')), 'tensors.json'), 'pnpm turbo run stage1');
-    const backend = await initBackend({ backend: backendName, threads });
+    const backend = await initBackend({ backend: backendName, threads, conv });
     const stage1 = await loadGenerator(generatorDir(stepDir('stage1')), 'pnpm --filter stage1 train', (s, c: Stage1Config, textDim) => buildGenerator(s, c, textDim));
     const data = await openStage2Data(images, await loadCaptionVectors());
     const models = buildStage2(config, data.vectors.dim, data.classes.length);
