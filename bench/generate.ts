@@ -45,7 +45,7 @@ async function paperModels(): Promise<TextToImagePipeline> {
   return new TextToImagePipeline(g1, g2, encoder);
 }
 
-const backend = (await initBackend(values)).name;
+const { name: backend, conv } = await initBackend(values);
 const stage = existsSync(modelArtifacts().stage2.file) || values.paper ? 2 : 1;
 let started = performance.now();
 const pipeline = values.paper ? await paperModels() : await loadPipeline({ stage });
@@ -53,7 +53,7 @@ const loadMs = performance.now() - started;
 const { stage1: g1, stage2: g2 } = pipeline;
 const describe1 = `Stage I ${g1.config.generator} G ngf ${g1.config.ngf}`;
 const describe2 = g2 ? `Stage II ngf ${g2.config.ngf}, ${g2.config.residualBlocks} residual blocks` : 'no Stage II model';
-console.log(`backend ${backend}; ${os.cpus()[0]?.model}; ${values.paper ? 'untrained paper-size' : 'trained'} models: ${describe1}; ${describe2}`);
+console.log(`backend ${backend}${conv ? `, ${conv}` : ''}; ${os.cpus()[0]?.model}; ${values.paper ? 'untrained paper-size' : 'trained'} models: ${describe1}; ${describe2}`);
 console.log(`${values.paper ? 'build (encoder load + random init of the generators; not what a load costs)' : 'load (encoder + generators)'}: ${loadMs.toFixed(0)} ms`);
 
 async function time(label: string, stage: Stage, goalMs: number): Promise<void> {

@@ -34,7 +34,7 @@ const values = benchFlags(
       .option('--python <path>', 'the Python that has torch (Debian: apt-get install python3-torch)', '/usr/bin/python3'),
   z.object({ ...computeFlags, variants: z.string(), batch: intFlag(), steps: intFlag(), profile: z.boolean(), torch: z.boolean(), python: z.string() }),
 );
-const { name: backend, threads } = await initBackend(values);
+const { name: backend, threads, conv } = await initBackend(values);
 const { batch, steps } = values;
 const TEXT_DIM = 256;
 
@@ -183,7 +183,7 @@ const mute = () => (process.stderr.write = (() => true) as typeof process.stderr
 const unmute = () => (process.stderr.write = quiet);
 
 const matmul = await matmulGflops();
-console.log(`backend ${backend}${threads === undefined ? '' : ` (${threads} threads)`}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
+console.log(`backend ${backend}${threads === undefined ? '' : ` (${threads} threads)`}${conv ? `, ${conv}` : ''}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; batch ${batch}, ${steps} timed steps`);
 console.log(`variant | G/D | ngf/ndf | GFLOP/step | ms/step | images/s | GFLOP/s | vs matmul${values.torch ? ' | PyTorch images/s | ours / PyTorch' : ''}`);
 let torchConv: number | undefined;
 for (const name of values.variants.split(',')) {

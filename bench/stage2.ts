@@ -45,7 +45,7 @@ const values = benchFlags(
       .option('--rows <n>', 'rows of the synthetic images-304.arrow', '512'),
   z.object({ ...computeFlags, variants: z.string(), fullBatch: intFlag(), steps: intFlag(), rows: intFlag() }),
 );
-const backend = (await initBackend(values)).name;
+const { name: backend, conv } = await initBackend(values);
 const { steps, rows } = values;
 const TEXT_DIM = 256;
 const SIZE = 304;
@@ -143,7 +143,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const dir = mkdtempSync(path.join(os.tmpdir(), 't2i-bench-'));
 const file = path.join(dir, 'images-304.arrow');
 const matmul = await matmulGflops();
-console.log(`backend ${backend}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; ${steps} timed steps`);
+console.log(`backend ${backend}${conv ? `, ${conv}` : ''}; ${os.cpus()[0]?.model}; matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s; ${steps} timed steps`);
 console.log(`each variant streams a synthetic images-304.arrow of ${rows} rows (${Math.ceil(rows / BATCH_ROWS)} record batches) of which ${steps} x batch are training rows; shuffle buffer = batch`);
 console.log('variant | batch | ngf/ndf | res blocks | GFLOP/step | fwd+bwd ms | loop ms/step | images/s | GFLOP/s | vs matmul | file | RSS before | peak RSS | rows held (peak) | record batches read');
 console.log('(images/s and GFLOP/s from the training loop\'s step; from the fwd+bwd pass, marked *, where the loop failed)');
