@@ -40,19 +40,20 @@ export function dropWords(tokens: Int32Array, p: number, unk: number, rng: Rng):
 
 /**
  * One contrastive batch: `size` distinct training classes (no false negatives), a random image
- * of each, randomly cropped and flipped, and `captionsPerImage` distinct random captions of it
- * (`tokens` holds them image by image: rows i * captionsPerImage ... are image i's).
+ * of each, randomly cropped and flipped, and `captionsPerImage` captions for it (`tokens` holds
+ * them image by image: rows i * captionsPerImage ... are image i's): distinct captions of the
+ * image itself, or with `fromClass`, one random caption each of random images of its class, whose
+ * mean is closer to the class's mean caption (what zero-shot classification ranks against).
  */
-export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng, captionsPerImage = 1) {
+export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng, captionsPerImage = 1, fromClass = false) {
   const classes = rng.sample(index.classes.length, Math.min(size, index.classes.length)).map((i) => index.classes[i]);
-  const images = classes.map((c) => {
-    const list = index.imagesByClass.get(c)!;
-    return list[rng.int(list.length)];
-  });
+  const pick = (list: number[]) => list[rng.int(list.length)];
+  const images = classes.map((c) => pick(index.imagesByClass.get(c)!));
   const unk = data.vocab.id(UNK);
-  const captionRows = images.flatMap((img) => {
+  const captionRows = images.flatMap((img, i) => {
+    if (fromClass) return Array.from({ length: captionsPerImage }, () => pick(index.captionsByImage.get(pick(index.imagesByClass.get(classes[i])!))!));
     const rows = index.captionsByImage.get(img)!;
-    if (captionsPerImage === 1) return [rows[rng.int(rows.length)]];
+    if (captionsPerImage === 1) return [pick(rows)];
     // Distinct captions; an image with fewer than asked repeats them.
     const order = rng.sample(rows.length, rows.length);
     return Array.from({ length: captionsPerImage }, (_, k) => rows[order[k % rows.length]]);

@@ -13,6 +13,7 @@ const Options = z.object({
   importFile: z.string().optional(),
   imageColours: z.boolean().optional(),
   colourLevels: optionalInt,
+  captionsFrom: z.enum(['image', 'class']).optional(),
 });
 
 const command = trainingCommand(
@@ -25,7 +26,8 @@ const command = trainingCommand(
       .option('--image-epochs <n>', 'seq2seq and import: epochs of the image encoder fitted afterwards (overrides the config)')
       .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D')
       .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)")
-      .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)'),
+      .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)')
+      .option('--captions-from <where>', "joint: each pair's captions are the image's own (image) or from random images of its class (class) (overrides the config)"),
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
@@ -39,6 +41,7 @@ const command = trainingCommand(
       importFile: o.importFile,
       imageColours: o.imageColours,
       colourLevels: o.colourLevels,
+      captionsFrom: o.captionsFrom,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });

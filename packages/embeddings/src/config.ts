@@ -20,6 +20,11 @@ export const EmbeddingsConfig = z.object({
    * (Reed et al.'s caption averaging), closer to the class means that zero-shot ranks against.
    */
   captionsPerImage: z.number().int().min(1).max(10).default(1),
+  /**
+   * Joint training: those captions are the image's own (image), or each from a random image of its
+   * class (class: Reed et al.'s class-level text side, closer to the class means zero-shot ranks against).
+   */
+  captionsFrom: z.enum(['image', 'class']).optional(),
   seq2seqHidden: z.number().int().min(2),
   /** Longer captions are cut (99% of Reed's captions have at most 28 tokens). */
   maxTokens: z.number().int().min(4),

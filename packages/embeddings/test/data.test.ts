@@ -32,6 +32,23 @@ describe('embedding data', () => {
     tf.dispose([batch.tokens, batch.pixels]);
   });
 
+  it('a joint batch with captions from the class: each image\'s captions are of its class, not all of the image itself', async () => {
+    await tf.setBackend('cpu');
+    const data = syntheticData();
+    const index = indexTraining(data);
+    const batch = jointBatch(data, index, 2, 0, new Rng(3), 5, true);
+    const images = batch.captionRows.map((r) => data.captions.image[r]);
+    const classOf = (img: number) => data.images.classIds[img];
+    expect(batch.tokens.shape[0]).toBe(10);
+    for (const k of [0, 5]) {
+      expect(new Set(images.slice(k, k + 5).map(classOf)).size).toBe(1);
+    }
+    expect(classOf(images[0])).not.toBe(classOf(images[5]));
+    // Several images of a class are drawn: with one image a class the batch could not tell the two apart.
+    expect(new Set(images).size).toBeGreaterThan(2);
+    tf.dispose([batch.tokens, batch.pixels]);
+  });
+
   it('refuses models that read different sentence vectors (another size, or a retrained encoder), naming each and the command', () => {
     expect(() => requireOneSentenceSpace({ encoder: { textDim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { textDim: 64, encoder: 'a1b2c3d4-x' } }, 'x')).not.toThrow();
     // Generators of earlier versions record no encoder: only the size can be checked.
