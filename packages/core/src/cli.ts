@@ -43,7 +43,7 @@ export function computeOptions(command: Command): Command {
   return command
     .option('--backend <name>', 'tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default: the first that loads; $T2I_BACKEND)')
     .option('--threads <n>', "the wasm backend's threads (default: $T2I_THREADS, else every core)")
-    .option('--conv <where>', "the wasm backend's convolutions: native (ONNX Runtime's CPU kernels) or wasm (XNNPACK) (default: $T2I_CONV, else native where onnxruntime-node loads)");
+    .option('--conv <where>', "the wasm backend's convolutions: native (ONNX Runtime's CPU kernels) or wasm (XNNPACK) (default: $T2I_CONV, else native where onnxruntime-node loads; wasm for one-shot drawing)");
 }
 
 /** computeOptions' flags, as zod shapes. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env tsx
 import { computeFlags, computeOptions, ensureOutDir, log, newCommand, numberFlag, parseOptions, repoRoot, runCommand, seedFlag, UsageError } from '@t2i/core';
-import { initBackend } from '@t2i/backends';
+import { initBackend, requestedConv } from '@t2i/backends';
 import { Command, Option } from 'commander';
 import { logReading } from 'embeddings';
 import path from 'node:path';
@@ -33,7 +33,8 @@ async function draw(sentence: string, o: z.infer<typeof DrawOptions>, write: (ou
   const upscale = fillStage2 && stage < Number(o.stage);
   // pnpm runs scripts from the package folder; INIT_CWD is where the user typed the command.
   const outDir = await ensureOutDir(path.resolve(process.env.INIT_CWD ?? process.cwd(), o.out));
-  await initBackend(o);
+  // One forward pass: native convolutions' start-up (loading ONNX Runtime, each graph's first runs) costs more than they save.
+  await initBackend({ ...o, conv: o.conv ?? requestedConv() ?? 'wasm' });
   const pipeline = await loadPipeline({ stage, source });
   log(describeModels(source, pipeline.stage1.epoch));
   const said = upscale ? UPSCALED_NOTE : note;
