@@ -80,7 +80,7 @@ async function profileStep(config: Stage1Config) {
   const flat = flatAdamByDefault();
   const [dOpt, gOpt] = [new Adam(1e-4, 0.5, { flat }), new Adam(1e-4, 0.5, { flat })];
   // Unprofiled first, so that one-time kernel set-up is not counted: on native convolutions each
-  // graph's first two runs allocate (a step took 4.5x as long), the third runs at speed.
+  // graph's first run allocates (a step took 4.5x as long).
   const step = () => {
     const fake = losses.fakeImages(batch, rng);
     dOpt.applyGradients(tf.variableGrads(() => losses.discriminatorLoss(batch, fake, rng).total, d).grads);
@@ -195,8 +195,8 @@ for (const name of values.variants.split(',')) {
   const flops = profile.kernels.reduce((n, k) => n + kernelFlops(k as never), 0);
   const byKernel = new Map<string, number>();
   for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
-  // The first epoch warms up (Adam slots, kernel set-up: native convolutions need two runs of each
-  // graph, so a one-step epoch warms up twice); the last is timed. The loop also folds batch
+  // The first epoch warms up (Adam slots, kernel set-up; a one-step epoch twice, to be sure of
+  // native convolutions' graphs); the last is timed. The loop also folds batch
   // statistics into the moving averages, which the profiled step leaves out.
   const loopDispatches = countDispatches();
   const epochs = steps < 2 ? 3 : 2;
