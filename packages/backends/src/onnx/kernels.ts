@@ -49,19 +49,33 @@ const GEMM_MIN_CHANNELS = 16;
  */
 const GEMM_MAX_PIXELS = 64;
 
+/**
+ * Below this many FLOPs a call stays on wasm: copying to and from the graph and waking ONNX
+ * Runtime's threads cost more than the kernel (the sample's Stage I, ngf 16, took 155 ms a step
+ * with every conv native, 116 on wasm, 121 with this floor; ngf 64 is unchanged).
+ */
+export const NATIVE_MIN_FLOPS = 1e8;
+
+const flopsOf = (info: backend_util.Conv2DInfo) => 2 * info.batchSize * info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels * info.outChannels;
+
 /** Every field that shapes the graph, as the cache's key. */
 const keyOf = (kind: string, info: backend_util.Conv2DInfo) =>
   JSON.stringify([kind, info.inShape, info.filterShape, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo]);
 
-/** Puts the native convolutions in place of the wasm backend's, each graph on `threads` threads; returns their graphs. */
-export function registerNativeConvolutions(threads: number): GraphCache {
+/**
+ * Puts the native convolutions in place of the wasm backend's, each graph on `threads` threads,
+ * for calls of at least `minFlops`; returns their graphs.
+ */
+export function registerNativeConvolutions(threads: number, minFlops = NATIVE_MIN_FLOPS): GraphCache {
   const cache = new GraphCache(threads);
+  const small = (info: backend_util.Conv2DInfo) => flopsOf(info) < minFlops;
 
   replaceKernel(Conv2D, WASM, (args: Args, previous) => {
     const { x, filter } = args.inputs as Record<'x' | 'filter', TensorInfo>;
     const attrs = args.attrs as unknown as Conv2DAttrs;
     if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32') return previous(args);
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode);
+    if (small(info)) return previous(args);
     const asProduct = info.outHeight * info.outWidth <= GEMM_MAX_PIXELS && info.dilationHeight === 1 && info.dilationWidth === 1;
     const build = asProduct ? () => convGemmGraph(info) : () => convGraph(info);
     return runNative(cache, args.backend as BackendWasm, keyOf(asProduct ? 'conv-gemm' : 'conv', info), build, { x, filter }, info.outShape);
@@ -72,6 +86,7 @@ export function registerNativeConvolutions(threads: number): GraphCache {
     const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs;
     if (attrs.dataFormat === 'NCHW') return previous(args);
     const info = backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    if (small(info)) return previous(args);
     return runNative(cache, args.backend as BackendWasm, keyOf('dx', info), () => inputGradientGraph(info), { dy, filter }, info.inShape);
   });
 
@@ -80,6 +95,7 @@ export function registerNativeConvolutions(threads: number): GraphCache {
     const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
     if (attrs.dataFormat === 'NCHW') return previous(args);
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    if (small(info)) return previous(args);
     const asConv = info.inChannels < GEMM_MIN_CHANNELS && filterGradientPads(info) != null;
     const build = asConv ? () => filterGradientGraph(info) : () => filterGradientGemmGraph(info);
     return runNative(cache, args.backend as BackendWasm, keyOf(asConv ? 'dw-conv' : 'dw-gemm', info), build, { x, dy }, info.filterShape);
