@@ -69,12 +69,15 @@ const b = tf.randomNormal([1024, 1024]);
 const matmulRate = gflops(2 * 1024 ** 3, seconds(() => tf.matMul(a, b)));
 tf.dispose([a, b]);
 
+/** FLOPs of one of the layer's three kernels (each does the same multiply-adds). */
+const layerFlops = (l: Layer) => 2 * BATCH * (l.h / l.stride) ** 2 * l.k * l.k * l.ci * l.co;
+
 function setup(l: Layer) {
   const ho = l.h / l.stride;
   const x = tf.randomNormal([BATCH, l.h, l.h, l.ci]) as tf.Tensor4D;
   const w = tf.randomNormal([l.k, l.k, l.ci, l.co]) as tf.Tensor4D;
   const dy = tf.randomNormal([BATCH, ho, ho, l.co]) as tf.Tensor4D;
-  const flop = 2 * BATCH * ho * ho * l.k * l.k * l.ci * l.co;
+  const flop = layerFlops(l);
   const attrs = { strides: l.stride, pad: 'same' as const, dataFormat: 'NHWC' as const };
   return { x, w, dy, flop, attrs };
 }
@@ -106,7 +109,7 @@ const cols = ['fwd', 'dW', 'dX'];
 console.log(`GFLOP/s on wasm (XNNPACK)${native ? ', on ONNX Runtime (native) and native over wasm' : ' (onnxruntime-node did not load: no native columns)'}`);
 console.log(['layer'.padEnd(28), 'GFLOP'.padStart(6), ...cols.map((c) => `wasm ${c}`.padStart(9)), ...(native ? [...cols.map((c) => `nat ${c}`.padStart(9)), ...cols.map((c) => `x ${c}`.padStart(7))] : [])].join(' '));
 layers.forEach((l, i) => {
-  const { flop } = { flop: 2 * BATCH * (l.h / l.stride) ** 2 * l.k * l.k * l.ci * l.co };
+  const flop = layerFlops(l);
   const row = [l.name.padEnd(28), (flop / 1e9).toFixed(2).padStart(6), ...onWasm[i].map((s) => gflops(flop, s).padStart(9))];
   if (native) row.push(...onNative[i].map((s) => gflops(flop, s).padStart(9)), ...onNative[i].map((s, j) => (onWasm[i][j] / s).toFixed(2).padStart(7)));
   console.log(row.join(' '));

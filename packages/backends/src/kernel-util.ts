@@ -3,7 +3,7 @@
  * run inside the engine's kernel scope, so they work on TensorInfos rather than Tensors, and every
  * intermediate they allocate must be released with `free`.
  */
-import { getKernel, registerKernel, unregisterKernel, type KernelBackend, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { getKernel, registerKernel, unregisterKernel, type backend_util, type KernelBackend, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
 
 /** Runs whatever kernel `backendName` has registered now (ours where we replaced one), returning one output. */
 export function callKernel(backendName: string, backend: KernelBackend, kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: object = {}): TensorInfo {
@@ -25,4 +25,16 @@ export function replaceKernel(kernelName: string, backendName: string, ours: (ar
 
 export function free(backend: KernelBackend, ...infos: TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/**
+ * The bottom and right padding up to which a strided conv's last taps reach:
+ * (out - 1) * stride + filter - in - top. Filter gradients pad the input to it; where it comes out
+ * negative, the last input rows/columns are reached by no tap.
+ */
+export function tapReach(info: backend_util.Conv2DInfo): [number, number] {
+  return [
+    info.filterHeight + (info.outHeight - 1) * info.strideHeight - info.inHeight - info.padInfo.top,
+    info.filterWidth + (info.outWidth - 1) * info.strideWidth - info.inWidth - info.padInfo.left,
+  ];
 }

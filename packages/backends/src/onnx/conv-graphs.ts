@@ -4,6 +4,7 @@
  * on the way in and out; the transposes run natively and threaded too.
  */
 import type { backend_util } from '@tensorflow/tfjs';
+import { tapReach } from '../kernel-util.ts';
 import type { Graph } from './model.ts';
 
 type Info = backend_util.Conv2DInfo;
@@ -72,8 +73,7 @@ export function inputGradientGraph(info: Info): Graph {
  * kh x kw; null where it would be negative (input rows no tap reaches), which the graph does not handle.
  */
 export function filterGradientPads(info: Info): [number, number] | null {
-  const bottom = info.filterHeight + (info.outHeight - 1) * info.strideHeight - info.inHeight - info.padInfo.top;
-  const right = info.filterWidth + (info.outWidth - 1) * info.strideWidth - info.inWidth - info.padInfo.left;
+  const [bottom, right] = tapReach(info);
   return bottom < 0 || right < 0 ? null : [bottom, right];
 }
 
@@ -103,7 +103,7 @@ export function filterGradientGraph(info: Info): Graph {
  */
 export function filterGradientGemmGraph(info: Info): Graph {
   const { outHeight: ho, outWidth: wo, batchSize: n, outChannels: co } = info;
-  const { nodes, int64s } = windowColumns(info, 'x', 'cols');
+  const { nodes, int64s } = windowColumns(info);
   return {
     inputs: { x: info.inShape, dy: info.outShape },
     outputs: { dw: info.filterShape },
@@ -118,14 +118,13 @@ export function filterGradientGemmGraph(info: Info): Graph {
 }
 
 /**
- * im2col over NHWC: the kh·kw windows of `input` (padded as the conv pads it, strided by its
- * stride), side by side along the channels, as `output` [n·ho·wo, kh·kw·ci]. Rows and columns that
+ * im2col over NHWC: the kh·kw windows of the graph's input x (padded as the conv pads it, strided
+ * by its stride), side by side along the channels, as `cols` [n·ho·wo, kh·kw·ci]. Rows and columns that
  * no tap reaches are never sliced.
  */
-function windowColumns(info: Info, input: string, output: string): { nodes: Graph['nodes']; int64s: Record<string, number[]> } {
+function windowColumns(info: Info): { nodes: Graph['nodes']; int64s: Record<string, number[]> } {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo, batchSize: n, inChannels: ci } = info;
-  const bottom = Math.max(0, kh + (ho - 1) * sh - info.inHeight - info.padInfo.top);
-  const right = Math.max(0, kw + (wo - 1) * sw - info.inWidth - info.padInfo.left);
+  const [bottom, right] = tapReach(info).map((p) => Math.max(0, p));
   const windows: Graph['nodes'] = [];
   const int64s: Record<string, number[]> = {
     pads: [0, info.padInfo.top, info.padInfo.left, 0, 0, bottom, right, 0],
@@ -141,10 +140,10 @@ function windowColumns(info: Info, input: string, output: string): { nodes: Grap
     }
   }
   const nodes: Graph['nodes'] = [
-    { op: 'Pad', inputs: [input, 'pads'], outputs: ['xp'] },
+    { op: 'Pad', inputs: ['x', 'pads'], outputs: ['xp'] },
     ...windows,
     { op: 'Concat', inputs: windows.map((w) => w.outputs[0]), outputs: ['cols4'], attrs: { axis: 3 } },
-    { op: 'Reshape', inputs: ['cols4', 'rows'], outputs: [output] },
+    { op: 'Reshape', inputs: ['cols4', 'rows'], outputs: ['cols'] },
   ];
   return { nodes, int64s };
 }
@@ -156,7 +155,7 @@ function windowColumns(info: Info, input: string, output: string): { nodes: Grap
  */
 export function convGemmGraph(info: Info): Graph {
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
-  const { nodes, int64s } = windowColumns(info, 'x', 'cols');
+  const { nodes, int64s } = windowColumns(info);
   return {
     inputs: { x: info.inShape, filter: info.filterShape },
     outputs: { y: info.outShape },

@@ -25,6 +25,7 @@ import {
 // The stock kernels must be registered before we can replace them and fall back on them.
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tapReach } from '../kernel-util.ts';
 import { sliceBox, dataKernels } from './data-kernels.ts';
 import { call, copyRun, free, heap, newTensor, rememberStock, stock, transposeMatrix, WASM, wasmKernel } from './kernel-util.ts';
 import { mathKernels } from './math-kernels.ts';
@@ -52,8 +53,7 @@ const conv2DBackpropFilter = wasmKernel<'x' | 'dy', Conv2DBackpropFilterAttrs>(C
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
   // The bottom/right padding that makes the dilated conv output exactly kh×kw. Where it comes out
   // negative, the last input rows/columns are reached by no tap; drop them instead.
-  const padBottom = kh + (ho - 1) * sh - h - padInfo.top;
-  const padRight = kw + (wo - 1) * sw - w - padInfo.left;
+  const [padBottom, padRight] = tapReach(info);
   const hc = Math.min(h, h + padBottom);
   const wc = Math.min(w, w + padRight);
 

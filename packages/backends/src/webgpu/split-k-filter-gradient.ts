@@ -17,7 +17,7 @@
  * the tests run) or im2col.ts's single shader.
  */
 import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { callKernel, free, replaceKernel } from '../kernel-util.ts';
+import { callKernel, free, replaceKernel, tapReach } from '../kernel-util.ts';
 
 /** Rows per split: long enough for the matmul's tiles, short enough for S to fill the GPU. */
 const CHUNK_ROWS = 4096;
@@ -41,11 +41,10 @@ export function chunkRows(m: number, limit = CHUNK_ROWS): number {
 
 /** im2col from the backend's own kernels: each tap's strided slice of the padded input, concatenated along channels. */
 export const composedIm2col: Im2col = (x, info, backend, run) => {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo } = info;
+  const { batchSize: n, inChannels: ci, outHeight: ho, outWidth: wo } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
   // Padded so that every tap's strided slice lies inside; a negative pad (rows no tap reaches) is none.
-  const padBottom = Math.max(0, kh + (ho - 1) * sh - h - padInfo.top);
-  const padRight = Math.max(0, kw + (wo - 1) * sw - w - padInfo.left);
+  const [padBottom, padRight] = tapReach(info).map((p) => Math.max(0, p));
   const padded = run('PadV2', { x }, { paddings: [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]], constantValue: 0 });
   const taps: TensorInfo[] = [];
   for (let i = 0; i < kh; i++) {
