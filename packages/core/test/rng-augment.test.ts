@@ -73,6 +73,29 @@ describe('augmentBatch', () => {
     expect(flipped).toBeLessThan(140);
   });
 
+  it('jitters saturation and brightness but keeps every pixel\'s hue, in training only', () => {
+    const hue = (r: number, g: number, b: number) => Math.atan2(Math.sqrt(3) * (g - b), 2 * r - g - b);
+    // Mid-range colours, so that no factor in [0.7, 1.3] clips a channel.
+    const px = new Uint8Array(4 * 4 * 3);
+    for (let i = 0; i < 16; i++) px.set([60 + 5 * i, 120 - 3 * i, 90 + (i % 4) * 10], i * 3);
+    const batch = { pixels: px, count: 1, size: 4 };
+    const plain = augmentBatch(batch, { crop: 4, mode: 'random', flip: false }, new Rng(5));
+    const seen = new Set<string>();
+    const rng = new Rng(5);
+    for (let k = 0; k < 20; k++) {
+      const out = augmentBatch(batch, { crop: 4, mode: 'random', flip: false, jitter: 0.3 }, rng);
+      seen.add(out[0].toFixed(4));
+      for (let i = 0; i < 16; i++) {
+        const [r, g, b] = [0, 1, 2].map((c) => (out[i * 3 + c] + 1) * 127.5);
+        const [r0, g0, b0] = [0, 1, 2].map((c) => (plain[i * 3 + c] + 1) * 127.5);
+        expect(hue(r, g, b)).toBeCloseTo(hue(r0, g0, b0), 4);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(15);
+    const centre = augmentBatch(batch, { crop: 4, mode: 'center', flip: false, jitter: 0.3 }, new Rng(5));
+    expect(Array.from(centre)).toEqual(Array.from(plain));
+  });
+
   it('rejects a batch whose byte count does not match', () => {
     expect(() => augmentBatch({ pixels: new Uint8Array(10), count: 1, size: 4 }, { crop: 2, mode: 'center', flip: false }, new Rng(0))).toThrow(/needs 48 bytes/);
   });

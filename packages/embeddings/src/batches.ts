@@ -38,28 +38,51 @@ export function dropWords(tokens: Int32Array, p: number, unk: number, rng: Rng):
   return tokens.map((t) => (rng.next() < p ? unk : t));
 }
 
+export interface JointBatchOptions {
+  /** Pairs in the batch. */
+  size: number;
+  wordDropout: number;
+  /** Captions of each pair, averaged by the text side. */
+  captionsPerImage: number;
+  /** image: the image's own captions; class: captions of random images of its class. */
+  captionsFrom: 'image' | 'class';
+  /** Distinct images of each class in the batch: 1 keeps other classes as the only negatives. */
+  imagesPerClass: number;
+  /** Colour jitter of the images (augmentBatch's). */
+  colourJitter: number;
+}
+
 /**
- * One contrastive batch: `size` distinct training classes (no false negatives), a random image
- * of each, randomly cropped and flipped, and `captionsPerImage` captions for it (`tokens` holds
- * them image by image: rows i * captionsPerImage ... are image i's): distinct captions of the
- * image itself, or with `fromClass`, one random caption each of random images of its class, whose
- * mean is closer to the class's mean caption (what zero-shot classification ranks against).
+ * One contrastive batch: `size / imagesPerClass` distinct training classes, `imagesPerClass`
+ * distinct random images of each (one: no image of the pair's class is a negative; more: its
+ * siblings are, which is what telling one image from its siblings needs), randomly cropped,
+ * flipped and jittered, and `captionsPerImage` captions for each (`tokens` holds them image by
+ * image: rows i * captionsPerImage ... are image i's): distinct captions of the image itself, or
+ * with captionsFrom 'class', one random caption each of random images of its class, whose mean is
+ * closer to the class's mean caption (what zero-shot classification ranks against).
  */
-export function jointBatch(data: EmbeddingData, index: TrainIndex, size: number, wordDropout: number, rng: Rng, captionsPerImage = 1, fromClass = false) {
-  const classes = rng.sample(index.classes.length, Math.min(size, index.classes.length)).map((i) => index.classes[i]);
+export function jointBatch(data: EmbeddingData, index: TrainIndex, options: JointBatchOptions, rng: Rng) {
+  const { captionsPerImage, imagesPerClass } = options;
+  const classes = rng.sample(index.classes.length, Math.min(Math.ceil(options.size / imagesPerClass), index.classes.length)).map((i) => index.classes[i]);
   const pick = (list: number[]) => list[rng.int(list.length)];
-  const images = classes.map((c) => pick(index.imagesByClass.get(c)!));
+  const imageClasses: number[] = [];
+  const images = classes.flatMap((c) => {
+    const list = index.imagesByClass.get(c)!;
+    const chosen = imagesPerClass === 1 ? [pick(list)] : rng.sample(list.length, Math.min(imagesPerClass, list.length)).map((i) => list[i]);
+    imageClasses.push(...chosen.map(() => c));
+    return chosen;
+  });
   const unk = data.vocab.id(UNK);
   const captionRows = images.flatMap((img, i) => {
-    if (fromClass) return Array.from({ length: captionsPerImage }, () => pick(index.captionsByImage.get(pick(index.imagesByClass.get(classes[i])!))!));
+    if (options.captionsFrom === 'class') return Array.from({ length: captionsPerImage }, () => pick(index.captionsByImage.get(pick(index.imagesByClass.get(imageClasses[i])!))!));
     const rows = index.captionsByImage.get(img)!;
     if (captionsPerImage === 1) return [pick(rows)];
     // Distinct captions; an image with fewer than asked repeats them.
     const order = rng.sample(rows.length, rows.length);
     return Array.from({ length: captionsPerImage }, (_, k) => rows[order[k % rows.length]]);
   });
-  const tokens = tokenTensor(captionRows.map((r) => dropWords(data.captions.tokens[r], wordDropout, unk, rng)));
-  return { captionRows, tokens, pixels: imageTensor(data, images, 'random', rng) };
+  const tokens = tokenTensor(captionRows.map((r) => dropWords(data.captions.tokens[r], options.wordDropout, unk, rng)));
+  return { captionRows, tokens, pixels: imageTensor(data, images, 'random', rng, options.colourJitter) };
 }
 
 function randomTrainImage(index: TrainIndex, rng: Rng): number {
@@ -95,8 +118,8 @@ export function importedTensor(data: EmbeddingData, rows: number[]): tf.Tensor2D
   return tf.tensor2d(out, [rows.length, dim]);
 }
 
-/** [n, 64, 64, 3] in [-1, 1]: random crops and flips for training, centre crops for evaluation. */
-export function imageTensor(data: EmbeddingData, rows: number[], mode: 'random' | 'center', rng: Rng): tf.Tensor4D {
-  const out = augmentRows({ pixels: data.images.pixels, size: IMAGE_SIZE }, rows, { crop: CROP, mode, flip: mode === 'random' }, rng);
+/** [n, 64, 64, 3] in [-1, 1]: random crops, flips and colour jitter for training, centre crops for evaluation. */
+export function imageTensor(data: EmbeddingData, rows: number[], mode: 'random' | 'center', rng: Rng, jitter = 0): tf.Tensor4D {
+  const out = augmentRows({ pixels: data.images.pixels, size: IMAGE_SIZE }, rows, { crop: CROP, mode, flip: mode === 'random', jitter }, rng);
   return tf.tensor4d(out, [rows.length, CROP, CROP, 3]);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-import { loadConfig, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
+import { loadConfig, numberFlag, optionalInt, parseOptions, runCommand, stepOutput, trainingCommand, trainingFlags } from '@t2i/core';
 import { initBackend } from '@t2i/backends';
 import { z } from 'zod';
 import { EmbeddingsConfig } from './config.ts';
@@ -14,6 +14,8 @@ const Options = z.object({
   imageColours: z.boolean().optional(),
   colourLevels: optionalInt,
   captionsFrom: z.enum(['image', 'class']).optional(),
+  imagesPerClass: optionalInt,
+  colourJitter: numberFlag((n) => n.min(0)).optional(),
 });
 
 const command = trainingCommand(
@@ -27,7 +29,9 @@ const command = trainingCommand(
       .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D')
       .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)")
       .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)')
-      .option('--captions-from <where>', "joint: each pair's captions are the image's own (image) or from random images of its class (class) (overrides the config)"),
+      .option('--captions-from <where>', "joint: each pair's captions are the image's own (image) or from random images of its class (class) (overrides the config)")
+      .option('--images-per-class <n>', "joint: distinct images of each class in a batch, so that siblings are negatives (default 1)")
+      .option('--colour-jitter <f>', "training images' saturation and brightness scaled within 1 +- f, hue kept (default 0)"),
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
@@ -42,6 +46,8 @@ const command = trainingCommand(
       imageColours: o.imageColours,
       colourLevels: o.colourLevels,
       captionsFrom: o.captionsFrom,
+      imagesPerClass: o.imagesPerClass,
+      colourJitter: o.colourJitter,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });

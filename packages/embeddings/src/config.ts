@@ -25,6 +25,13 @@ export const EmbeddingsConfig = z.object({
    * class (class: Reed et al.'s class-level text side, closer to the class means zero-shot ranks against).
    */
   captionsFrom: z.enum(['image', 'class']).optional(),
+  /**
+   * Joint training: distinct images of each class in a batch (1 when absent). Above 1 an image's
+   * siblings are among its negatives, so the encoders learn what tells one image of a class from another.
+   */
+  imagesPerClass: z.number().int().min(1).max(16).optional(),
+  /** Training images' colour jitter keeping hue: saturation and brightness scaled within 1 ± this (0 when absent). */
+  colourJitter: z.number().min(0).max(0.5).optional(),
   seq2seqHidden: z.number().int().min(2),
   /** Longer captions are cut (99% of Reed's captions have at most 28 tokens). */
   maxTokens: z.number().int().min(4),
@@ -42,5 +49,7 @@ export const EmbeddingsConfig = z.object({
   seed: z.number().int(),
   /** import only: an Arrow or .npy file of vectors, images x 10 captions x D. */
   importFile: z.string().optional(),
+}).refine((c) => !(c.captionsFrom === 'class' && (c.imagesPerClass ?? 1) > 1), {
+  message: "captionsFrom 'class' gives siblings captions of one class, so they cannot be told apart as negatives: use imagesPerClass 1 with it",
 });
 export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig> & { name: string };

@@ -102,7 +102,20 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
         return maskedTokenLoss((models.text as Seq2Seq).reconstruct(batch.tokens, batch.decoderInput), batch.target, batch.mask);
       }
       const captions = phase === 'joint' ? config.captionsPerImage : 1;
-      const batch = jointBatch(data, index, config.batchSize, phase === 'image' ? 0 : config.wordDropout, rng, captions, phase === 'joint' && config.captionsFrom === 'class');
+      const joint = phase === 'joint';
+      const batch = jointBatch(
+        data,
+        index,
+        {
+          size: config.batchSize,
+          wordDropout: phase === 'image' ? 0 : config.wordDropout,
+          captionsPerImage: captions,
+          captionsFrom: joint ? (config.captionsFrom ?? 'image') : 'image',
+          imagesPerClass: joint ? (config.imagesPerClass ?? 1) : 1,
+          colourJitter: config.colourJitter ?? 0,
+        },
+        rng,
+      );
       const imported = data.captions.imported ? importedTensor(data, batch.captionRows) : undefined;
       if (phase === 'text-fit') return contrastiveLoss(models.text.encode(batch.tokens), imported!, config.temperature);
       // In the image phase only image variables are in `vars`, so the text side stays frozen.

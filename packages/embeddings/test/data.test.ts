@@ -1,10 +1,13 @@
 import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { describe, expect, it, vi } from 'vitest';
-import { indexTraining, jointBatch } from '../src/batches.ts';
+import { indexTraining, jointBatch, type JointBatchOptions } from '../src/batches.ts';
+
+const plain: JointBatchOptions = { size: 2, wordDropout: 0, captionsPerImage: 1, captionsFrom: 'image', imagesPerClass: 1, colourJitter: 0 };
+import { EmbeddingsConfig } from '../src/config.ts';
 import { withCaptionsOnly } from '../src/data.ts';
 import { requireOneSentenceSpace } from '../src/sentence-encoder.ts';
-import { syntheticData } from './fixtures.ts';
+import { syntheticData, tinyConfig } from './fixtures.ts';
 
 describe('embedding data', () => {
   it('leaves out images without captions (skipped by captions --skip-bad), renumbering the captions\' rows', () => {
@@ -22,7 +25,7 @@ describe('embedding data', () => {
     await tf.setBackend('cpu');
     const data = syntheticData();
     const index = indexTraining(data);
-    const batch = jointBatch(data, index, 2, 0, new Rng(3), 3);
+    const batch = jointBatch(data, index, { ...plain, captionsPerImage: 3 }, new Rng(3));
     const images = batch.captionRows.map((r) => data.captions.image[r]);
     expect(batch.tokens.shape[0]).toBe(6);
     expect(new Set(images.slice(0, 3)).size).toBe(1);
@@ -36,7 +39,7 @@ describe('embedding data', () => {
     await tf.setBackend('cpu');
     const data = syntheticData();
     const index = indexTraining(data);
-    const batch = jointBatch(data, index, 2, 0, new Rng(3), 5, true);
+    const batch = jointBatch(data, index, { ...plain, captionsPerImage: 5, captionsFrom: 'class' }, new Rng(3));
     const images = batch.captionRows.map((r) => data.captions.image[r]);
     const classOf = (img: number) => data.images.classIds[img];
     expect(batch.tokens.shape[0]).toBe(10);
@@ -47,6 +50,30 @@ describe('embedding data', () => {
     // Several images of a class are drawn: with one image a class the batch could not tell the two apart.
     expect(new Set(images).size).toBeGreaterThan(2);
     tf.dispose([batch.tokens, batch.pixels]);
+  });
+
+  it('a joint batch with siblings: k distinct images of each of size / k distinct classes, each with its own captions', async () => {
+    await tf.setBackend('cpu');
+    const data = syntheticData();
+    const index = indexTraining(data);
+    const batch = jointBatch(data, index, { ...plain, size: 4, imagesPerClass: 2, captionsPerImage: 1 }, new Rng(3));
+    const images = batch.captionRows.map((r) => data.captions.image[r]);
+    const classOf = (img: number) => data.images.classIds[img];
+    expect(batch.pixels.shape[0]).toBe(4);
+    expect(new Set(images).size).toBe(4);
+    expect(classOf(images[0])).toBe(classOf(images[1]));
+    expect(classOf(images[2])).toBe(classOf(images[3]));
+    expect(classOf(images[0])).not.toBe(classOf(images[2]));
+    tf.dispose([batch.tokens, batch.pixels]);
+  });
+
+  it('refuses a config with captions from the class and siblings in the batch, which could not be told apart', () => {
+    const base = { ...tinyConfig(), name: undefined };
+    expect(EmbeddingsConfig.safeParse({ ...base, imagesPerClass: 2 }).success).toBe(true);
+    expect(EmbeddingsConfig.safeParse({ ...base, captionsFrom: 'class' }).success).toBe(true);
+    const both = EmbeddingsConfig.safeParse({ ...base, captionsFrom: 'class', imagesPerClass: 2 });
+    expect(both.success).toBe(false);
+    expect(both.error?.issues[0].message).toMatch(/use imagesPerClass 1/);
   });
 
   it('refuses models that read different sentence vectors (another size, or a retrained encoder), naming each and the command', () => {
