@@ -5,6 +5,9 @@ import { l2normalize } from './text-encoder.ts';
 /** Default levels of each RGB channel in the colour histogram: 4 x 4 x 4 = 64 colour bins. */
 export const COLOUR_LEVELS = 4;
 
+/** The most pixel x bin weights computed at once (64 MB of float32). */
+const HISTOGRAM_ELEMENTS = 2 ** 24;
+
 /** The bins' centres in [-1, 1]^3, r slowest, b fastest: [levels^3, 3]. */
 function colourCentres(levels: number): tf.Tensor2D {
   const centres = Array.from({ length: levels }, (_, i) => -1 + (2 * i + 1) / levels);
@@ -16,12 +19,18 @@ function colourCentres(levels: number): tf.Tensor2D {
  * the levels^3 bins by exp(-sharpness * squared distance), normalised; the whole image's histogram
  * and one weighted towards the centre, where the flower usually is: [batch, 2 levels^3], each half
  * summing to 1. The sharpness scales with the bins' spacing (8 at 4 levels), so that a pixel halfway
- * between two levels weighs the same in both at any number of levels.
+ * between two levels weighs the same in both at any number of levels. Large batches are weighed in
+ * slices of at most `maxElements` pixel x bin weights.
  * The captions name colours more than anything else, which a CNN trained from scratch learns slowly.
  */
-export function colourHistograms(images: tf.Tensor4D, levels = COLOUR_LEVELS): tf.Tensor2D {
+export function colourHistograms(images: tf.Tensor4D, levels = COLOUR_LEVELS, maxElements = HISTOGRAM_ELEMENTS): tf.Tensor2D {
+  const [b, h, w] = images.shape;
+  // The pixel x bin weights of 256 images at 8 levels would take 512 MB a copy, and wasm's heap stops at 4 GB.
+  const per = Math.max(1, Math.floor(maxElements / (h * w * levels ** 3)));
+  if (b > per) {
+    return tf.tidy(() => tf.concat(Array.from({ length: Math.ceil(b / per) }, (_, i) => colourHistograms(images.slice(i * per, Math.min(per, b - i * per)), levels, maxElements))));
+  }
   return tf.tidy(() => {
-    const [b, h, w] = images.shape;
     const centres = colourCentres(levels);
     const sharpness = levels ** 2 / 2;
     const pixels = images.reshape([b * h * w, 3]) as tf.Tensor2D;

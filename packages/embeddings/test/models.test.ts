@@ -75,6 +75,16 @@ describe('encoders', () => {
     expect(h[6] / h[7]).toBeCloseTo(Math.exp(-2), 5);
   });
 
+  it('colour histograms of a batch too large to weigh at once (10 images of 4x4 at 8 levels, 4 to a slice) equal each image\'s own', () => {
+    const images = tf.randomUniform([10, 4, 4, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
+    const all = colourHistograms(images, 8, 4 * 16 * 512);
+    expect(all.shape).toEqual([10, 1024]);
+    for (const i of [0, 3, 4, 9]) {
+      const one = colourHistograms(images.slice(i, 1) as tf.Tensor4D, 8);
+      expect(tf.max(tf.abs(all.slice(i, 1).sub(one))).arraySync()).toBeLessThan(1e-6);
+    }
+  });
+
   it('image encoder with colours: its own weights beside the CNN\'s (an encoder without them keeps its parameters), unit vectors that follow the colour', () => {
     const plain = new ParamStore(new Rng(1));
     new ImageEncoder(plain, 2, 7);
