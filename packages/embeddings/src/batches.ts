@@ -65,16 +65,14 @@ export function jointBatch(data: EmbeddingData, index: TrainIndex, options: Join
   const { captionsPerImage, imagesPerClass } = options;
   const classes = rng.sample(index.classes.length, Math.min(Math.ceil(options.size / imagesPerClass), index.classes.length)).map((i) => index.classes[i]);
   const pick = (list: number[]) => list[rng.int(list.length)];
-  const imageClasses: number[] = [];
   const images = classes.flatMap((c) => {
     const list = index.imagesByClass.get(c)!;
-    const chosen = imagesPerClass === 1 ? [pick(list)] : rng.sample(list.length, Math.min(imagesPerClass, list.length)).map((i) => list[i]);
-    imageClasses.push(...chosen.map(() => c));
-    return chosen;
+    // One image is drawn with pick, as before the switch existed, so that earlier runs replay.
+    return imagesPerClass === 1 ? [pick(list)] : rng.sample(list.length, Math.min(imagesPerClass, list.length)).map((i) => list[i]);
   });
   const unk = data.vocab.id(UNK);
-  const captionRows = images.flatMap((img, i) => {
-    if (options.captionsFrom === 'class') return Array.from({ length: captionsPerImage }, () => pick(index.captionsByImage.get(pick(index.imagesByClass.get(imageClasses[i])!))!));
+  const captionRows = images.flatMap((img) => {
+    if (options.captionsFrom === 'class') return Array.from({ length: captionsPerImage }, () => pick(index.captionsByImage.get(pick(index.imagesByClass.get(data.images.classIds[img])!))!));
     const rows = index.captionsByImage.get(img)!;
     if (captionsPerImage === 1) return [pick(rows)];
     // Distinct captions; an image with fewer than asked repeats them.

@@ -101,8 +101,8 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
         const batch = autoencoderBatch(data, index, config.batchSize, config.wordDropout, rng);
         return maskedTokenLoss((models.text as Seq2Seq).reconstruct(batch.tokens, batch.decoderInput), batch.target, batch.mask);
       }
-      const captions = phase === 'joint' ? config.captionsPerImage : 1;
       const joint = phase === 'joint';
+      const captions = joint ? config.captionsPerImage : 1;
       const batch = jointBatch(
         data,
         index,

@@ -2,12 +2,12 @@ import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { describe, expect, it, vi } from 'vitest';
 import { indexTraining, jointBatch, type JointBatchOptions } from '../src/batches.ts';
-
-const plain: JointBatchOptions = { size: 2, wordDropout: 0, captionsPerImage: 1, captionsFrom: 'image', imagesPerClass: 1, colourJitter: 0 };
 import { EmbeddingsConfig } from '../src/config.ts';
 import { withCaptionsOnly } from '../src/data.ts';
 import { requireOneSentenceSpace } from '../src/sentence-encoder.ts';
 import { syntheticData, tinyConfig } from './fixtures.ts';
+
+const plain: JointBatchOptions = { size: 2, wordDropout: 0, captionsPerImage: 1, captionsFrom: 'image', imagesPerClass: 1, colourJitter: 0 };
 
 describe('embedding data', () => {
   it('leaves out images without captions (skipped by captions --skip-bad), renumbering the captions\' rows', () => {
