@@ -16,6 +16,7 @@ const Options = z.object({
   captionsFrom: z.enum(['image', 'class']).optional(),
   imagesPerClass: optionalInt,
   colourJitter: numberFlag((n) => n.min(0)).optional(),
+  weightAverage: numberFlag((n) => n.min(0)).optional(),
 });
 
 const command = trainingCommand(
@@ -31,7 +32,8 @@ const command = trainingCommand(
       .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)')
       .option('--captions-from <where>', "joint: each pair's captions are the image's own (image) or from random images of its class (class) (overrides the config)")
       .option('--images-per-class <n>', "joint: distinct images of each class in a batch, so that siblings are negatives (default 1)")
-      .option('--colour-jitter <f>', "training images' saturation and brightness scaled within 1 +- f, hue kept (default 0)"),
+      .option('--colour-jitter <f>', "training images' saturation and brightness scaled within 1 +- f, hue kept (default 0)")
+      .option('--weight-average <decay>', 'the trained encoder is the moving average of its weights at this decay per step, e.g. 0.998 (default: its last weights)'),
 )
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'embeddings');
@@ -48,6 +50,7 @@ const command = trainingCommand(
       captionsFrom: o.captionsFrom,
       imagesPerClass: o.imagesPerClass,
       colourJitter: o.colourJitter,
+      weightAverage: o.weightAverage,
     }) as EmbeddingsConfig;
     const backend = await initBackend(o);
     await runEmbeddings(config, { outDir: await stepOutput('embeddings', o.out), restart: o.restart, backend: backend.name });

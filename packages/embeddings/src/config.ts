@@ -32,6 +32,11 @@ export const EmbeddingsConfig = z.object({
   imagesPerClass: z.number().int().min(1).max(16).optional(),
   /** Training images' colour jitter keeping hue: saturation and brightness scaled within 1 ± this (0 when absent). */
   colourJitter: z.number().min(0).max(0.5).optional(),
+  /**
+   * Decay of an exponential moving average of the weights, taken after every update, which the
+   * trained encoder then is (Polyak averaging); absent: the last weights.
+   */
+  weightAverage: z.number().min(0).max(0.99999).optional(),
   seq2seqHidden: z.number().int().min(2),
   /** Longer captions are cut (99% of Reed's captions have at most 28 tokens). */
   maxTokens: z.number().int().min(4),

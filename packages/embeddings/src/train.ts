@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   tf,
 } from '@t2i/backends';
-import { assertFinite, checkpointToResume, disposeCheckpoint, MetricsLog, saveCheckpoint, StepRunner } from '@t2i/gan';
+import { assertFinite, checkpointToResume, disposeCheckpoint, MetricsLog, saveCheckpoint, StepRunner, WeightAverage } from '@t2i/gan';
 import { autoencoderBatch, importedTensor, indexTraining, jointBatch } from './batches.ts';
 import type { EmbeddingsConfig } from './config.ts';
 import type { EmbeddingData } from './data.ts';
@@ -66,6 +66,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
   const stepsPerEpoch = Math.ceil(index.trainImages / config.batchSize);
   let at: Position = { phase: 0, epoch: 0, step: 0 };
   let optimizer = tf.train.adam(config.learningRate, 0.9, 0.999);
+  const average = config.weightAverage ? new WeightAverage(models.store, config.weightAverage) : undefined;
 
   // A checkpoint of another model or other data is not resumed: epochs may grow, nothing else.
   // The words and images themselves, not their counts: one word changed shifts the ids of the rest.
@@ -77,6 +78,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
     await models.store.restoreOptimizer(optimizer, saved.optimizer);
     at = saved.meta.position as Position;
     rng.seedState = saved.meta.rng as number;
+    average?.load(saved.weights, saved.meta.averaged as number);
     disposeCheckpoint(saved);
     await options.metrics.resumeAt(at.step);
     log(`embeddings: resuming after ${phases[at.phase]?.phase ?? "the last"} epoch ${at.epoch} (step ${at.step}) from ${options.checkpointDir}`);
@@ -134,6 +136,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
           const cost = runner.run(() => optimizer.minimize(loss, true, vars)!);
           const value = (await cost.data())[0];
           cost.dispose();
+          average?.update();
           at.step++;
           assertFinite({ loss: value }, at.step);
           sum += value;
@@ -146,8 +149,12 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
       options.metrics.append({ step: at.step, phase, epoch: at.epoch + 1, loss: sum / stepsPerEpoch, seconds });
       log(`embeddings ${phase} epoch ${at.epoch + 1}/${epochs}: loss ${(sum / stepsPerEpoch).toFixed(4)}, ${seconds.toFixed(1)} s`);
       const next = { ...at, epoch: at.epoch + 1 };
-      await saveCheckpoint(options.checkpointDir, { step: at.step, weights: models.store.snapshot(), optimizer: await models.store.optimizerState(optimizer), meta: { position: next, rng: rng.seedState, config, identity } }, 2);
+      await saveCheckpoint(options.checkpointDir, { step: at.step, weights: { ...models.store.snapshot(), ...average?.snapshot() }, optimizer: await models.store.optimizerState(optimizer), meta: { position: next, rng: rng.seedState, averaged: average?.updates, config, identity } }, 2);
     }
   }
   optimizer.dispose();
+  if (average) {
+    average.apply();
+    average.dispose();
+  }
 }

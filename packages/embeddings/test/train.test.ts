@@ -55,6 +55,19 @@ describe('training the encoders', () => {
     [straight, again, half, resumed].forEach((r) => r.models.store.dispose());
   });
 
+  it('with weight averaging: trains along the same path, ends on the average rather than the last weights, and resumes as it would run straight through', async () => {
+    const plain = await train(tinyConfig({ epochs: 2 }));
+    const straight = await train(tinyConfig({ epochs: 2, weightAverage: 0.9 }));
+    const losses = (run: Awaited<ReturnType<typeof train>>) => readFileSync(path.join(run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+    expect(losses(straight)).toEqual(losses(plain));
+    for (const name of Object.keys(plain.weights)) expect(straight.weights[name], name).not.toEqual(plain.weights[name]);
+
+    const half = await train(tinyConfig({ epochs: 1, weightAverage: 0.9 }));
+    const resumed = await train(tinyConfig({ epochs: 2, weightAverage: 0.9 }), half.dir, false);
+    expect(resumed.weights).toEqual(straight.weights);
+    [plain, straight, half, resumed].forEach((r) => r.models.store.dispose());
+  });
+
   it('does not resume a checkpoint of another vocabulary of the same size (one word replaced shifts the ids)', async () => {
     const half = await train(tinyConfig({ epochs: 1 }));
     const data = syntheticData();

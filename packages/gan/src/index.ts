@@ -1,4 +1,5 @@
 export * from './adam.ts';
+export * from './average.ts';
 export * from './batch.ts';
 export * from './checkpoint.ts';
 export * from './conditioning.ts';
