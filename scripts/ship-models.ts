@@ -1,5 +1,5 @@
 /**
- * Writes models/ from a trained run: the encoder's text side and the Stage I generator in float16,
+ * Writes models/ from a trained run: the sentence encoder (both sides) and the Stage I generator in float16,
  * the Stage II generator too when the run's scores show it beats Stage I upscaled, and models/manifest.json (configs, dataset, epochs, training time, the encoder id, each file's
  * sha256, and evaluate's scores where the run has them). The maintainers' step before committing
  * a release model; users never need it.
@@ -17,7 +17,7 @@ const Options = z.object({ from: z.string(), dataset: z.string() });
 /** The metadata an exported model's tensors.json carries (its config, epoch, encoder id). */
 const tensorsMeta = <T>(dir: string) => readJson<{ meta: T }>(path.join(dir, 'tensors.json')).meta;
 
-const command = newCommand('ship-models', 'Write models/ (float16 encoder text side, Stage I generator and a Stage II that beats Stage I upscaled, with a manifest) from a trained run')
+const command = newCommand('ship-models', 'Write models/ (float16 sentence encoder, Stage I generator and a Stage II that beats Stage I upscaled, with a manifest) from a trained run')
   .option('--from <dir>', 'the run folder that holds embeddings/, stage1/ and optionally stage2/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
   .option('--dataset <text>', 'what the models were trained on, for the manifest', 'Oxford-102 flowers, the 7,034 images of the 82 training classes, with Reed et al. (2016) captions')
   .action(async (raw) => {

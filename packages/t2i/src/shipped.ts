@@ -59,12 +59,11 @@ export function verifyShipped(dir = shippedDir()): ShippedManifest | undefined {
   return manifest;
 }
 
-/** A tensor folder rewritten in float16, keeping only the weights `keep` selects. */
-async function shipTensors(from: string, to: string, keep: (name: string) => boolean): Promise<void> {
+/** A tensor folder rewritten in float16. */
+async function shipTensors(from: string, to: string): Promise<void> {
   const { groups, meta } = await loadTensors(from);
-  const weights = Object.fromEntries(Object.entries(groups.weights).filter(([name]) => keep(name)));
   try {
-    await saveTensors(to, { weights }, meta, { float16: true, finite: true });
+    await saveTensors(to, { weights: groups.weights }, meta, { float16: true, finite: true });
   } finally {
     tf.dispose(Object.values(groups).flatMap((g) => Object.values(g)));
   }
@@ -114,16 +113,18 @@ export function stage2Verdict(scores: unknown): { ship: boolean; reason: string 
 }
 
 /**
- * Writes models/: the encoder's text side, the Stage I generator and, when given, the Stage II
- * generator in float16 (the image side of the encoder is only for training and measuring), and
- * the manifest with every file's sha256. A Stage II shipped before and not given now is removed.
+ * Writes models/: the sentence encoder, the Stage I generator and, when given, the Stage II
+ * generator in float16, and the manifest with every file's sha256. The encoder's image side goes
+ * too (1.6 MB at release widths), though drawing reads only its text side: evaluate's R-precision
+ * ranks with it, so the shipped models stay measurable after the run that trained them is gone.
+ * A Stage II shipped before and not given now is removed.
  */
 export async function shipModels(sources: ShipSources, dir = shippedDir()): Promise<ShippedManifest> {
   if (Boolean(sources.stage2) !== Boolean(sources.about.stage2)) throw new Error('shipModels: a Stage II folder needs its manifest entry, and the other way round');
-  await shipTensors(sources.encoder, path.join(dir, 'encoder'), (name) => name.startsWith('text/'));
-  await shipTensors(sources.stage1, path.join(dir, 'stage1'), () => true);
+  await shipTensors(sources.encoder, path.join(dir, 'encoder'));
+  await shipTensors(sources.stage1, path.join(dir, 'stage1'));
   rmSync(path.join(dir, 'stage2'), { recursive: true, force: true });
-  if (sources.stage2) await shipTensors(sources.stage2, path.join(dir, 'stage2'), () => true);
+  if (sources.stage2) await shipTensors(sources.stage2, path.join(dir, 'stage2'));
   const folders = sources.stage2 ? ['encoder', 'stage1', 'stage2'] : ['encoder', 'stage1'];
   const names = folders.flatMap((f) => filesUnder(dir, f)).filter((f) => !path.basename(f).startsWith('.'));
   const files = Object.fromEntries(names.sort().map((f) => [f, { bytes: statSync(path.join(dir, f)).size, sha256: sha256(path.join(dir, f)) }]));

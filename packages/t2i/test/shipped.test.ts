@@ -79,11 +79,11 @@ describe('the shipped models', () => {
     }
   });
 
-  it('are float16, the text side of the encoder alone, and each file is listed with its size and sha256', () => {
+  it('are float16, the encoder with its image side (for measuring them), and each file is listed with its size and sha256', () => {
     const manifest = verifyShipped(models)!;
     expect(Object.keys(manifest.files).sort()).toEqual(['encoder/tensors.bin', 'encoder/tensors.json', 'stage1/tensors.bin', 'stage1/tensors.json']);
     const entries = (dir: string) => JSON.parse(readFileSync(path.join(models, dir, 'tensors.json'), 'utf8')).tensors as { name: string; dtype: string }[];
-    expect(entries('encoder').every((e) => e.name.startsWith('text/'))).toBe(true);
+    expect(['text/', 'image/'].map((side) => entries('encoder').some((e) => e.name.startsWith(side)))).toEqual([true, true]);
     expect([...entries('encoder'), ...entries('stage1')].every((e) => e.dtype === 'float16')).toBe(true);
   });
 
