@@ -16,8 +16,9 @@ export const Stage2Config = z.object({
   inputSkip: z.boolean().optional(),
   /**
    * detailOnly (implies inputSkip): the correction loses its 4x4 block means and the upscale is
-   * back-projected, so that Stage II's image box-filtered to 64 is exactly its Stage I image (up to
-   * clipping to ±1): Stage II can add detail, never repaint (LAPGAN's band-pass residual).
+   * back-projected, so that Stage II's image box-filtered to 64 is exactly its Stage I image (kept
+   * inside ±1 by scaling each block's departure, not by clipping): Stage II can add detail, never
+   * repaint (LAPGAN's band-pass residual).
    */
   detailOnly: z.boolean().optional(),
   /** Weight of an L1 term in G's loss between its 256 image box-filtered to 64 and the Stage I image it refined: it keeps what Stage I drew. */

@@ -33,6 +33,24 @@ export const backProjected = (image: tf.Tensor4D): tf.Tensor4D => {
 const detailOf = (x: tf.Tensor4D): tf.Tensor4D => x.sub(blocks(toStage1Size(x)));
 
 /**
+ * 256 images `x` drawn towards the 64 px `image`, block by block and channel by channel, just
+ * enough to lie inside ±1: each 4x4 block's departure from its Stage I pixel m is scaled by the
+ * largest s <= 1 that keeps every pixel in [-1, 1]. A block whose 4x4 mean is m keeps it (a clip
+ * would move it); m is a tanh output, inside ±1, so s >= 0.
+ */
+export function keepInRange(x: tf.Tensor4D, image: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const m = blocks(image);
+    const v = x.sub(m);
+    // How far each pixel may go towards the bound it heads for, as a share of where it goes.
+    const room = tf.where(v.greater(0), tf.sub(1, m), m.add(1));
+    const share = tf.where(v.abs().greater(1e-12), room.div(v.abs().maximum(1e-12)), tf.onesLike(v));
+    const s = tf.neg(tf.maxPool(share.neg() as tf.Tensor4D, IMAGE_SIZE / STAGE1_SIZE, IMAGE_SIZE / STAGE1_SIZE, 'valid')).minimum(1) as tf.Tensor4D;
+    return m.add(v.mul(blocks(s)));
+  });
+}
+
+/**
  * atanh(clip(x)), written out as ½ log((1 + x) / (1 − x)): tanh of it gives x back, so adding a
  * correction before the generator's tanh starts it at its input.
  */
@@ -63,7 +81,8 @@ class ResidualBlock {
  * With `inputSkip` (a departure, off in the paper's config) its last conv is a correction to the
  * Stage I image upscaled, starting at zero: an untrained Stage II returns its input. With
  * `detailOnly` the correction loses its 4x4 block means and the upscale is back-projected, as
- * LAPGAN's band-pass residuals: box-filtered to 64, Stage II's image is its Stage I image.
+ * LAPGAN's band-pass residuals, and each block is kept inside ±1 by scaling its departure from its
+ * Stage I pixel: box-filtered to 64, Stage II's image is its Stage I image.
  */
 export class Generator {
   readonly ca: ConditioningAugmentation;
@@ -107,8 +126,8 @@ export class Generator {
     for (const block of this.residuals) x = block.apply(x, mode);
     for (const up of this.ups) x = up.apply(upsample2x(x), mode, 'relu');
     const out = this.toRgb.apply(x);
-    // Clipped, not squashed by tanh: a tanh would move the block means off Stage I's pixels.
-    if (this.detailOnly) return tf.clipByValue(backProjected(image).add<tf.Tensor4D>(detailOf(out)), -1, 1);
+    // Neither squashed by a tanh nor clipped: either would move the block means off Stage I's pixels.
+    if (this.detailOnly) return keepInRange(backProjected(image).add<tf.Tensor4D>(detailOf(out)), image);
     return tf.tanh(this.inputSkip ? atanhClipped(upscaleBilinear(image, IMAGE_SIZE)).add<tf.Tensor4D>(out) : out);
   }
 }

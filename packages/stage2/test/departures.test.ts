@@ -2,7 +2,7 @@ import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backProjected, Generator, toStage1Size, upscaleBilinear } from '../src/model.ts';
+import { backProjected, Generator, keepInRange, toStage1Size, upscaleBilinear } from '../src/model.ts';
 import { buildStage2, stage2Losses, type Stage2Batch } from '../src/train.ts';
 import { tinyStage2 } from './fixtures.ts';
 
@@ -52,6 +52,39 @@ describe("Stage II's departures from StackGAN", () => {
       expect(maxAbs(toStage1Size(out).sub(image))).toBeLessThan(1e-5);
     });
     store.dispose();
+  });
+
+  it('detail only, with weights large enough to push pixels far past ±1: every pixel stays inside ±1 and every 4x4 mean on its Stage I pixel', () => {
+    const store = new ParamStore(new Rng(1));
+    const g = new Generator(store, tinyStage2({ ngf: 8, detailOnly: true }), 6);
+    tf.tidy(() => {
+      const image = tf.randomUniform([2, 64, 64, 3], -0.99, 0.99, 'float32', 3) as tf.Tensor4D;
+      const { c } = g.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, 3]));
+      for (const v of store.list()) v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 7));
+      const out = g.generate(image, c, { training: true });
+      // Some pixels sit on the bound: they were drawn in, not clipped.
+      expect(maxAbs(out)).toBeGreaterThan(1 - 1e-4);
+      expect(maxAbs(out)).toBeLessThanOrEqual(1 + 1e-6);
+      expect(maxAbs(toStage1Size(out).sub(image))).toBeLessThan(1e-5);
+    });
+    store.dispose();
+  });
+
+  it('keepInRange leaves a block inside ±1 as it is, and scales a block that overshoots just onto the bound', () => {
+    tf.tidy(() => {
+      const image = tf.fill([1, 64, 64, 1], 0.5) as tf.Tensor4D;
+      // One 4x4 block of mean 0.5 that reaches 0.9 (kept) and one that reaches 2.5 (drawn in to 1).
+      const x = tf.buffer([1, 256, 256, 1]);
+      for (let i = 0; i < 256; i++) for (let j = 0; j < 256; j++) x.set(0.5, 0, i, j, 0);
+      for (const [at, d] of [[0, 0.4], [4, 2]] as const) {
+        for (let k = 0; k < 16; k++) x.set(0.5 + (k < 8 ? d : -d), 0, Math.floor(k / 4), at + (k % 4), 0);
+      }
+      const out = keepInRange(x.toTensor() as tf.Tensor4D, image);
+      const row = Array.from(out.slice([0, 0, 0, 0], [1, 1, 8, 1]).dataSync());
+      expect(row.slice(0, 4).map((v) => +v.toFixed(5))).toEqual([0.9, 0.9, 0.9, 0.9]);
+      expect(row.slice(4, 8).map((v) => +v.toFixed(5))).toEqual([1, 1, 1, 1]);
+      expect(maxAbs(toStage1Size(out).sub(image))).toBeLessThan(1e-6);
+    });
   });
 
   it("without it, the paper's generator does not (and has no zero-initialised layer)", () => {
