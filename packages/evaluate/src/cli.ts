@@ -34,6 +34,11 @@ function printScores(s: ScoresJson): void {
         ('notApplicable' in st.detail ? '' : `, detail distance ${f(st.detail.distance)}, fine-detail ratio ${f(st.detail.fineEnergyRatio)}`),
     );
   }
+  for (const [name, p] of Object.entries(s.paired ?? {})) {
+    if (typeof p === 'string') continue;
+    const d = (x: { difference: number; standardError: number; onlyA: number; onlyB: number }) => `${x.difference >= 0 ? '+' : ''}${f(x.difference)} ± ${f(x.standardError)} (${x.onlyA} images only Stage II, ${x.onlyB} only the other)`;
+    log(`paired, ${name}: R-precision ${d(p.rPrecision)}, class top-1 ${d(p.classTop1)}`);
+  }
   log(`real test-class images: IS ${f(s.real.inceptionScoreTest.mean)} ± ${f(s.real.inceptionScoreTest.std)}; FID real train vs test classes (the floor) ${f(s.real.fidTrainVsTest.value)}`);
   log(`all with our own classifier's features, not Inception: not comparable to StackGAN's published IS ${s.published.inceptionScore} / FID ${s.published.fid}`);
 }

@@ -11,7 +11,7 @@ import type { EvaluateConfig } from './config.ts';
 import { bandEnergies, DETAIL_BANDS, meanEnergies, realTestBandEnergies } from './detail.ts';
 import { loadJointImageEncoder, type JointImageEncoder } from './joint.ts';
 import { fid, inceptionScore } from './metrics.ts';
-import { FEATURE_NOTE, GENERATED_SETS, PROTOCOL, PUBLISHED, scoreStage, SET_SHAPE, type GeneratedSet, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
+import { FEATURE_NOTE, GENERATED_SETS, pairedComparisons, PROTOCOL, PUBLISHED, scoreStage, SET_SHAPE, type GeneratedSet, type PerImage, type Reference, type ScoreRow, type ScoresJson, type StageScores } from './scores.ts';
 
 export interface EvaluateOptions {
   outDir: string;
@@ -244,6 +244,7 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
         images: items.length,
       },
       stages: { stage1: scoresOf('stage1'), stage1Upscaled: scoresOf('stage1Upscaled'), stage2: scoresOf('stage2') },
+      paired: pairedComparisons(measured),
       real: {
         inceptionScoreTest: { ...inceptionScore(realTest.probs, K, Math.min(config.splits, testRows.length)), protocol: PROTOCOL.realInceptionScore(testRows.length) },
         fidTrainVsTest: { value: fid(realTrain.features, realTest.features, F), protocol: PROTOCOL.fidFloor },

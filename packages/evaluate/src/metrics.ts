@@ -226,6 +226,37 @@ export function rPrecision(input: RPrecisionInput, splits: number): MeanStd & { 
   return { ...meanStd(shares), ranks };
 }
 
+export interface PairedDifference {
+  /** Share of items `a` gets right less the share `b` does. */
+  difference: number;
+  /** Its standard error over the items (McNemar's: only the items where the two disagree add to it). */
+  standardError: number;
+  /** Items only `a` gets right, and only `b`. */
+  onlyA: number;
+  onlyB: number;
+  items: number;
+}
+
+/**
+ * Two sets scored item by item on the same items (the same captions and noise): how much more
+ * often `a` is right than `b`, with the standard error of that difference. Pairing cancels what the
+ * items share (a hard caption is hard for both), so it tells small differences from noise where
+ * two separate scores' spreads cannot.
+ */
+export function pairedDifference(a: ArrayLike<boolean>, b: ArrayLike<boolean>): PairedDifference {
+  if (a.length !== b.length) throw new RangeError(`paired sets differ in length: ${a.length} and ${b.length}`);
+  const items = a.length;
+  let onlyA = 0;
+  let onlyB = 0;
+  for (let i = 0; i < items; i++) {
+    if (a[i] && !b[i]) onlyA++;
+    if (b[i] && !a[i]) onlyB++;
+  }
+  const difference = (onlyA - onlyB) / items;
+  const variance = (onlyA + onlyB) / items - difference ** 2;
+  return { difference, standardError: Math.sqrt(Math.max(variance, 0) / items), onlyA, onlyB, items };
+}
+
 /** Rank of each row's true class in its p(y|x) (0 = the top prediction), for top-k agreement. */
 export function trueClassRanks(probs: Float32Array, classes: number, labels: ArrayLike<number>): Int32Array {
   return Int32Array.from({ length: labels.length }, (_, i) => {

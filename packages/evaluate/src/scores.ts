@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Stage } from 't2i';
 import type { ClassifierInfo } from './classifier.ts';
 import { DETAIL_BANDS, detailScore, type Detail } from './detail.ts';
-import { courseScore, fid, inceptionScore, rPrecision, topK, trueClassRanks, type MeanStd } from './metrics.ts';
+import { courseScore, fid, inceptionScore, pairedDifference, rPrecision, topK, trueClassRanks, type MeanStd, type PairedDifference } from './metrics.ts';
 
 export const scoresJsonFile = (outDir: string) => path.join(outDir, 'scores.json');
 export const scoresArrowFile = (outDir: string) => path.join(outDir, 'scores.arrow');
@@ -55,6 +55,8 @@ export const PROTOCOL = {
   fidFloor: 'FID between the real train-class and the real test-class images in the same feature space: two sets of real flowers of disjoint classes. A generator of test-class flowers should land near or below it.',
   rPrecision: (candidates: number, splits: number, note: string) =>
     `R-precision (R = 1): each generated image ranks its own caption among ${candidates - 1} mismatched ones (captions of test images of other classes, drawn at random) by cosine in the joint text-image space of embeddings (its image encoder on the image, 256 box-filtered to 64; the caption's stored vector); the share ranked first, mean and std over ${splits} splits.${note ? ` ${note}` : ''}`,
+  paired:
+    "Stage II against each baseline image by image: the same captions and noise, so each Stage II image has its own Stage I image and upscale. For R-precision (its caption ranked first) and class top-1, the share of images Stage II gets right less the share the baseline does, with its standard error over the images (McNemar's: only the images where the two disagree add to it) and the counts of images only one of them gets right. A difference within about two standard errors of 0 is noise.",
   classConsistency: "Class consistency: the classifier's top-1 and top-5 on the generated images, against the class of the caption's image.",
   courseScore:
     "The course's score: mean cosine distance (1 - cosine) between the classifier features of each generated image and of its caption's ground-truth image, plus 1 / spread, spread = root mean per-dimension variance of the generated images' features (a collapsed generator has a small spread). Lower is better. Our classifier's features, not the course's network.",
@@ -146,6 +148,25 @@ export function scoreStage(input: StageInput, ref: Reference): { scores: StageSc
   };
 }
 
+/** Stage II against one baseline, image by image. */
+export interface PairedScores {
+  rPrecision: PairedDifference;
+  classTop1: PairedDifference;
+}
+
+/** Stage II against Stage I and against Stage I upscaled on the same images (pairedDifference), when both were measured. */
+export function pairedComparisons(perSet: { set: GeneratedSet; perImage: PerImage }[]): { protocol: string; stage2VsStage1: PairedScores; stage2VsStage1Upscaled: PairedScores } | undefined {
+  const of = (set: GeneratedSet) => perSet.find((p) => p.set === set)?.perImage;
+  const [stage1, upscaled, stage2] = [of('stage1'), of('stage1Upscaled'), of('stage2')];
+  if (!stage1 || !upscaled || !stage2) return undefined;
+  const first = (ranks: Int32Array) => Array.from(ranks, (r) => r === 0);
+  const against = (base: PerImage): PairedScores => ({
+    rPrecision: pairedDifference(first(stage2.captionRank), first(base.captionRank)),
+    classTop1: pairedDifference(first(stage2.classRank), first(base.classRank)),
+  });
+  return { protocol: PROTOCOL.paired, stage2VsStage1: against(stage1), stage2VsStage1Upscaled: against(upscaled) };
+}
+
 /** scores.json: every number beside the text that says how it was measured. */
 export interface ScoresJson {
   note: string;
@@ -154,6 +175,8 @@ export interface ScoresJson {
   classifier: ClassifierInfo & { protocol: string };
   generated: { protocol: string; testImages: number; captionsPerImage: number; samplesPerCaption: number; images: number };
   stages: Record<GeneratedSet, StageScores | { skipped: string }>;
+  /** Stage II against its baselines image by image, where Stage II was measured. */
+  paired?: ReturnType<typeof pairedComparisons>;
   real: { inceptionScoreTest: MeanStd & { protocol: string }; fidTrainVsTest: { value: number; protocol: string }; detail: { images: number; meanEnergy: number[]; protocol: string } };
   published: typeof PUBLISHED;
 }

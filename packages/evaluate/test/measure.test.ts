@@ -5,7 +5,7 @@ import { upscaleImages } from 'preprocess-images';
 import { SIZE, type TextToImagePipeline } from 't2i';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drawSets, type Item, type TestCaptions } from '../src/measure.ts';
-import { GENERATED_SETS, type GeneratedSet } from '../src/scores.ts';
+import { GENERATED_SETS, pairedComparisons, type GeneratedSet, type PerImage } from '../src/scores.ts';
 
 const DIM = 3;
 const DIMS: NoiseDims = { zDim: 4, conditionDim1: 2, conditionDim2: 2 };
@@ -72,5 +72,28 @@ describe('the sets evaluate scores', () => {
     expect(same(upscaled, await upscaleImages(stage1, n, SIZE[1], SIZE[2]))).toBe(true);
     // Not flat pictures, which any upscale would keep as they are.
     expect(new Set(stage1).size).toBeGreaterThan(200);
+  });
+});
+
+describe('Stage II paired with its baselines', () => {
+  const perImage = (captionRank: number[], classRank: number[]): PerImage => ({
+    captionRank: Int32Array.from(captionRank),
+    classRank: Int32Array.from(classRank),
+    pTrue: new Float32Array(captionRank.length),
+    cosineDistance: new Float32Array(captionRank.length),
+  });
+
+  it('compares Stage II with each baseline on the same images: a rank of 0 is right, any other wrong', () => {
+    const perSet = [
+      { set: 'stage1' as const, perImage: perImage([0, 0, 3, 1], [0, 2, 0, 0]) },
+      { set: 'stage1Upscaled' as const, perImage: perImage([0, 5, 0, 1], [0, 0, 0, 0]) },
+      { set: 'stage2' as const, perImage: perImage([0, 0, 0, 2], [1, 0, 0, 0]) },
+    ];
+    const paired = pairedComparisons(perSet)!;
+    expect([paired.stage2VsStage1.rPrecision.onlyA, paired.stage2VsStage1.rPrecision.onlyB, paired.stage2VsStage1.rPrecision.difference]).toEqual([1, 0, 0.25]);
+    expect([paired.stage2VsStage1Upscaled.rPrecision.onlyA, paired.stage2VsStage1Upscaled.rPrecision.onlyB]).toEqual([1, 0]);
+    expect([paired.stage2VsStage1.classTop1.onlyA, paired.stage2VsStage1.classTop1.onlyB]).toEqual([1, 1]);
+    expect([paired.stage2VsStage1Upscaled.classTop1.onlyA, paired.stage2VsStage1Upscaled.classTop1.onlyB]).toEqual([0, 1]);
+    expect(pairedComparisons(perSet.slice(0, 2))).toBeUndefined();
   });
 });

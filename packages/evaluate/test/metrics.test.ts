@@ -1,6 +1,6 @@
 import { Rng } from '@t2i/core';
 import { describe, expect, it } from 'vitest';
-import { courseScore, fid, frechetDistance, gaussianOf, inceptionScore, meanStd, movingAverage, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
+import { courseScore, fid, frechetDistance, gaussianOf, inceptionScore, meanStd, movingAverage, pairedDifference, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
 
 describe('Inception Score', () => {
   it('is 1 for uniform predictions', () => {
@@ -137,5 +137,21 @@ describe('class consistency and the course score', () => {
   it('averages over a centred window', () => {
     expect([...movingAverage([1, 2, 3, 4, 5], 3)]).toEqual([1.5, 2, 3, 4, 4.5]);
     expect(meanStd([1, 3])).toEqual({ mean: 2, std: 1 });
+  });
+});
+
+describe('paired difference', () => {
+  it('counts the items only one set gets right, and gives the difference its standard error by hand', () => {
+    // 10 items: both right on 3, only a on 3, only b on 1, neither on 3.
+    const a = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0].map(Boolean);
+    const b = [1, 1, 1, 0, 0, 0, 1, 0, 0, 0].map(Boolean);
+    const p = pairedDifference(a, b);
+    expect([p.onlyA, p.onlyB, p.items]).toEqual([3, 1, 10]);
+    expect(p.difference).toBeCloseTo(0.2, 12);
+    // d_i: three +1, one -1, six 0; population variance 4/10 - 0.2^2 = 0.36; SE sqrt(0.36 / 10).
+    expect(p.standardError).toBeCloseTo(Math.sqrt(0.036), 12);
+    // Sets that agree on every item differ by exactly 0, with no spread, however many they get right.
+    expect(pairedDifference(a, a)).toEqual({ difference: 0, standardError: 0, onlyA: 0, onlyB: 0, items: 10 });
+    expect(() => pairedDifference(a, b.slice(1))).toThrow(/differ in length/);
   });
 });
