@@ -36,7 +36,7 @@ function printScores(s: ScoresJson): void {
   }
   for (const [name, p] of Object.entries(s.paired ?? {})) {
     if (typeof p === 'string') continue;
-    const d = (x: { difference: number; standardError: number; onlyA: number; onlyB: number }) => `${x.difference >= 0 ? '+' : ''}${f(x.difference)} ± ${f(x.standardError)} (${x.onlyA} images only Stage II, ${x.onlyB} only the other)`;
+    const d = (x: { difference: number; standardError: number; onlyA: number; onlyB: number }) => `${x.difference >= 0 ? '+' : ''}${f(x.difference)} ± ${f(x.standardError)} (right only for Stage II: ${x.onlyA}, only for the baseline: ${x.onlyB})`;
     log(`paired, ${name}: R-precision ${d(p.rPrecision)}, class top-1 ${d(p.classTop1)}`);
   }
   log(`real test-class images: IS ${f(s.real.inceptionScoreTest.mean)} ± ${f(s.real.inceptionScoreTest.std)}; FID real train vs test classes (the floor) ${f(s.real.fidTrainVsTest.value)}`);
