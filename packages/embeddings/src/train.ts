@@ -78,7 +78,8 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
     await models.store.restoreOptimizer(optimizer, saved.optimizer);
     at = saved.meta.position as Position;
     rng.seedState = saved.meta.rng as number;
-    average?.load(saved.weights, saved.meta.averaged as number);
+    // One update a step, in every phase: the count is the position's step.
+    average?.load(saved.weights, at.step);
     disposeCheckpoint(saved);
     await options.metrics.resumeAt(at.step);
     log(`embeddings: resuming after ${phases[at.phase]?.phase ?? "the last"} epoch ${at.epoch} (step ${at.step}) from ${options.checkpointDir}`);
@@ -149,7 +150,7 @@ export async function trainEncoders(models: EncoderModels, data: EmbeddingData, 
       options.metrics.append({ step: at.step, phase, epoch: at.epoch + 1, loss: sum / stepsPerEpoch, seconds });
       log(`embeddings ${phase} epoch ${at.epoch + 1}/${epochs}: loss ${(sum / stepsPerEpoch).toFixed(4)}, ${seconds.toFixed(1)} s`);
       const next = { ...at, epoch: at.epoch + 1 };
-      await saveCheckpoint(options.checkpointDir, { step: at.step, weights: { ...models.store.snapshot(), ...average?.snapshot() }, optimizer: await models.store.optimizerState(optimizer), meta: { position: next, rng: rng.seedState, averaged: average?.updates, config, identity } }, 2);
+      await saveCheckpoint(options.checkpointDir, { step: at.step, weights: { ...models.store.snapshot(), ...average?.snapshot() }, optimizer: await models.store.optimizerState(optimizer), meta: { position: next, rng: rng.seedState, config, identity } }, 2);
     }
   }
   optimizer.dispose();

@@ -115,7 +115,7 @@ export function stage2Verdict(scores: unknown): { ship: boolean; reason: string 
 /**
  * Writes models/: the sentence encoder, the Stage I generator and, when given, the Stage II
  * generator in float16, and the manifest with every file's sha256. The encoder's image side goes
- * too (1.6 MB at release widths), though drawing reads only its text side: evaluate's R-precision
+ * too, though drawing reads only its text side: evaluate's R-precision
  * ranks with it, so the shipped models stay measurable after the run that trained them is gone.
  * A Stage II shipped before and not given now is removed.
  */
