@@ -28,7 +28,7 @@ function printScores(s: ScoresJson): void {
       continue;
     }
     log(
-      `${name} (${st.size}x${st.size}, epoch ${st.epoch}, ${st.images} images): IS ${f(st.inceptionScore.mean)} ± ${f(st.inceptionScore.std)}, FID ${f(st.fid.value)}, ` +
+      `${name} (${st.size}x${st.size}, epoch ${st.epoch}, ${st.images} images): IS ${f(st.inceptionScore.mean)} ± ${f(st.inceptionScore.std)}, FID ${f(st.fid.value)} ± ${f(st.fid.standardError)}, ` +
         `R-precision ${f(st.rPrecision.mean)} ± ${f(st.rPrecision.std)} (of ${st.rPrecision.candidates}), class top-1 ${f(100 * st.classConsistency.top1, 1)}% top-5 ${f(100 * st.classConsistency.top5, 1)}%, ` +
         `course score ${f(st.courseScore.score)} (cosine distance ${f(st.courseScore.meanCosineDistance)} + 1/spread ${f(st.courseScore.spread)})` +
         ('notApplicable' in st.detail ? '' : `, detail distance ${f(st.detail.distance)}, fine-detail ratio ${f(st.detail.fineEnergyRatio)}`),
@@ -36,8 +36,9 @@ function printScores(s: ScoresJson): void {
   }
   for (const [name, p] of Object.entries(s.paired ?? {})) {
     if (typeof p === 'string') continue;
-    const d = (x: { difference: number; standardError: number; onlyA: number; onlyB: number }) => `${x.difference >= 0 ? '+' : ''}${f(x.difference)} ± ${f(x.standardError)} (right only for Stage II: ${x.onlyA}, only for the baseline: ${x.onlyB})`;
-    log(`paired, ${name}: R-precision ${d(p.rPrecision)}, class top-1 ${d(p.classTop1)}`);
+    const d = (x: { difference: number; standardError: number }) => `${x.difference >= 0 ? '+' : ''}${f(x.difference)} ± ${f(x.standardError)}`;
+    const counts = (x: { onlyA: number; onlyB: number }) => ` (right only for Stage II: ${x.onlyA}, only for the baseline: ${x.onlyB})`;
+    log(`paired, ${name}: FID ${d(p.fid)}, R-precision ${d(p.rPrecision)}${counts(p.rPrecision)}, class top-1 ${d(p.classTop1)}${counts(p.classTop1)}`);
   }
   log(`real test-class images: IS ${f(s.real.inceptionScoreTest.mean)} ± ${f(s.real.inceptionScoreTest.std)}; FID real train vs test classes (the floor) ${f(s.real.fidTrainVsTest.value)}`);
   log(`all with our own classifier's features, not Inception: not comparable to StackGAN's published IS ${s.published.inceptionScore} / FID ${s.published.fid}`);

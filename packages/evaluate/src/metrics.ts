@@ -187,6 +187,48 @@ export function fid(a: Float32Array | Float64Array, b: Float32Array | Float64Arr
   return frechetDistance(gaussianOf(a, dim), gaussianOf(b, dim));
 }
 
+/**
+ * FID of the rows `a` against the Gaussian `real`, once for each of `groups` consecutive parts of
+ * `a` left out (the values a jackknife reads). Sums and outer products of the rows add over parts,
+ * so each value costs one Fréchet distance rather than another pass over the rows.
+ */
+export function fidLeaveOneOut(a: Float32Array | Float64Array, real: Gaussian, dim: number, groups: number): number[] {
+  const ranges = splitRanges(a.length / dim, groups);
+  const sums = ranges.map(() => new Float64Array(dim));
+  const outers = ranges.map(() => new Float64Array(dim * dim));
+  ranges.forEach(([start, end], g) => {
+    for (let i = start; i < end; i++) {
+      for (let r = 0; r < dim; r++) {
+        const x = a[i * dim + r];
+        sums[g][r] += x;
+        for (let c = r; c < dim; c++) outers[g][r * dim + c] += x * a[i * dim + c];
+      }
+    }
+  });
+  const total = (parts: Float64Array[]) => parts.reduce((acc, p) => acc.map((v, i) => v + p[i]), new Float64Array(parts[0].length));
+  const [sum, outer] = [total(sums), total(outers)];
+  const n = a.length / dim;
+  return ranges.map(([start, end], g) => {
+    const m = n - (end - start);
+    if (m < 2) throw new RangeError(`leaving out ${end - start} of ${n} rows leaves no covariance`);
+    const mean = Float64Array.from(sum, (v, i) => (v - sums[g][i]) / m);
+    const cov = new Float64Array(dim * dim);
+    for (let r = 0; r < dim; r++) {
+      for (let c = r; c < dim; c++) {
+        cov[r * dim + c] = cov[c * dim + r] = (outer[r * dim + c] - outers[g][r * dim + c] - m * mean[r] * mean[c]) / (m - 1);
+      }
+    }
+    return frechetDistance({ dim, mean, cov }, real);
+  });
+}
+
+/** The jackknife's standard error of a statistic from its leave-one-out values: sqrt((G - 1) / G · Σ (θ_g − θ̄)²). */
+export function jackknifeStandardError(leaveOneOut: ArrayLike<number>): number {
+  const g = leaveOneOut.length;
+  if (g < 2) throw new RangeError(`a jackknife needs at least 2 leave-one-out values, got ${g}`);
+  return Math.sqrt(g - 1) * meanStd(leaveOneOut).std;
+}
+
 function cosine(a: Float32Array | Float64Array, i: number, b: Float32Array | Float64Array, j: number, dim: number): number {
   let dot = 0;
   let na = 0;

@@ -123,7 +123,7 @@ function scoresTable(s: ScoresJson): string {
   const detail = (f: (d: Detail) => string) => cell((st) => ('notApplicable' in st.detail ? `<span class="na" title="${escapeHtml(st.detail.notApplicable)}">n/a</span>` : f(st.detail)));
   const rows: [string, string, string, string][] = [
     ['Inception Score (our classifier)', cell((st) => pm(st.inceptionScore)), pm(s.real.inceptionScoreTest), `${s.published.inceptionScore.toFixed(2)}*`],
-    ['FID (our classifier features)', cell((st) => st.fid.value.toFixed(3)), `${s.real.fidTrainVsTest.value.toFixed(3)} (train vs test classes: the floor)`, `${s.published.fid.toFixed(2)}*`],
+    ['FID (our classifier features)', cell((st) => `${st.fid.value.toFixed(3)} ± ${st.fid.standardError.toFixed(3)}`), `${s.real.fidTrainVsTest.value.toFixed(3)} (train vs test classes: the floor)`, `${s.published.fid.toFixed(2)}*`],
     ['R-precision (joint encoder)', cell((st) => `${pm(st.rPrecision, 3)} <small>of ${st.rPrecision.candidates}</small>`), '', ''],
     ['Class consistency top-1', cell((st) => pct(st.classConsistency.top1)), s.classifier.testTop1 === null ? '' : `${pct(s.classifier.testTop1)} (classifier on tstid)`, ''],
     ['Class consistency top-5', cell((st) => pct(st.classConsistency.top5)), s.classifier.testTop5 === null ? '' : `${pct(s.classifier.testTop5)} (classifier on tstid)`, ''],

@@ -89,7 +89,8 @@ describe('generate and evaluate end to end', () => {
       const run = runCli('evaluate', ['--classifier-epochs', '2', '--captions-per-image', '2', '--splits', '3'], env);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/classifier: 4 classes, 3 training images; held-out \(tstid, 9 images\)/);
-      expect(run.stderr).toMatch(/stage1 \(64x64, epoch 1, 12 images\): IS [\d.]+ ± [\d.]+, FID [\d.]+, R-precision/);
+      expect(run.stderr).toMatch(/stage1 \(64x64, epoch 1, 12 images\): IS [\d.]+ ± [\d.]+, FID [\d.]+ ± [\d.]+, R-precision/);
+      expect(run.stderr).toMatch(/paired, stage2VsStage1Upscaled: FID [+-][\d.]+ ± [\d.]+, R-precision [+-][\d.]+ ± [\d.]+ \(right only for Stage II: \d+, only for the baseline: \d+\)/);
       expect(run.stderr).toMatch(/stage2 \(256x256, epoch 1, 12 images\).*detail distance [\d.]+, fine-detail ratio [\d.]+/);
       expect(run.stderr).toMatch(/stage1Upscaled \(256x256, epoch 1, 12 images\)/);
       const out = path.join(artifacts, 'evaluate');
@@ -106,6 +107,10 @@ describe('generate and evaluate end to end', () => {
       expect(scores.stages.stage1.rPrecision.candidates).toBe(31);
       expect(scores.stages.stage1.rPrecision.protocol).toMatch(/Only 30 captions of other test classes exist here/);
       expect(scores.real.fidTrainVsTest.value).toBeGreaterThan(0);
+      // Three splits of 12 images: FID's jackknife over them, and Stage II's FID against each baseline's.
+      expect(scores.stages.stage1.fid.standardError).toBeGreaterThan(0);
+      expect(scores.stages.stage1.fid.protocol).toMatch(/each of the 3 splits/);
+      expect(scores.paired.stage2VsStage1.fid.difference).toBeCloseTo(scores.stages.stage2.fid.value - scores.stages.stage1.fid.value, 9);
       const table = await readTable(path.join(out, 'scores.arrow'));
       expect(table.numRows).toBe(36);
       expect(new Set(table.getChild('stage')!.toArray())).toEqual(new Set([1, 2]));

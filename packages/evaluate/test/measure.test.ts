@@ -5,7 +5,7 @@ import { upscaleImages } from 'preprocess-images';
 import { SIZE, type TextToImagePipeline } from 't2i';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drawSets, type Item, type TestCaptions } from '../src/measure.ts';
-import { GENERATED_SETS, pairedComparisons, type GeneratedSet, type PerImage } from '../src/scores.ts';
+import { GENERATED_SETS, pairedComparisons, type GeneratedSet, type PerImage, type StageScores } from '../src/scores.ts';
 
 const DIM = 3;
 const DIMS: NoiseDims = { zDim: 4, conditionDim1: 2, conditionDim2: 2 };
@@ -83,17 +83,30 @@ describe('Stage II paired with its baselines', () => {
     cosineDistance: new Float32Array(captionRank.length),
   });
 
+  const measured = (set: GeneratedSet, captionRank: number[], classRank: number[], fid: number, fidLeaveOneOut: number[]) => ({
+    set,
+    perImage: perImage(captionRank, classRank),
+    // Pairing reads no other score.
+    scores: { fid: { value: fid, standardError: 0, protocol: '' } } as StageScores,
+    fidLeaveOneOut,
+  });
+
   it('compares Stage II with each baseline on the same images: a rank of 0 is right, any other wrong', () => {
     const perSet = [
-      { set: 'stage1' as const, perImage: perImage([0, 0, 3, 1], [0, 2, 0, 0]) },
-      { set: 'stage1Upscaled' as const, perImage: perImage([0, 5, 0, 1], [0, 0, 0, 0]) },
-      { set: 'stage2' as const, perImage: perImage([0, 0, 0, 2], [1, 0, 0, 0]) },
+      measured('stage1', [0, 0, 3, 1], [0, 2, 0, 0], 20, [20, 21, 19]),
+      measured('stage1Upscaled', [0, 5, 0, 1], [0, 0, 0, 0], 21, [21, 21, 21]),
+      measured('stage2', [0, 0, 0, 2], [1, 0, 0, 0], 19, [19, 20, 18]),
     ];
     const paired = pairedComparisons(perSet)!;
     expect([paired.stage2VsStage1.rPrecision.onlyA, paired.stage2VsStage1.rPrecision.onlyB, paired.stage2VsStage1.rPrecision.difference]).toEqual([1, 0, 0.25]);
     expect([paired.stage2VsStage1Upscaled.rPrecision.onlyA, paired.stage2VsStage1Upscaled.rPrecision.onlyB]).toEqual([1, 0]);
     expect([paired.stage2VsStage1.classTop1.onlyA, paired.stage2VsStage1.classTop1.onlyB]).toEqual([1, 1]);
     expect([paired.stage2VsStage1Upscaled.classTop1.onlyA, paired.stage2VsStage1Upscaled.classTop1.onlyB]).toEqual([0, 1]);
+    // Stage II's leave-one-out FIDs are Stage I's less 1 each time: a difference of -1 with no spread.
+    expect(paired.stage2VsStage1.fid).toEqual({ difference: -1, standardError: 0 });
+    // Against the upscale the differences are -2, -1, -3: sqrt(2/3 · 2) by the jackknife's formula.
+    expect(paired.stage2VsStage1Upscaled.fid.difference).toBe(-2);
+    expect(paired.stage2VsStage1Upscaled.fid.standardError).toBeCloseTo(Math.sqrt(4 / 3), 12);
     expect(pairedComparisons(perSet.slice(0, 2))).toBeUndefined();
   });
 });

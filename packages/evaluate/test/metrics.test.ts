@@ -1,6 +1,6 @@
 import { Rng } from '@t2i/core';
 import { describe, expect, it } from 'vitest';
-import { courseScore, fid, frechetDistance, gaussianOf, inceptionScore, meanStd, movingAverage, pairedDifference, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
+import { courseScore, fid, fidLeaveOneOut, frechetDistance, gaussianOf, inceptionScore, jackknifeStandardError, meanStd, movingAverage, pairedDifference, rPrecision, sqrtPsd, symmetricEigen, topK, trueClassRanks } from '../src/metrics.ts';
 
 describe('Inception Score', () => {
   it('is 1 for uniform predictions', () => {
@@ -77,6 +77,53 @@ describe('FID', () => {
     const g = (mean: number[], variances: number[]) => ({ dim: mean.length, mean: Float64Array.from(mean), cov: Float64Array.from({ length: mean.length ** 2 }, (_, i) => (i % (mean.length + 1) === 0 ? variances[i / (mean.length + 1)] : 0)) });
     // |(1, 2) - (0, 0)|^2 + (2 - 1)^2 + (3 - 1)^2 = 5 + 1 + 4.
     expect(frechetDistance(g([1, 2], [4, 9]), g([0, 0], [1, 1]))).toBeCloseTo(10, 10);
+  });
+});
+
+describe("FID's jackknife", () => {
+  const normals = (rng: Rng, n: number, dim: number, shift = 0) => Float64Array.from({ length: n * dim }, () => shift + rng.normal());
+
+  it('gives each leave-one-out FID as computed afresh without that split', () => {
+    const rng = new Rng(4);
+    const dim = 3;
+    const a = normals(rng, 53, dim, 0.5);
+    const real = gaussianOf(normals(rng, 80, dim), dim);
+    const loo = fidLeaveOneOut(a, real, dim, 5);
+    expect(loo).toHaveLength(5);
+    // splitRanges(53, 5): rows 0-9, 10-20, 21-30, 31-41, 42-52.
+    [[0, 10], [10, 21], [21, 31], [31, 42], [42, 53]].forEach(([start, end], g) => {
+      const kept = Float64Array.from([...a.subarray(0, start * dim), ...a.subarray(end * dim)]);
+      expect(loo[g]).toBeCloseTo(frechetDistance(gaussianOf(kept, dim), real), 9);
+    });
+  });
+
+  it("is the textbook standard error s / sqrt(n) for a mean's leave-one-out values", () => {
+    const x = [2, 4, 4, 5, 7, 9];
+    const n = x.length;
+    const sum = x.reduce((a, b) => a + b, 0);
+    const mean = sum / n;
+    const s = Math.sqrt(x.reduce((acc, v) => acc + (v - mean) ** 2, 0) / (n - 1));
+    expect(jackknifeStandardError(x.map((v) => (sum - v) / (n - 1)))).toBeCloseTo(s / Math.sqrt(n), 12);
+    expect(() => jackknifeStandardError([1])).toThrow(/at least 2/);
+  });
+
+  it('is near the spread of FID over independent draws of the generated set', () => {
+    // 40 draws of 200 rows against one real set: the jackknife from each single draw should land
+    // near the spread the 40 draws show, the spread it stands in for.
+    const rng = new Rng(6);
+    const dim = 4;
+    const real = gaussianOf(normals(rng, 400, dim), dim);
+    const values: number[] = [];
+    const errors: number[] = [];
+    for (let k = 0; k < 40; k++) {
+      const a = normals(rng, 200, dim, 0.3);
+      values.push(frechetDistance(gaussianOf(a, dim), real));
+      errors.push(jackknifeStandardError(fidLeaveOneOut(a, real, dim, 10)));
+    }
+    const spread = Math.sqrt(meanStd(values).std ** 2 * (40 / 39));
+    const typical = meanStd(errors).mean;
+    expect(typical / spread).toBeGreaterThan(0.6);
+    expect(typical / spread).toBeLessThan(1.6);
   });
 });
 
