@@ -67,7 +67,7 @@ export const trainingFlags = {
 
 /**
  * A training command: --config, then the step's own config overrides (`overrides`), then those
- * every trainer shares, and for a GAN --loss, --aux-class-loss, --checkpoint-every and --minutes;
+ * every trainer shares, and for a GAN --loss, --aux-class-loss, --weight-average, --checkpoint-every and --minutes;
  * trainingFlags and @t2i/gan's ganFlags parse them.
  */
 export function trainingCommand(name: string, description: string, step: string, overrides: (c: Command) => Command, { gan = false } = {}): Command {
@@ -82,6 +82,7 @@ export function trainingCommand(name: string, description: string, step: string,
     command
       .option('--loss <kind>', "gan-cls | wgan-gp (overrides the config; the configs named *-wgan-gp also set WGAN-GP's Adam settings and critic steps)")
       .option('--aux-class-loss <weight>', "weight of the auxiliary classifier's class loss, 0 for none (overrides the config)")
+      .option('--weight-average <decay>', "the exported generator is the moving average of its weights at this decay per generator update, e.g. 0.998; 0 for its last weights (overrides the config)")
       .option('--checkpoint-every <n>', 'epochs between checkpoints and grids (overrides the config)');
   }
   computeOptions(command)

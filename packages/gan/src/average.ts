@@ -15,11 +15,15 @@ export class WeightAverage {
   /** Updates taken so far: the bias correction's exponent. */
   updates = 0;
 
+  /** `scopes`: average only the variables under these (a GAN's generator, not its discriminator); absent, all of them. */
   constructor(
     private readonly store: ParamStore,
     readonly decay: number,
+    scopes?: string[],
   ) {
-    for (const [name, v] of store.variables) this.sums.set(name, tf.variable(tf.zerosLike(v), false));
+    for (const [name, v] of store.variables) {
+      if (!scopes || scopes.some((scope) => name.startsWith(`${scope}/`))) this.sums.set(name, tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+    }
   }
 
   update(): void {
@@ -53,8 +57,20 @@ export class WeightAverage {
   /** Puts the averaged weights into the store's variables: the model becomes its average. */
   apply(): void {
     const values = this.values();
-    this.store.load(values);
+    for (const [name, value] of Object.entries(values)) this.store.variables.get(name)!.assign(value);
     tf.dispose(Object.values(values));
+  }
+
+  /** Runs `use` with the averaged weights in the store's variables, then puts the trained ones back. */
+  async whileApplied<T>(use: () => Promise<T>): Promise<T> {
+    const trained = Object.fromEntries([...this.sums.keys()].map((name) => [name, this.store.variables.get(name)!.clone()]));
+    this.apply();
+    try {
+      return await use();
+    } finally {
+      for (const [name, value] of Object.entries(trained)) this.store.variables.get(name)!.assign(value);
+      tf.dispose(Object.values(trained));
+    }
   }
 
   dispose(): void {

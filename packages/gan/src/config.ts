@@ -35,6 +35,12 @@ export const ganTrainingFields = {
   criticSteps: z.number().int().min(1).optional(),
   /** Weight of the auxiliary classifier's class cross-entropy (AC-GAN) in both networks' losses; 0: no auxiliary classifier head. */
   auxClassLoss: z.number().min(0).optional(),
+  /**
+   * Decay of an exponential moving average of the generator's weights (its conditioning
+   * augmentation and batch-norm statistics too), taken after each generator update; the grids and
+   * the exported generator are the average. 0: the generator's last weights, as StackGAN.
+   */
+  weightAverage: z.number().min(0).max(0.99999).optional(),
 };
 
 export const GanTrainingConfig = z.object(ganTrainingFields);
@@ -50,6 +56,7 @@ export const ganFlags = {
   minutes: numberFlag((n) => n.positive()).optional(),
   loss: z.enum(GAN_LOSSES).optional(),
   auxClassLoss: numberFlag((n) => n.min(0)).optional(),
+  weightAverage: numberFlag((n) => n.min(0).max(0.99999)).optional(),
 };
 
 /**

@@ -1,6 +1,7 @@
 import { DivergedError, log, progressBar, type Progress, type Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { Adam, flatAdamByDefault } from './adam.ts';
+import { WeightAverage } from './average.ts';
 import { checkpointToResume, disposeCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { BatchNormUpdates, type Mode } from './layers.ts';
 import type { Losses } from './losses.ts';
@@ -20,6 +21,8 @@ export interface GanSchedule {
   beta2?: number;
   /** Discriminator updates per generator update, each on a batch of its own; absent: GAN_DEFAULTS's (1). */
   criticSteps?: number;
+  /** Decay of the generator's weight average (0 or absent: none). */
+  weightAverage?: number;
   checkpointEvery: number;
   keepCheckpoints: number;
 }
@@ -50,8 +53,10 @@ export interface GanLoop<B, S = number[]> {
   restart: boolean;
   /** A wall-clock budget: the loop stops, checkpointed, after the last epoch expected to end within it. */
   minutes?: number;
-  /** At every checkpoint, just before it is written (grids, exports). */
+  /** At every checkpoint, just before it is written (grids, exports): with the generator's weight average in place where the schedule keeps one. */
   onCheckpoint?(epoch: number): Promise<void>;
+  /** With a weight average, at every checkpoint with the generator's trained weights: to export them too, for comparison. */
+  onCheckpointTrained?(epoch: number): Promise<void>;
   /** What onCheckpoint writes beside the checkpoints (grids): moved aside with them when a run starts afresh. */
   outputs?: string[];
 }
@@ -85,7 +90,9 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
   const gOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2 });
   const dOpt = new Adam(schedule.learningRate, schedule.beta1, { flat, beta2 });
   const criticSteps = ganSetting(schedule, 'criticSteps');
-  let { epoch, step } = await resume(loop, gOpt, dOpt);
+  const decay = ganSetting(schedule, 'weightAverage');
+  const average = decay > 0 ? new WeightAverage(loop.store, decay, ['g', 'ca']) : undefined;
+  let { epoch, step } = await resume(loop, gOpt, dOpt, average);
   // Adam makes its slots on its first update: the discriminator's count settles only after the
   // generator's first update too, the step after it.
   const D = new NetworkUpdate('d', dOpt, loop.dVars, criticSteps + 1);
@@ -111,6 +118,7 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
         if ((i + 1) % criticSteps === 0) {
           g = G.step(() => loop.generatorLoss(batch, { training: true, updates }, loop.rng), readback.carried);
           updates.apply();
+          average?.update();
         }
         tf.dispose(batch);
         step++;
@@ -129,21 +137,23 @@ export async function trainGan<B extends tf.TensorContainer, S = number[]>(loop:
     // Judged by the epoch just run: the next one is expected to take as long.
     stop = epoch < schedule.epochs && performance.now() + seconds * 1000 > deadline;
     if (stop) log(`${loop.name}: stopping after epoch ${epoch}: another would end past the ${Number(loop.minutes!.toPrecision(3))}-minute limit; run again to resume`);
-    if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs || stop) await checkpoint(loop, epoch, step, gOpt, dOpt);
+    if (epoch % schedule.checkpointEvery === 0 || epoch === schedule.epochs || stop) await checkpoint(loop, epoch, step, gOpt, dOpt, average);
   }
   gOpt.dispose();
   dOpt.dispose();
+  average?.dispose();
   return { epoch, step };
 }
 
 /** Where training starts: after the newest checkpoint of this run (its weights, optimizers, data RNG and metrics), else at step 0. */
-async function resume<B, S>(loop: GanLoop<B, S>, gOpt: Adam, dOpt: Adam): Promise<{ epoch: number; step: number }> {
+async function resume<B, S>(loop: GanLoop<B, S>, gOpt: Adam, dOpt: Adam, average?: WeightAverage): Promise<{ epoch: number; step: number }> {
   const saved = await checkpointToResume(loop.checkpointDir, loop.identity, loop.store, loop.restart, loop.name, [loop.metrics.file, ...(loop.outputs ?? [])]);
   if (!saved) {
     await loop.metrics.reset();
     return { epoch: 0, step: 0 };
   }
   loop.store.load(saved.weights);
+  average?.load(saved.weights, saved.meta.averageUpdates as number);
   await loop.store.restoreOptimizer(gOpt, unprefixed('g', saved.optimizer));
   await loop.store.restoreOptimizer(dOpt, unprefixed('d', saved.optimizer));
   const epoch = saved.meta.epoch as number;
@@ -161,14 +171,21 @@ async function resume<B, S>(loop: GanLoop<B, S>, gOpt: Adam, dOpt: Adam): Promis
  * the two then redoes this epoch and writes both again, where the other order left them an epoch
  * behind for good. Not from diverged weights, though: they would replace a good generator.
  */
-async function checkpoint<B, S>(loop: GanLoop<B, S>, epoch: number, step: number, gOpt: Adam, dOpt: Adam): Promise<void> {
+async function checkpoint<B, S>(loop: GanLoop<B, S>, epoch: number, step: number, gOpt: Adam, dOpt: Adam, average?: WeightAverage): Promise<void> {
   const { store } = loop;
   for (const [name, v] of store.variables) {
     if (!((await v.data()) as Float32Array).every(Number.isFinite)) throw new DivergedError(`training diverged: weight ${name} holds NaN or infinite values at step ${step}; ${DIVERGED_FIX}`);
   }
-  await loop.onCheckpoint?.(epoch);
+  if (average) {
+    await average.whileApplied(async () => loop.onCheckpoint?.(epoch));
+    await loop.onCheckpointTrained?.(epoch);
+  } else {
+    await loop.onCheckpoint?.(epoch);
+  }
   const optimizer = { ...prefixed('g', await store.optimizerState(gOpt)), ...prefixed('d', await store.optimizerState(dOpt)) };
-  await saveCheckpoint(loop.checkpointDir, { step, weights: store.snapshot(), optimizer, meta: { epoch, rng: loop.rng.seedState, identity: loop.identity } }, loop.schedule.keepCheckpoints);
+  const weights = { ...store.snapshot(), ...average?.snapshot() };
+  const meta = { epoch, rng: loop.rng.seedState, identity: loop.identity, ...(average && { averageUpdates: average.updates }) };
+  await saveCheckpoint(loop.checkpointDir, { step, weights, optimizer, meta }, loop.schedule.keepCheckpoints);
 }
 
 /** An epoch's progress bar, and the sums of its steps' losses for the epoch's means; a non-finite loss stops the run. */

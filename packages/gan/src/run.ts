@@ -31,9 +31,12 @@ export function runFiles(outDir: string) {
     checkpointDir: path.join(outDir, 'checkpoints'),
     metrics: new MetricsLog(path.join(outDir, 'metrics.jsonl')),
     // Moved aside with the checkpoints when a run starts afresh.
-    outputs: ['grids', 'grid-latest.png'].map((f) => path.join(outDir, f)),
+    outputs: ['grids', 'grid-latest.png', 'trained'].map((f) => path.join(outDir, f)),
   };
 }
+
+/** With a weight average, where the generator's trained weights are exported beside the average, for comparison: <outDir>/trained/generator. */
+export const trainedOutDir = (outDir: string) => path.join(outDir, 'trained');
 
 /** A checkpoint's grid of generated images, grids/epoch-NNNN.png, copied to grid-latest.png. */
 export async function writeEpochGrid(outDir: string, epoch: number, pixels: Uint8Array, count: number, size: number, cols: number): Promise<void> {

@@ -53,4 +53,31 @@ describe('weight average', () => {
     average.dispose();
     store.dispose();
   });
+
+  it('averages only the scopes it is given, and lends the average to a task before giving the trained weights back', async () => {
+    const store = new ParamStore(new Rng(1));
+    const g = store.add('g/w', [1], { kind: 'zeros' });
+    const d = store.add('d/w', [1], { kind: 'zeros' });
+    const before = tf.memory().numTensors;
+    const average = new WeightAverage(store, 0.5, ['g']);
+    for (const v of [2, 4]) {
+      tf.tidy(() => {
+        g.assign(tf.tensor1d([v]));
+        d.assign(tf.tensor1d([-v]));
+      });
+      average.update();
+    }
+    // d = 0.5 over two updates: weights 1/3, 2/3.
+    expect(Object.keys(average.snapshot())).toEqual(['average:g/w']);
+    const seen = await average.whileApplied(async () => [g.dataSync()[0], d.dataSync()[0]]);
+    expect(seen[0]).toBeCloseTo((2 + 2 * 4) / 3, 6);
+    expect(seen[1]).toBe(-4);
+    expect([g.dataSync()[0], d.dataSync()[0]]).toEqual([4, -4]);
+    // Given back even when the task fails.
+    await expect(average.whileApplied(async () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    expect(g.dataSync()[0]).toBe(4);
+    average.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    store.dispose();
+  });
 });

@@ -119,6 +119,53 @@ describe('trainGan', () => {
     loop.store.dispose();
   });
 
+  it("with a weight average: trains as without, lends the generator's average to onCheckpoint and its trained weights to onCheckpointTrained, and resumes it exactly", async () => {
+    const decay = 0.6;
+    const run = async (minutes?: number) => {
+      const out = dir();
+      const { loop, seen } = tinyGan(out);
+      Object.assign(loop.schedule, { weightAverage: decay });
+      const g = loop.store.variables.get('g/w')!;
+      const d = loop.store.variables.get('d/w')!;
+      // The generator's weight at the start of each step: what the previous step's update left.
+      const starts: number[] = [];
+      const atCheckpoint: { epoch: number; g: number; d: number; trained: number }[] = [];
+      const hooks = {
+        fakeImages: (batch: tf.Tensor4D) => (starts.push(g.dataSync()[0]), loop.fakeImages(batch)),
+        onCheckpoint: async (epoch: number) => void atCheckpoint.push({ epoch, g: g.dataSync()[0], d: d.dataSync()[0], trained: NaN }),
+        onCheckpointTrained: async () => void (atCheckpoint[atCheckpoint.length - 1].trained = g.dataSync()[0]),
+      };
+      if (minutes) await trainGan({ ...loop, ...hooks, minutes });
+      await trainGan({ ...loop, ...hooks, restart: minutes === undefined });
+      const final = { g: g.dataSync()[0], d: d.dataSync()[0] };
+      loop.store.dispose();
+      return { seen, starts, atCheckpoint, final };
+    };
+    const straight = await run();
+    const plain = tinyGan(dir());
+    await trainGan(plain.loop);
+    plain.loop.store.dispose();
+    // Averaging draws nothing and changes no weight: the same losses as a run without it.
+    expect(straight.seen).toEqual(plain.seen);
+
+    // After each of the 6 updates: the next step's starting weight, the last one the trained weight at the end.
+    const after = [...straight.starts.slice(1), straight.final.g];
+    const average = (t: number) => after.slice(0, t).reduce((sum, w, i) => sum + (1 - decay) * decay ** (t - 1 - i) * w, 0) / (1 - decay ** t);
+    expect(straight.atCheckpoint.map((c) => c.epoch)).toEqual([1, 2]);
+    expect(straight.atCheckpoint[0].g).toBeCloseTo(average(3), 5);
+    expect(straight.atCheckpoint[1].g).toBeCloseTo(average(6), 5);
+    expect(straight.atCheckpoint[1].g).not.toBeCloseTo(straight.final.g, 3);
+    // The discriminator is not averaged; the trained generator comes back after the checkpoint.
+    expect(straight.atCheckpoint[1].d).toBe(straight.final.d);
+    expect(straight.atCheckpoint[1].trained).toBe(straight.final.g);
+
+    // Stopped after epoch 1 and resumed: the same average at the end as straight through.
+    const resumed = await run(1e-9);
+    expect(resumed.atCheckpoint.map((c) => c.epoch)).toEqual([1, 2]);
+    expect(resumed.atCheckpoint[1].g).toBeCloseTo(straight.atCheckpoint[1].g, 6);
+    expect(resumed.final).toEqual(straight.final);
+  });
+
   it('stops on the step that diverged, before its epoch is checkpointed', async () => {
     const out = dir();
     const { loop } = tinyGan(out, 5);

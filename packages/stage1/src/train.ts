@@ -1,5 +1,5 @@
 import { log, repeatEachRow, Rng, UsageError } from '@t2i/core';
-import { buildGan, ganLosses, ganSetting, generatePixels, gridNoise, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganLosses, ganSetting, generatePixels, gridNoise, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainedOutDir, trainGan, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import type { SentenceSpace } from 'embeddings';
 import type { Stage1Config } from './config.ts';
 import { ganBatch, type GanData } from './data.ts';
@@ -60,6 +60,8 @@ export async function trainStage1(models: Stage1Models, data: GanData, config: S
     restart: options.restart,
     minutes: options.minutes,
     onCheckpoint,
+    // Its config without the average: the one that trains these very weights.
+    onCheckpointTrained: (epoch) => exportGenerator(trainedOutDir(options.outDir), models, { ...config, weightAverage: undefined }, { textDim: dim, encoder: encoderId }, epoch),
   });
 }
 

@@ -31,7 +31,7 @@ describe('Stage I configs', () => {
   });
 });
 
-describe('the loss and auxClassLoss switches, left out', () => {
+describe('the GAN switches (loss, auxClassLoss, weightAverage...), left out', () => {
   const data = { dim: 1024, encoder: 'abc', images: 7000 };
 
   it('leave the identity of release.json, whose checkpoints a running training resumes from, as it was before they existed', () => {
@@ -42,9 +42,9 @@ describe('the loss and auxClassLoss switches, left out', () => {
     const release = loadConfig(Stage1Config, 'stage1', 'release');
     expect(runIdentity(release, data)).toBe(before);
     // Written out at their defaults, they name the same run; set otherwise, another.
-    const defaults = { beta2: 0.999, loss: 'gan-cls', gradientPenalty: 10, criticSteps: 1, auxClassLoss: 0 };
+    const defaults = { beta2: 0.999, loss: 'gan-cls', gradientPenalty: 10, criticSteps: 1, auxClassLoss: 0, weightAverage: 0 };
     expect(runIdentity(Stage1Config.parse({ ...release, ...defaults }), data)).toBe(before);
-    for (const [key, value] of Object.entries({ beta2: 0.9, loss: 'wgan-gp', gradientPenalty: 5, criticSteps: 5, auxClassLoss: 1 })) {
+    for (const [key, value] of Object.entries({ beta2: 0.9, loss: 'wgan-gp', gradientPenalty: 5, criticSteps: 5, auxClassLoss: 1, weightAverage: 0.998 })) {
       expect(runIdentity(Stage1Config.parse({ ...release, [key]: value }), data), key).not.toBe(before);
     }
   });

@@ -1,6 +1,6 @@
 import { log, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
 import { tf } from '@t2i/backends';
-import { buildGan, ganLosses, ganSetting, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganLosses, ganSetting, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainedOutDir, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
@@ -97,6 +97,8 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, da
     restart: options.restart,
     minutes: options.minutes,
     onCheckpoint,
+    // Its config without the average: the one that trains these very weights.
+    onCheckpointTrained: (epoch) => exportGenerator(trainedOutDir(options.outDir), models, { ...config, weightAverage: undefined }, { textDim: dim, encoder: encoderId }, epoch, stage1),
   });
 }
 

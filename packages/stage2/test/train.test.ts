@@ -114,6 +114,25 @@ describe('Stage II training', () => {
     for (const key of ['g_consistency', 'g_upsampler']) expect(Number.isFinite(metrics[1][key]), key).toBe(true);
   }, 180_000);
 
+  it("with a weight average, exports the generator's average where every reader looks and its trained weights beside it", async () => {
+    const run = await train(tinyStage2({ ndf: 1, shuffleRows: 2, epochs: 2, inputSkip: true, weightAverage: 0.5 }));
+    expect(run.leaked).toBe(0);
+    const read = async (dir: string) => {
+      const loaded = await loadStage2Generator(generatorDir(dir));
+      const weights = values(loaded.store.variables);
+      loaded.store.dispose();
+      return weights;
+    };
+    const config = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).config;
+    expect([config(run.outDir).weightAverage, config(path.join(run.outDir, 'trained')).weightAverage]).toEqual([0.5, undefined]);
+    const average = await read(run.outDir);
+    const trained = await read(path.join(run.outDir, 'trained'));
+    // The trained export is the run's last generator; the average differs from it, being part the first step's.
+    for (const [name, w] of Object.entries(trained)) expect(w, name).toEqual(run.weights[name]);
+    expect(Object.keys(average).filter((n) => average[n].some((v, i) => v !== trained[n][i])).length).toBeGreaterThan(0);
+    expect(Object.keys(average).some((n) => n.startsWith('d/'))).toBe(false);
+  }, 180_000);
+
   it('detail only: two steps move every generator weight through the block-mean-free correction', async () => {
     const run = await train(tinyStage2({ ndf: 1, shuffleRows: 2, epochs: 2, detailOnly: true }));
     expect(run.leaked).toBe(0);
