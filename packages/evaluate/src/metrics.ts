@@ -188,29 +188,31 @@ export function fid(a: Float32Array | Float64Array, b: Float32Array | Float64Arr
 }
 
 /**
- * FID of the rows `a` against the Gaussian `real`, once for each of `groups` consecutive parts of
- * `a` left out (the values a jackknife reads). Sums and outer products of the rows add over parts,
- * so each value costs one Fréchet distance rather than another pass over the rows.
+ * FID of the rows `a` against the Gaussian `real`, once for each of `groups` interleaved parts of
+ * `a` left out (rows g, g + groups, g + 2 groups...: the values a jackknife reads). Interleaved, not
+ * consecutive: the rows come image by image, class by class, so each part holds every class and
+ * leaving one out does not change which flowers the set shows. Sums and outer products of the rows
+ * add over parts, so each value costs one Fréchet distance rather than another pass over the rows.
  */
 export function fidLeaveOneOut(a: Float32Array | Float64Array, real: Gaussian, dim: number, groups: number): number[] {
-  const ranges = splitRanges(a.length / dim, groups);
-  const sums = ranges.map(() => new Float64Array(dim));
-  const outers = ranges.map(() => new Float64Array(dim * dim));
-  ranges.forEach(([start, end], g) => {
-    for (let i = start; i < end; i++) {
-      for (let r = 0; r < dim; r++) {
-        const x = a[i * dim + r];
-        sums[g][r] += x;
-        for (let c = r; c < dim; c++) outers[g][r * dim + c] += x * a[i * dim + c];
-      }
+  const n = a.length / dim;
+  if (groups < 2 || groups > n) throw new RangeError(`cannot leave out one of ${groups} parts of ${n} rows`);
+  const counts = Array.from({ length: groups }, (_, g) => Math.ceil((n - g) / groups));
+  const sums = counts.map(() => new Float64Array(dim));
+  const outers = counts.map(() => new Float64Array(dim * dim));
+  for (let i = 0; i < n; i++) {
+    const [sum, outer] = [sums[i % groups], outers[i % groups]];
+    for (let r = 0; r < dim; r++) {
+      const x = a[i * dim + r];
+      sum[r] += x;
+      for (let c = r; c < dim; c++) outer[r * dim + c] += x * a[i * dim + c];
     }
-  });
+  }
   const total = (parts: Float64Array[]) => parts.reduce((acc, p) => acc.map((v, i) => v + p[i]), new Float64Array(parts[0].length));
   const [sum, outer] = [total(sums), total(outers)];
-  const n = a.length / dim;
-  return ranges.map(([start, end], g) => {
-    const m = n - (end - start);
-    if (m < 2) throw new RangeError(`leaving out ${end - start} of ${n} rows leaves no covariance`);
+  return counts.map((count, g) => {
+    const m = n - count;
+    if (m < 2) throw new RangeError(`leaving out ${count} of ${n} rows leaves no covariance`);
     const mean = Float64Array.from(sum, (v, i) => (v - sums[g][i]) / m);
     const cov = new Float64Array(dim * dim);
     for (let r = 0; r < dim; r++) {

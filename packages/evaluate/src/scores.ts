@@ -48,7 +48,7 @@ export const PROTOCOL = {
   inceptionScore: (splits: number) =>
     `Inception Score: StackGAN's inception_score.py with our classifier's p(y|x) over all its classes: the generated images in ${splits} consecutive splits, exp(mean KL(p(y|x) || p(y))) per split, p(y) the split's mean; mean and std over the splits. Higher is better; the real test-class images' score is given for scale.`,
   fid: (splits: number) =>
-    `FID: Fréchet distance between Gaussians fitted (mean, n-1 covariance) to the classifier's pooled features of the generated images and of every real test-class image (64x64 centre crops); 256x256 images are box-filtered to 64 first. Lower is better; real train-class against real test-class images is the floor to read it against. ± is its jackknife standard error: the FID again with each of the ${splits} splits of the generated images left out in turn, the real images held fixed; it says how far another draw of captions and noise could move the value, not how far another training run would.`,
+    `FID: Fréchet distance between Gaussians fitted (mean, n-1 covariance) to the classifier's pooled features of the generated images and of every real test-class image (64x64 centre crops); 256x256 images are box-filtered to 64 first. Lower is better; real train-class against real test-class images is the floor to read it against. ± is its jackknife standard error: the FID again with each of ${splits} interleaved parts of the generated images (images g, g + ${splits}, g + 2 x ${splits}…, so that each part shows every class) left out in turn, the real images held fixed; it says how far another draw of captions and noise could move the value, not how far another training run would.`,
   detail: (images: number) =>
     `Detail (256x256 images only): a Laplacian pyramid of each image's luma (Rec. 601, on [0, 1]) in ${DETAIL_BANDS} bands, finest first (256->128, 128->64, 64->32, 32->16 px): band = x - bilinear upsample(2x2 average of x), then x = its 2x2 average; a band's energy is its mean |value|. The distance is the Fréchet distance between Gaussians fitted to the generated images' and to the ${images} real test-class images' vectors of log(energy + 0.001) (centre 256 crops of the 304 px set); lower is better, 0 = the real photos' detail. The ratio is the generated images' mean energy of the two finest bands over the real images': 1 = as much fine detail as real photos, near 0 = a plain upscale of 64 px images. Every other score sees 256 images box-filtered to 64, where Stage II and Stage I upscaled look alike; this one reads what lies above 64 px.`,
   detailNotApplicable: 'n/a: 64x64 images; the detail score reads the bands of 256x256 ones',
@@ -57,7 +57,7 @@ export const PROTOCOL = {
   rPrecision: (candidates: number, splits: number, note: string) =>
     `R-precision (R = 1): each generated image ranks its own caption among ${candidates - 1} mismatched ones (captions of test images of other classes, drawn at random) by cosine in the joint text-image space of embeddings (its image encoder on the image, 256 box-filtered to 64; the caption's stored vector); the share ranked first, mean and std over ${splits} splits.${note ? ` ${note}` : ''}`,
   paired:
-    "Stage II against each baseline image by image: the same captions and noise, so each Stage II image has its own Stage I image and upscale. For R-precision (its caption ranked first) and class top-1, the share of images Stage II gets right less the share the baseline does, with its standard error over the images (McNemar's: only the images where the two disagree add to it) and the counts of images only one of them gets right. For FID, Stage II's less the baseline's (below 0: Stage II nearer the real photos), with the jackknife standard error of that difference: both FIDs again with the same split left out of both sets, in turn, so what the two sets share cancels. A difference within about two standard errors of 0 is noise.",
+    "Stage II against each baseline image by image: the same captions and noise, so each Stage II image has its own Stage I image and upscale. For R-precision (its caption ranked first) and class top-1, the share of images Stage II gets right less the share the baseline does, with its standard error over the images (McNemar's: only the images where the two disagree add to it) and the counts of images only one of them gets right. For FID, Stage II's less the baseline's (below 0: Stage II nearer the real photos), with the jackknife standard error of that difference: both FIDs again with the same part left out of both sets, in turn, so what the two sets share cancels. A difference within about two standard errors of 0 is noise.",
   classConsistency: "Class consistency: the classifier's top-1 and top-5 on the generated images, against the class of the caption's image.",
   courseScore:
     "The course's score: mean cosine distance (1 - cosine) between the classifier features of each generated image and of its caption's ground-truth image, plus 1 / spread, spread = root mean per-dimension variance of the generated images' features (a collapsed generator has a small spread). Lower is better. Our classifier's features, not the course's network.",
@@ -72,7 +72,7 @@ export interface StageScores {
   model: string;
   images: number;
   inceptionScore: MeanStd & { splits: number; protocol: string };
-  /** With its jackknife standard error over the splits: how far another draw of captions and noise could move it. */
+  /** With its jackknife standard error over interleaved parts: how far another draw of captions and noise could move it. */
   fid: { value: number; standardError: number; protocol: string };
   rPrecision: MeanStd & { candidates: number; splits: number; protocol: string };
   classConsistency: { top1: number; top5: number; protocol: string };
@@ -178,7 +178,7 @@ export function pairedComparisons(measured: MeasuredSet[]): { protocol: string; 
   const against = (base: MeasuredSet): PairedScores => ({
     fid: {
       difference: stage2.scores.fid.value - base.scores.fid.value,
-      // The same split left out of both sets at once: the jackknife of the difference itself.
+      // The same part left out of both sets at once: the jackknife of the difference itself.
       standardError: jackknifeStandardError(stage2.fidLeaveOneOut.map((v, g) => v - base.fidLeaveOneOut[g])),
     },
     rPrecision: pairedDifference(first(stage2.perImage.captionRank), first(base.perImage.captionRank)),

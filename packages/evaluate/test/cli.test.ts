@@ -107,9 +107,9 @@ describe('generate and evaluate end to end', () => {
       expect(scores.stages.stage1.rPrecision.candidates).toBe(31);
       expect(scores.stages.stage1.rPrecision.protocol).toMatch(/Only 30 captions of other test classes exist here/);
       expect(scores.real.fidTrainVsTest.value).toBeGreaterThan(0);
-      // Three splits of 12 images: FID's jackknife over them, and Stage II's FID against each baseline's.
+      // 12 images in three interleaved parts: FID's jackknife over them, and Stage II's FID against each baseline's.
       expect(scores.stages.stage1.fid.standardError).toBeGreaterThan(0);
-      expect(scores.stages.stage1.fid.protocol).toMatch(/each of the 3 splits/);
+      expect(scores.stages.stage1.fid.protocol).toMatch(/each of 3 interleaved parts/);
       expect(scores.paired.stage2VsStage1.fid.difference).toBeCloseTo(scores.stages.stage2.fid.value - scores.stages.stage1.fid.value, 9);
       const table = await readTable(path.join(out, 'scores.arrow'));
       expect(table.numRows).toBe(36);

@@ -83,18 +83,20 @@ describe('FID', () => {
 describe("FID's jackknife", () => {
   const normals = (rng: Rng, n: number, dim: number, shift = 0) => Float64Array.from({ length: n * dim }, () => shift + rng.normal());
 
-  it('gives each leave-one-out FID as computed afresh without that split', () => {
+  it('gives each leave-one-out FID as computed afresh without that part: rows g, g + 5, g + 10...', () => {
     const rng = new Rng(4);
     const dim = 3;
-    const a = normals(rng, 53, dim, 0.5);
+    const n = 53;
+    const a = normals(rng, n, dim, 0.5);
     const real = gaussianOf(normals(rng, 80, dim), dim);
     const loo = fidLeaveOneOut(a, real, dim, 5);
     expect(loo).toHaveLength(5);
-    // splitRanges(53, 5): rows 0-9, 10-20, 21-30, 31-41, 42-52.
-    [[0, 10], [10, 21], [21, 31], [31, 42], [42, 53]].forEach(([start, end], g) => {
-      const kept = Float64Array.from([...a.subarray(0, start * dim), ...a.subarray(end * dim)]);
-      expect(loo[g]).toBeCloseTo(frechetDistance(gaussianOf(kept, dim), real), 9);
+    loo.forEach((value, g) => {
+      const kept = Float64Array.from({ length: n }, (_, i) => i).filter((i) => i % 5 !== g);
+      const rows = Float64Array.from(Array.from(kept).flatMap((i) => Array.from(a.subarray(i * dim, (i + 1) * dim))));
+      expect(value).toBeCloseTo(frechetDistance(gaussianOf(rows, dim), real), 9);
     });
+    expect(() => fidLeaveOneOut(a, real, dim, 1)).toThrow(/cannot leave out/);
   });
 
   it("is the textbook standard error s / sqrt(n) for a mean's leave-one-out values", () => {
