@@ -89,6 +89,9 @@ const StageScores = z.object({
   detail: z.object({ distance: z.number() }).partial(),
 });
 const Scores = z.object({ stages: z.object({ stage1: StageScores, stage1Upscaled: StageScores.optional(), stage2: StageScores.optional() }) });
+const Difference = z.object({ difference: z.number(), standardError: z.number() });
+/** evaluate's image-by-image comparison, where the scores have one: said beside the verdict, which it does not change. */
+const Paired = z.object({ paired: z.object({ stage2VsStage1: z.object({ rPrecision: Difference }), stage2VsStage1Upscaled: z.object({ fid: Difference }) }) });
 
 /**
  * Whether a Stage II earns its place beside Stage I: it must beat Stage I upscaled with lanczos3
@@ -109,7 +112,11 @@ export function stage2Verdict(scores: unknown): { ship: boolean; reason: string 
   ];
   const ship = checks.every((c) => c.ok);
   const reason = ship ? `Stage II beats Stage I upscaled: ${checks.map((c) => c.say).join(', ')}` : `Stage II does not beat Stage I upscaled: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}`;
-  return { ship, reason };
+  const paired = Paired.safeParse(scores);
+  if (!paired.success) return { ship, reason };
+  const d = ({ difference, standardError }: z.infer<typeof Difference>) => `${difference >= 0 ? '+' : ''}${f(difference)} ± ${f(standardError)}`;
+  const { stage2VsStage1: vs1, stage2VsStage1Upscaled: vsUp } = paired.data.paired;
+  return { ship, reason: `${reason} (image by image: FID ${d(vsUp.fid)} against the upscale, R-precision ${d(vs1.rPrecision)} against Stage I)` };
 }
 
 /**

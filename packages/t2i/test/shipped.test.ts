@@ -138,6 +138,12 @@ describe('stage2Verdict', () => {
     expect(stage2Verdict(scores(row(19, 0.49, 1.6))).reason).toBe('Stage II does not beat Stage I upscaled: detail distance 1.600 against 1.500, R-precision 0.490 against Stage I\'s 0.500');
   });
 
+  it('says the image-by-image differences beside the verdict, where the scores have them, without changing it', () => {
+    const paired = { stage2VsStage1: { rPrecision: { difference: -0.002, standardError: 0.003 } }, stage2VsStage1Upscaled: { fid: { difference: -0.87, standardError: 0.12 } } };
+    const verdict = stage2Verdict({ ...scores(row(19, 0.49, 1.2)), paired });
+    expect(verdict).toEqual({ ship: false, reason: "Stage II does not beat Stage I upscaled: R-precision 0.490 against Stage I's 0.500 (image by image: FID -0.870 ± 0.120 against the upscale, R-precision -0.002 ± 0.003 against Stage I)" });
+  });
+
   it('ships none where the scores lack a row to compare', () => {
     for (const s of [null, {}, { stages: { stage1: row(20, 0.5) } }, scores(row(19, 0.6))]) expect(stage2Verdict(s).ship).toBe(false);
   });
