@@ -21,6 +21,7 @@ const TrainOptions = z.object({
   shuffleRows: optionalInt,
   inputSkip: z.boolean().optional(),
   detailOnly: z.boolean().optional(),
+  projectWhenDrawing: z.boolean().optional(),
   consistencyWeight: numberFlag((n) => n.min(0)).optional(),
   upsamplerWeight: numberFlag((n) => n.min(0)).optional(),
 });
@@ -39,6 +40,8 @@ const train = trainingCommand(
       .option('--no-input-skip', 'the paper\'s generator, without the input skip (overrides the config)')
       .option('--detail-only', "the input skip, with a correction that keeps Stage I's image exactly at 64 px and can only add finer detail (a departure; overrides the config)")
       .option('--no-detail-only', 'a correction free to change what Stage I drew (overrides the config)')
+      .option('--project-when-drawing', "images drawn (grids, evaluate, generate, the page) are moved onto their Stage I image at 64 px; training is unchanged (a departure; overrides the config)")
+      .option('--no-project-when-drawing', "images drawn as the generator makes them (overrides the config)")
       .option('--consistency-weight <w>', "weight of the L1 term keeping Stage II's image, box-filtered to 64, near its Stage I image (overrides the config)")
       .option('--upsampler-weight <w>', 'weight of the L1 term upsampling real images box-filtered to 64 back to themselves (overrides the config)'),
   { gan: true },

@@ -21,6 +21,13 @@ export const Stage2Config = z.object({
    * repaint (LAPGAN's band-pass residual).
    */
   detailOnly: z.boolean().optional(),
+  /**
+   * projectWhenDrawing: when drawing, not in training, Stage II's image is back-projected onto its
+   * Stage I image, so that box-filtered to 64 it is that image exactly: the consistency term's aim,
+   * held exactly where the images are used. Training is the same with it or without, so it is
+   * outside a run's identity.
+   */
+  projectWhenDrawing: z.boolean().optional(),
   /** Weight of an L1 term in G's loss between its 256 image box-filtered to 64 and the Stage I image it refined: it keeps what Stage I drew. */
   consistencyWeight: z.number().min(0).optional(),
   /** Weight of an L1 term in G's loss on real pairs: a real 256 image box-filtered to 64, refined back towards that image under its caption. */

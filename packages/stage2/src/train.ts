@@ -85,7 +85,8 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, da
     ...networkVariables(store),
     schedule: config,
     // As Stage I's; the sentence encoder was checked above to be Stage I's.
-    identity: runIdentity(config, { dim, encoder: encoderId, images, stage1: { config: stage1.config, epoch: stage1.epoch }, ...(ganSetting(config, 'auxClassLoss') > 0 ? { classes: data.classes.length } : {}) }),
+    // Drawing is not training: the same run with the projection or without.
+    identity: runIdentity({ ...config, projectWhenDrawing: undefined }, { dim, encoder: encoderId, images, stage1: { config: stage1.config, epoch: stage1.epoch }, ...(ganSetting(config, 'auxClassLoss') > 0 ? { classes: data.classes.length } : {}) }),
     rng: new Rng(config.seed ^ 0x51a6e2),
     epochBatches: (rng) => stream.startEpoch(rng, config.batchSize, config.shuffleRows),
     batch: async (step, rng) => {

@@ -13,14 +13,15 @@ describe('Stage II configs', () => {
     for (const name of names) expect(loadConfig(Stage2Config, 'stage2', name).name).toBe(name);
   });
 
-  it('keep the paper in full and the departures that kept Stage I\'s image on the sample in tiny and release', () => {
+  it('keep the paper in full, the departures that kept Stage I\'s image on the sample in tiny, and those and the projection in release', () => {
     const departures = (name: string) => {
       const c = loadConfig(Stage2Config, 'stage2', name);
-      return [c.inputSkip ?? false, c.detailOnly ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0];
+      return [c.inputSkip ?? false, c.detailOnly ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0, c.projectWhenDrawing ?? false];
     };
-    expect(departures('full')).toEqual([false, false, 0, 0]);
-    expect(departures('tiny')).toEqual([true, false, 50, 0]);
-    expect(departures('release')).toEqual([true, false, 50, 0]);
+    expect(departures('full')).toEqual([false, false, 0, 0, false]);
+    expect(departures('tiny')).toEqual([true, false, 50, 0, false]);
+    // Projected on the full data, where Stage I's own 64 px image scores above its upscale; not on the sample, where it does not.
+    expect(departures('release')).toEqual([true, false, 50, 0, true]);
   });
 
   it('take the loss switches from the command line, as Stage I does, and refuse an unknown loss', () => {

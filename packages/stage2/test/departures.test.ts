@@ -2,7 +2,7 @@ import { Rng } from '@t2i/core';
 import { tf } from '@t2i/backends';
 import { ParamStore } from '@t2i/gan';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backProjected, Generator, keepInRange, toStage1Size, upscaleBilinear } from '../src/model.ts';
+import { backProjected, Generator, keepInRange, projectedOnto, toStage1Size, upscaleBilinear } from '../src/model.ts';
 import { buildStage2, stage2Losses, type Stage2Batch } from '../src/train.ts';
 import { tinyStage2 } from './fixtures.ts';
 
@@ -68,6 +68,47 @@ describe("Stage II's departures from StackGAN", () => {
       expect(maxAbs(toStage1Size(out).sub(image))).toBeLessThan(1e-5);
     });
     store.dispose();
+  });
+
+  it('projected when drawing: the image drawn is its Stage I image box-filtered to 64, inside ±1; in training the generator\'s own output', () => {
+    const [store, other] = [new ParamStore(new Rng(1)), new ParamStore(new Rng(1))];
+    const config = tinyStage2({ ngf: 8, inputSkip: true });
+    const plain = new Generator(store, config, 6);
+    const projecting = new Generator(other, { ...config, projectWhenDrawing: true }, 6);
+    tf.tidy(() => {
+      const image = tf.randomUniform([2, 64, 64, 3], -0.99, 0.99, 'float32', 3) as tf.Tensor4D;
+      const { c } = plain.ca.apply(tf.ones([2, 6]), tf.randomNormal([2, 3]));
+      // The same trained-looking weights in both (batch norm's moving statistics left as they start).
+      for (const [name, v] of store.variables) {
+        if (name.includes('moving')) continue;
+        v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', 7));
+        other.variables.get(name)!.assign(v);
+      }
+      expect(maxAbs(projecting.generate(image, c, { training: true }).sub(plain.generate(image, c, { training: true })))).toBe(0);
+      const own = plain.generate(image, c, { training: false });
+      expect(maxAbs(toStage1Size(own).sub(image))).toBeGreaterThan(0.05);
+      const drawn = projecting.generate(image, c, { training: false });
+      expect(maxAbs(toStage1Size(drawn).sub(image))).toBeLessThan(1e-5);
+      expect(maxAbs(drawn)).toBeLessThanOrEqual(1 + 1e-6);
+    });
+    store.dispose();
+    other.dispose();
+  });
+
+  it('the projection changes an image smoothly: far less energy at the finest scale than one blockwise step, for the same block means', () => {
+    tf.tidy(() => {
+      // A smooth 256 image whose 4x4 means are off a smooth target by a smooth amount, as a trained Stage II's are.
+      const x = upscaleBilinear(tf.randomUniform([2, 8, 8, 3], -0.5, 0.5, 'float32', 3) as tf.Tensor4D, 256);
+      const image = upscaleBilinear(tf.randomUniform([2, 8, 8, 3], -0.5, 0.5, 'float32', 4) as tf.Tensor4D, 64);
+      const projected = projectedOnto(x, image);
+      const blockwise = x.add(tf.image.resizeNearestNeighbor(image.sub<tf.Tensor4D>(toStage1Size(x)), [256, 256])) as tf.Tensor4D;
+      expect(maxAbs(toStage1Size(projected).sub(image))).toBeLessThan(1e-5);
+      expect(maxAbs(toStage1Size(blockwise).sub(image))).toBeLessThan(1e-5);
+      // The finest band: an image less its 2x2 means upscaled back.
+      const finest = (y: tf.Tensor4D) => y.sub(upscaleBilinear(tf.avgPool(y, 2, 2, 'valid'), 256)).abs().mean().dataSync()[0];
+      const change = (y: tf.Tensor4D) => finest(y.sub(x) as tf.Tensor4D);
+      expect(change(projected)).toBeLessThan(change(blockwise) / 3);
+    });
   });
 
   it('keepInRange leaves a block inside ±1 as it is, and scales a block that overshoots just onto the bound', () => {

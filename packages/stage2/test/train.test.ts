@@ -104,6 +104,19 @@ describe('Stage II training', () => {
     for (const f of ['grids/epoch-0001.png', 'grids/epoch-0002.png', 'grid-latest.png', 'generator/tensors.json', 'manifest.json']) expect(existsSync(path.join(half, f))).toBe(true);
   }, 180_000);
 
+  // Drawing is not training: a run may take the projection up, or drop it, at any checkpoint.
+  it('the projection when drawing trains exactly as without it: a run resumes with it, reaches the same weights, and its export says it', async () => {
+    const half = tempDir();
+    cpSync(straight.outDir, half, { recursive: true });
+    rmSync(path.join(half, 'checkpoints', checkpointDirName(2)), { recursive: true });
+    stderr.mockClear();
+    const projected = await train({ ...config(2), projectWhenDrawing: true }, half, false);
+    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/stage2: resuming after epoch 1 \(step 1\)/);
+    for (const [name, v] of Object.entries(straight.weights)) expect(projected.weights[name], name).toEqual(v);
+    const exported = JSON.parse(readFileSync(path.join(half, 'generator', 'tensors.json'), 'utf8')) as { meta: { config: Stage2Config } };
+    expect(exported.meta.config.projectWhenDrawing).toBe(true);
+  }, 180_000);
+
   // The input skip starts the last conv at zero, so no gradient reaches the layers before it at
   // the first step: two steps must move every generator weight all the same.
   it('with every departure on (input skip, consistency, upsampler), two steps move every generator weight and log both terms', async () => {
