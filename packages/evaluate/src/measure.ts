@@ -5,6 +5,7 @@ import { loadCaptionVectors, type CaptionVectors } from 'embeddings';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadImageSet, SOURCE_SIZE, upscaleImages, type ImageSet } from 'preprocess-images';
+import { departures } from 'stage2';
 import { loadPipeline, modelArtifacts, requireModels, SIZE, type TextToImagePipeline, type Stage } from 't2i';
 import { centreCrops, classifierData, classifyAll, loadOrTrainClassifier, readClassificationSplit, toClassifierInput, type FlowerClassifier } from './classifier.ts';
 import type { EvaluateConfig } from './config.ts';
@@ -269,5 +270,6 @@ function describeModels(p: TextToImagePipeline): Record<GeneratedSet, string> {
   const stage1Upscaled = `${stage1}; upscaled 64 -> 256 (lanczos3)`;
   if (!p.stage2) return { stage1, stage1Upscaled, stage2: '' };
   const c2 = p.stage2.config;
-  return { stage1, stage1Upscaled, stage2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
+  const departed = departures(c2).map((d) => `, ${d}`).join('');
+  return { stage1, stage1Upscaled, stage2: `${c2.residualBlocks} residual block${c2.residualBlocks === 1 ? '' : 's'}, ngf ${c2.ngf}, ndf ${c2.ndf}${departed}; config ${c2.name}, epoch ${p.stage2.epoch} of ${c2.epochs}, on Stage I epoch ${p.stage2.stage1.epoch}` };
 }

@@ -41,3 +41,13 @@ export const Stage2Config = z.object({
   shuffleRows: z.number().int().min(1),
 });
 export type Stage2Config = z.infer<typeof Stage2Config> & { name: string };
+
+/** The departures from StackGAN a config sets, in words: what a report says beside a Stage II's scores. */
+export function departures(c: Pick<Stage2Config, 'inputSkip' | 'detailOnly' | 'consistencyWeight' | 'upsamplerWeight' | 'projectWhenDrawing'>): string[] {
+  return [
+    c.detailOnly ? 'detail only' : c.inputSkip ? 'input skip' : '',
+    c.consistencyWeight ? `consistency ${c.consistencyWeight}` : '',
+    c.upsamplerWeight ? `upsampler ${c.upsamplerWeight}` : '',
+    c.projectWhenDrawing ? 'drawn projected onto Stage I at 64 px' : '',
+  ].filter(Boolean);
+}

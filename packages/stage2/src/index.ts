@@ -1,4 +1,4 @@
-export { Stage2Config } from './config.ts';
+export { departures, Stage2Config } from './config.ts';
 export { Discriminator, Generator, IMAGE_SIZE } from './model.ts';
 export { otherStage1, readStage2Generator, type LoadedStage1, type LoadedStage2 } from './exported.ts';
 export { ImageStream, openStage2Data, streamedBatch, type RowInfo, type Stage2Data, type StreamStep } from './data.ts';

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { z } from 'zod';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Stage2Config } from '../src/config.ts';
+import { departures, Stage2Config } from '../src/config.ts';
 
 describe('Stage II configs', () => {
   it('load by name, each shipped one', () => {
@@ -22,6 +22,14 @@ describe('Stage II configs', () => {
     expect(departures('tiny')).toEqual([true, false, 50, 0, false]);
     // Projected on the full data, where Stage I's own 64 px image scores above its upscale; not on the sample, where it does not.
     expect(departures('release')).toEqual([true, false, 50, 0, true]);
+  });
+
+  it('name their departures in words, for the report', () => {
+    const named = (name: string) => departures(loadConfig(Stage2Config, 'stage2', name));
+    expect(named('full')).toEqual([]);
+    expect(named('tiny')).toEqual(['input skip', 'consistency 50']);
+    expect(named('release')).toEqual(['input skip', 'consistency 50', 'drawn projected onto Stage I at 64 px']);
+    expect(departures({ detailOnly: true, inputSkip: true, upsamplerWeight: 10 })).toEqual(['detail only', 'upsampler 10']);
   });
 
   it('take the loss switches from the command line, as Stage I does, and refuse an unknown loss', () => {
