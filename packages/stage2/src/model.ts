@@ -20,14 +20,14 @@ export const toStage1Size = (images: tf.Tensor4D): tf.Tensor4D => tf.avgPool(ima
 /** 64x64 images with each pixel repeated over its 4x4 block at 256: toStage1Size gives them back. */
 const blocks = (images: tf.Tensor4D): tf.Tensor4D => tf.image.resizeNearestNeighbor(images, [IMAGE_SIZE, IMAGE_SIZE]);
 
+/** 256 images `x` with each 4x4 block shifted by its gap to the 64 px `image`: box-filtered to 64, they are `image`. */
+const shiftedOntoBlocks = (x: tf.Tensor4D, image: tf.Tensor4D): tf.Tensor4D => x.add(blocks(image.sub(toStage1Size(x))));
+
 /**
  * Stage I's image upscaled (bilinear) and back-projected: the difference between the image and the
  * upscale's 4x4 means is added back per block, so that box-filtered to 64 it is the image again.
  */
-export const backProjected = (image: tf.Tensor4D): tf.Tensor4D => {
-  const up = upscaleBilinear(image, IMAGE_SIZE);
-  return up.add(blocks(image.sub(toStage1Size(up))));
-};
+export const backProjected = (image: tf.Tensor4D): tf.Tensor4D => shiftedOntoBlocks(upscaleBilinear(image, IMAGE_SIZE), image);
 
 /** 256 images less their 4x4 block means: only the detail finer than a Stage I pixel. */
 const detailOf = (x: tf.Tensor4D): tf.Tensor4D => x.sub(blocks(toStage1Size(x)));
@@ -63,7 +63,7 @@ export function projectedOnto(x: tf.Tensor4D, image: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     let y = x;
     for (let i = 0; i < PROJECTION_STEPS; i++) y = y.add(upscaleBilinear(image.sub(toStage1Size(y)), IMAGE_SIZE));
-    return keepInRange(y.add(blocks(image.sub(toStage1Size(y)))), image);
+    return keepInRange(shiftedOntoBlocks(y, image), image);
   });
 }
 
@@ -100,8 +100,8 @@ class ResidualBlock {
  * `detailOnly` the correction loses its 4x4 block means and the upscale is back-projected, as
  * LAPGAN's band-pass residuals, and each block is kept inside ±1 by scaling its departure from its
  * Stage I pixel: box-filtered to 64, Stage II's image is its Stage I image. With
- * `projectWhenDrawing` the image drawn outside training is projected onto its Stage I image the same
- * way (projectedOnto), while training sees the generator's own output.
+ * `projectWhenDrawing` the image drawn outside training is moved onto its Stage I image likewise,
+ * smoothly (projectedOnto), while training sees the generator's own output.
  */
 export class Generator {
   readonly ca: ConditioningAugmentation;

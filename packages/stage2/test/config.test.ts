@@ -14,14 +14,14 @@ describe('Stage II configs', () => {
   });
 
   it('keep the paper in full, the departures that kept Stage I\'s image on the sample in tiny, and those and the projection in release', () => {
-    const departures = (name: string) => {
+    const switches = (name: string) => {
       const c = loadConfig(Stage2Config, 'stage2', name);
       return [c.inputSkip ?? false, c.detailOnly ?? false, c.consistencyWeight ?? 0, c.upsamplerWeight ?? 0, c.projectWhenDrawing ?? false];
     };
-    expect(departures('full')).toEqual([false, false, 0, 0, false]);
-    expect(departures('tiny')).toEqual([true, false, 50, 0, false]);
+    expect(switches('full')).toEqual([false, false, 0, 0, false]);
+    expect(switches('tiny')).toEqual([true, false, 50, 0, false]);
     // Projected on the full data, where Stage I's own 64 px image scores above its upscale; not on the sample, where it does not.
-    expect(departures('release')).toEqual([true, false, 50, 0, true]);
+    expect(switches('release')).toEqual([true, false, 50, 0, true]);
   });
 
   it('name their departures in words, for the report', () => {
