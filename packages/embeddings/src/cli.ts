@@ -11,6 +11,7 @@ const Options = z.object({
   encoder: z.enum(['joint', 'seq2seq', 'import']).optional(),
   imageEpochs: optionalInt,
   importFile: z.string().optional(),
+  textEncoder: z.enum(['cnn', 'cnn-gru']).optional(),
   imageColours: z.boolean().optional(),
   colourLevels: optionalInt,
   captionsFrom: z.enum(['image', 'class']).optional(),
@@ -28,6 +29,7 @@ const command = trainingCommand(
       .option('--encoder <kind>', 'joint | seq2seq | import (overrides the config)')
       .option('--image-epochs <n>', 'seq2seq and import: epochs of the image encoder fitted afterwards (overrides the config)')
       .option('--import-file <file>', 'with --encoder import: Arrow or .npy vectors, images x 10 captions x D')
+      .option('--text-encoder <kind>', 'joint: cnn (a word CNN, max over time) | cnn-gru (the CNN read by a GRU) (overrides the config)')
       .option('--image-colours', "joint: the image side also reads the image's colour histograms (overrides the config)")
       .option('--colour-levels <n>', 'with --image-colours: levels of each RGB channel in the histograms, 2 to 8 (default 4: 64 bins)')
       .option('--captions-from <where>', "joint: each pair's captions are the image's own (image) or from random images of its class (class) (overrides the config)")
@@ -45,6 +47,7 @@ const command = trainingCommand(
       learningRate: o.learningRate,
       seed: o.seed,
       importFile: o.importFile,
+      textEncoder: o.textEncoder,
       imageColours: o.imageColours,
       colourLevels: o.colourLevels,
       captionsFrom: o.captionsFrom,

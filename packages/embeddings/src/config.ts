@@ -7,6 +7,10 @@ export const EmbeddingsConfig = z.object({
   dim: z.number().int().min(2),
   wordDim: z.number().int().min(2),
   textChannels: z.number().int().min(2),
+  /** The joint text side: cnn, a word CNN pooled by a max over time; cnn-gru, the same CNN read by a GRU (Reed et al.'s CNN-RNN). cnn when absent. */
+  textEncoder: z.enum(['cnn', 'cnn-gru']).optional(),
+  /** With cnn-gru: the GRU's state size; half of textChannels when absent (at 256, 3x cheaper than 256 on wasm). */
+  gruHidden: z.number().int().min(2).optional(),
   /** Width of the image CNN's first layer; each later layer doubles it. */
   imageChannels: z.number().int().min(1),
   /** The image CNN: cnn4, four 4x4 stride-2 convolutions; cnn8, each followed by a 3x3 one of the same width. */

@@ -20,7 +20,7 @@ export function buildTextModel(store: ParamStore, config: EmbeddingsConfig, voca
   if (config.encoder === 'seq2seq') {
     return { text: new Seq2Seq(store, { vocabSize, wordDim: config.wordDim, hidden: config.seq2seqHidden }), dim: config.seq2seqHidden };
   }
-  return { text: new TextEncoder(store, { vocabSize, wordDim: config.wordDim, channels: config.textChannels, dim: config.dim }), dim: config.dim };
+  return { text: new TextEncoder(store, { vocabSize, wordDim: config.wordDim, channels: config.textChannels, dim: config.dim, gruHidden: config.textEncoder === 'cnn-gru' ? (config.gruHidden ?? Math.ceil(config.textChannels / 2)) : undefined }), dim: config.dim };
 }
 
 export function buildModels(config: EmbeddingsConfig, vocabSize: number): EncoderModels {

@@ -1,17 +1,12 @@
 import type { ParamStore } from '@t2i/gan';
 import { tf } from '@t2i/backends';
+import { addGru, runGru, type Gru } from './gru.ts';
 import { l2normalize } from './text-encoder.ts';
 
 export interface Seq2SeqShape {
   vocabSize: number;
   wordDim: number;
   hidden: number;
-}
-
-interface Gru {
-  wx: tf.Variable;
-  wh: tf.Variable;
-  b: tf.Variable;
 }
 
 /**
@@ -30,38 +25,16 @@ export class Seq2Seq {
   constructor(store: ParamStore, readonly shape: Seq2SeqShape) {
     const s = store.scope('seq2seq');
     const { vocabSize, wordDim, hidden } = shape;
-    const gru = (name: string): Gru => ({
-      wx: s.add(`${name}/wx`, [wordDim, 3 * hidden], { kind: 'glorot' }),
-      wh: s.add(`${name}/wh`, [hidden, 3 * hidden], { kind: 'glorot' }),
-      b: s.add(`${name}/b`, [3 * hidden], { kind: 'zeros' }),
-    });
     this.words = s.add('words', [vocabSize, wordDim], { kind: 'normal', std: 0.1 });
-    this.enc = gru('encoder');
-    this.dec = gru('decoder');
+    this.enc = addGru(s, 'encoder', wordDim, hidden);
+    this.dec = addGru(s, 'decoder', wordDim, hidden);
     this.out = s.add('out', [hidden, vocabSize], { kind: 'glorot' });
     this.outBias = s.add('outBias', [vocabSize], { kind: 'zeros' });
   }
 
-  /** Runs a GRU over [batch, length] tokens; where mask is 0 the state is carried unchanged. Returns every step's state. */
+  /** Runs a GRU over the words of [batch, length] tokens; where mask is 0 the state is carried unchanged. */
   private run(gru: Gru, tokens: tf.Tensor2D, mask: tf.Tensor2D, h0: tf.Tensor2D): tf.Tensor2D[] {
-    const [batch, length] = tokens.shape;
-    const H = this.shape.hidden;
-    const x = tf.gather(this.words, tokens).reshape([batch * length, -1]).matMul(gru.wx).add(gru.b).reshape([batch, length, 3 * H]);
-    const xs = tf.unstack(x, 1) as tf.Tensor2D[];
-    const ms = tf.unstack(mask.expandDims(2), 1) as tf.Tensor2D[];
-    const states: tf.Tensor2D[] = [];
-    let h = h0;
-    for (let t = 0; t < length; t++) {
-      const [xz, xr, xn] = tf.split(xs[t], 3, 1);
-      const [hz, hr, hn] = tf.split(h.matMul(gru.wh), 3, 1);
-      const z = tf.sigmoid(xz.add(hz));
-      const r = tf.sigmoid(xr.add(hr));
-      const n = tf.tanh(xn.add(r.mul(hn)));
-      const next = tf.sub(1, z).mul(n).add(z.mul(h)) as tf.Tensor2D;
-      h = next.sub(h).mul(ms[t]).add(h) as tf.Tensor2D;
-      states.push(h);
-    }
-    return states;
+    return runGru(gru, tf.gather(this.words, tokens) as tf.Tensor3D, mask, h0);
   }
 
   /** The sentence vector: [batch, hidden], unit length. tokens are 0-padded. */

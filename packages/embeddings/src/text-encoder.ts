@@ -1,21 +1,28 @@
 import type { ParamStore } from '@t2i/gan';
 import { tf } from '@t2i/backends';
+import { addGru, runGru, type Gru } from './gru.ts';
 
 export interface TextEncoderShape {
   vocabSize: number;
   wordDim: number;
   channels: number;
   dim: number;
+  /** The convolutions' features are read by a GRU of this state size, whose states' mean (not the max over time) is the sentence. */
+  gruHidden?: number;
 }
 
 /**
  * The joint model's text side: word embeddings, two width-3 1-D convolutions with ReLU, a max
  * over the caption's real tokens (padding masked out) and a linear map to the sentence space.
+ * Recurrent (Reed et al.'s CNN-RNN, on words): a GRU reads the convolutions' features in order, and
+ * the mean of its states over the real tokens takes the max's place, so that a colour can be read
+ * with the part it names ("yellow petals, brown centre") beyond the convolutions' five tokens.
  * Vectors are L2-normalised: the contrastive loss compares directions, and the GANs then see
  * inputs of one scale.
  */
 export class TextEncoder {
   private readonly p: Record<string, tf.Variable>;
+  private readonly gru?: Gru;
 
   constructor(store: ParamStore, readonly shape: TextEncoderShape) {
     const s = store.scope('text');
@@ -26,9 +33,10 @@ export class TextEncoder {
       bias1: s.add('bias1', [channels], { kind: 'zeros' }),
       conv2: s.add('conv2', [3, channels, channels], { kind: 'glorot' }),
       bias2: s.add('bias2', [channels], { kind: 'zeros' }),
-      out: s.add('out', [channels, dim], { kind: 'glorot' }),
+      out: s.add('out', [shape.gruHidden ?? channels, dim], { kind: 'glorot' }),
       outBias: s.add('outBias', [dim], { kind: 'zeros' }),
     };
+    if (shape.gruHidden) this.gru = addGru(s, 'gru', channels, shape.gruHidden);
   }
 
   /** tokens: [batch, length] int32, 0-padded. Returns [batch, dim], unit length. */
@@ -41,12 +49,20 @@ export class TextEncoder {
       const words = tf.gather(p.words, tokens).mul(mask) as tf.Tensor3D;
       const h1 = tf.relu(tf.conv1d(words, p.conv1 as tf.Tensor3D, 1, 'same').add(p.bias1)).mul(mask) as tf.Tensor3D;
       const h2 = tf.relu(tf.conv1d(h1, p.conv2 as tf.Tensor3D, 1, 'same').add(p.bias2));
-      // Padding gets a large negative value, so the max over time ignores it.
-      const pooled = maxOverTime(h2.mul(mask).add(mask.sub(1).mul(1e4)) as tf.Tensor3D);
+      const pooled = this.gru ? meanOfStates(this.gru, h2.mul(mask) as tf.Tensor3D, mask) :
+        // Padding gets a large negative value, so the max over time ignores it.
+        maxOverTime(h2.mul(mask).add(mask.sub(1).mul(1e4)) as tf.Tensor3D);
       const v = pooled.matMul(p.out as tf.Tensor2D).add(p.outBias) as tf.Tensor2D;
       return l2normalize(v);
     });
   }
+}
+
+/** The mean of a GRU's states over the real tokens of [batch, length, channels] (mask [batch, length, 1]). */
+function meanOfStates(gru: Gru, features: tf.Tensor3D, mask: tf.Tensor3D): tf.Tensor2D {
+  const [batch] = features.shape;
+  const states = tf.stack(runGru(gru, features, mask.squeeze([2]) as tf.Tensor2D, tf.zeros([batch, gru.hidden])), 1);
+  return states.mul(mask).sum(1).div(mask.sum(1).maximum(1)) as tf.Tensor2D;
 }
 
 /**

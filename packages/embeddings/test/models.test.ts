@@ -6,6 +6,7 @@ import { contrastiveLoss, maskedTokenLoss } from '../src/losses.ts';
 import { encoderIdentity } from '../src/stage.ts';
 import { colourHistograms, ImageEncoder } from '../src/image-encoder.ts';
 import { Seq2Seq } from '../src/seq2seq.ts';
+import { addGru, runGru } from '../src/gru.ts';
 import { averageCaptions, maxOverTime, TextEncoder } from '../src/text-encoder.ts';
 
 beforeAll(async () => {
@@ -24,6 +25,40 @@ describe('encoders', () => {
     // The same caption without trailing padding gives the same vector.
     const b = enc.encode(tf.tensor2d([[5, 6, 7]], [1, 3], 'int32'));
     Array.from(b.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(a.dataSync()[i], 5));
+  });
+
+  it('text encoder cnn-gru: [batch, length] tokens -> unit vectors, padding ignored, a GRU beside the CNN', () => {
+    const store = new ParamStore(new Rng(1));
+    const enc = new TextEncoder(store, { vocabSize: 20, wordDim: 4, channels: 6, dim: 5, gruHidden: 3 });
+    expect(store.listScope('text/gru').length).toBe(3);
+    const a = enc.encode(tf.tensor2d([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]], [2, 5], 'int32'));
+    expect(a.shape).toEqual([2, 5]);
+    norms(a).forEach((n) => expect(n).toBeCloseTo(1, 5));
+    const b = enc.encode(tf.tensor2d([[5, 6, 7]], [1, 3], 'int32'));
+    Array.from(b.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(a.dataSync()[i], 5));
+    // Unlike the max over time, the GRU's states depend on everything before them: the reversed caption reads differently.
+    const reversed = enc.encode(tf.tensor2d([[7, 6, 5]], [1, 3], 'int32'));
+    expect(Math.max(...Array.from(reversed.sub(b).abs().dataSync()))).toBeGreaterThan(1e-3);
+  });
+
+  it('GRU: one step equals the hand computation; a masked step carries the state unchanged', () => {
+    const store = new ParamStore(new Rng(2));
+    const gru = addGru(store.scope('g'), 'cell', 2, 1);
+    const [wx, wh, b] = [gru.wx.arraySync() as number[][], gru.wh.arraySync() as number[][], Array.from(gru.b.dataSync())];
+    gru.b.assign(tf.tensor1d([0.1, -0.2, 0.3]));
+    b.splice(0, 3, 0.1, -0.2, 0.3);
+    const x = [0.5, -1];
+    const h0 = 0.4;
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    const gate = (k: number) => x[0] * wx[0][k] + x[1] * wx[1][k] + b[k];
+    const z = sig(gate(0) + h0 * wh[0][0]);
+    const r = sig(gate(1) + h0 * wh[0][1]);
+    const n = Math.tanh(gate(2) + r * h0 * wh[0][2]);
+    const expected = (1 - z) * n + z * h0;
+    const inputs = tf.tensor3d([[x, x]]);
+    const states = runGru(gru, inputs, tf.tensor2d([[1, 0]]), tf.tensor2d([[h0]]));
+    expect(states[0].dataSync()[0]).toBeCloseTo(expected, 6);
+    expect(states[1].dataSync()[0]).toBeCloseTo(expected, 6);
   });
 
   it('image encoder: [batch, 64, 64, 3] -> unit vectors', () => {

@@ -105,9 +105,22 @@ describe('training the encoders', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('encodes any sentence after training; unknown words are reported, never fatal', async () => {
-    const run = await train(tinyConfig());
-    await saveEncoder(encoderDir(run.dir), run.models, tinyConfig(), run.data.vocab, 'test-encoder');
+  it('cnn-gru: training moves every weight of the GRU and the map after it', async () => {
+    const config = tinyConfig({ textEncoder: 'cnn-gru' });
+    const data = syntheticData();
+    const initial = buildModels(config, data.vocab.size);
+    const before = Object.fromEntries([...initial.store.variables].map(([name, v]) => [name.replace(/^store\d+:/, ''), Array.from(v.dataSync())]));
+    initial.store.dispose();
+    const run = await train(config, tempDir(), true, data);
+    const moved = Object.entries(run.weights).map(([name, w]) => [name.replace(/^store\d+:/, ''), w] as const).filter(([name]) => /^text\/(gru|out)/.test(name));
+    expect(moved.map(([name]) => name).sort()).toEqual(['text/gru/b', 'text/gru/wh', 'text/gru/wx', 'text/out', 'text/outBias']);
+    for (const [name, w] of moved) expect(w, name).not.toEqual(before[name]);
+    run.models.store.dispose();
+  });
+
+  it.each(['cnn', 'cnn-gru'] as const)('%s: encodes any sentence after training; unknown words are reported, never fatal', async (textEncoder) => {
+    const run = await train(tinyConfig({ textEncoder }));
+    await saveEncoder(encoderDir(run.dir), run.models, tinyConfig({ textEncoder }), run.data.vocab, 'test-encoder');
     const encoder = await loadSentenceEncoder(encoderDir(run.dir));
     const long = `${'red petals '.repeat(tinyConfig().maxTokens / 2)}and a zebra`;
     const { vectors, unknownWords, ignoredWords } = await encoder.encode(['this flower has red petals', 'a zebra flower', '???', '', long]);
