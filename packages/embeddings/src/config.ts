@@ -9,7 +9,7 @@ export const EmbeddingsConfig = z.object({
   textChannels: z.number().int().min(2),
   /** The joint text side: cnn, a word CNN pooled by a max over time; cnn-gru, the same CNN read by a GRU (Reed et al.'s CNN-RNN). cnn when absent. */
   textEncoder: z.enum(['cnn', 'cnn-gru']).optional(),
-  /** With cnn-gru: the GRU's state size; half of textChannels when absent (at 256, 3x cheaper than 256 on wasm). */
+  /** With cnn-gru: the GRU's state size; half of textChannels when absent (the state side is sequential, so its width sets the GRU's cost). */
   gruHidden: z.number().int().min(2).optional(),
   /** Width of the image CNN's first layer; each later layer doubles it. */
   imageChannels: z.number().int().min(1),
@@ -60,5 +60,7 @@ export const EmbeddingsConfig = z.object({
   importFile: z.string().optional(),
 }).refine((c) => !(c.captionsFrom === 'class' && (c.imagesPerClass ?? 1) > 1), {
   message: "captionsFrom 'class' gives siblings captions of one class, so they cannot be told apart as negatives: use imagesPerClass 1 with it",
+}).refine((c) => c.gruHidden === undefined || c.textEncoder === 'cnn-gru', {
+  message: "gruHidden sizes the GRU of textEncoder 'cnn-gru', and this config has none: drop gruHidden or set textEncoder 'cnn-gru'",
 });
 export type EmbeddingsConfig = z.infer<typeof EmbeddingsConfig> & { name: string };

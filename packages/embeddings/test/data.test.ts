@@ -76,6 +76,14 @@ describe('embedding data', () => {
     expect(both.error?.issues[0].message).toMatch(/use imagesPerClass 1/);
   });
 
+  it('refuses a GRU size without the GRU text side, which would be ignored', () => {
+    const base = { ...tinyConfig(), name: undefined };
+    expect(EmbeddingsConfig.safeParse({ ...base, textEncoder: 'cnn-gru', gruHidden: 4 }).success).toBe(true);
+    const stray = EmbeddingsConfig.safeParse({ ...base, gruHidden: 4 });
+    expect(stray.success).toBe(false);
+    expect(stray.error?.issues[0].message).toMatch(/set textEncoder 'cnn-gru'/);
+  });
+
   it('refuses models that read different sentence vectors (another size, or a retrained encoder), naming each and the command', () => {
     expect(() => requireOneSentenceSpace({ encoder: { textDim: 64, encoder: 'a1b2c3d4-x' }, 'Stage I': { textDim: 64, encoder: 'a1b2c3d4-x' } }, 'x')).not.toThrow();
     // Generators of earlier versions record no encoder: only the size can be checked.
