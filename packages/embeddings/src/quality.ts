@@ -45,54 +45,115 @@ export interface Quality {
   /** Share of captions whose own image ranks first / in the top 10 among all images of the split. */
   captionToImageR1: number;
   captionToImageR10: number;
+  /** Share of captions whose own image ranks in the top 10 among the images of its own class only. */
+  withinClassR10: number;
+  /**
+   * The R@10 of an encoder that knows each caption's class and nothing else (its class's images
+   * first, in chance order): the ceiling of class-level training, and withinClassR10's chance level.
+   */
+  classOracleR10: number;
+  /** Share of captions whose nearest class vector (the normalised mean of the class's image vectors) is their class. */
+  captionClassTop1: number;
+}
+
+/** The vectors of one split, unit length: images with their class, captions with their image. */
+export interface SplitVectors {
+  dim: number;
+  imageVecs: Float32Array;
+  imageClass: ArrayLike<number>;
+  textVecs: Float32Array;
+  /** For each caption, the index of its image in imageVecs. */
+  captionImage: ArrayLike<number>;
+}
+
+export type Retrieval = Omit<Quality, 'split' | 'images' | 'captions'>;
+
+/** Zero-shot classification and caption-to-image ranks from the vectors alone (dot products are cosines). */
+export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
+  const { dim, imageClass, captionImage } = v;
+  const nImages = imageClass.length;
+  const nCaptions = captionImage.length;
+  const classes = [...new Set(Array.from(imageClass))].sort((a, b) => a - b);
+  const classOf = (image: number) => classes.indexOf(imageClass[image]);
+  const classVecs = new Float32Array(classes.length * dim);
+  for (let i = 0; i < nCaptions; i++) {
+    const c = classOf(captionImage[i]);
+    for (let d = 0; d < dim; d++) classVecs[c * dim + d] += v.textVecs[i * dim + d];
+  }
+  const imgs = tf.tensor2d(v.imageVecs, [nImages, dim]);
+  const nearestT = tf.tidy(() => imgs.matMul(tf.tensor2d(classVecs, [classes.length, dim]), false, true).argMax(1));
+  const nearest = (await nearestT.data()) as Int32Array;
+  nearestT.dispose();
+  const classImageVecs = new Float32Array(classes.length * dim);
+  for (let i = 0; i < nImages; i++) {
+    const c = classOf(i);
+    for (let d = 0; d < dim; d++) classImageVecs[c * dim + d] += v.imageVecs[i * dim + d];
+  }
+  const captionClassT = tf.tidy(() => {
+    const centres = tf.tensor2d(classImageVecs, [classes.length, dim]);
+    const unitCentres = centres.div(centres.norm('euclidean', 1, true));
+    return tf.tensor2d(v.textVecs, [nCaptions, dim]).matMul(unitCentres, false, true).argMax(1);
+  });
+  const captionClass = (await captionClassT.data()) as Int32Array;
+  captionClassT.dispose();
+  const imageClassT = tf.tensor1d(Int32Array.from(imageClass), 'int32');
+  // Ranks in chunks of captions: the whole caption x image score matrix of the training split
+  // (70k x 7k) would not fit in wasm's 4 GB.
+  const rank = new Int32Array(nCaptions);
+  const rankInClass = new Int32Array(nCaptions);
+  for (let start = 0; start < nCaptions; start += RANK_CHUNK) {
+    const end = Math.min(nCaptions, start + RANK_CHUNK);
+    const own = Int32Array.from({ length: end - start }, (_, i) => captionImage[start + i]);
+    const [all, inClass] = tf.tidy(() => {
+      const scores = tf.tensor2d(v.textVecs.subarray(start * dim, end * dim), [end - start, dim]).matMul(imgs, false, true);
+      const ownT = tf.tensor1d(own, 'int32');
+      const ownScore = scores.mul(tf.oneHot(ownT, nImages)).sum(1, true);
+      // Rank of the caption's own image = how many images score strictly higher.
+      const higher = scores.greater(ownScore);
+      const sameClass = tf.gather(imageClassT, ownT).expandDims(1).equal(imageClassT.expandDims(0));
+      return [higher.sum(1), higher.logicalAnd(sameClass).sum(1)];
+    });
+    rank.set((await all.data()) as Int32Array, start);
+    rankInClass.set((await inClass.data()) as Int32Array, start);
+    tf.dispose([all, inClass]);
+  }
+  tf.dispose([imgs, imageClassT]);
+  const classSize = classes.map((c) => Array.from(imageClass).filter((k) => k === c).length);
+  let oracle = 0;
+  for (let i = 0; i < nCaptions; i++) {
+    const n = classSize[classOf(captionImage[i])];
+    oracle += Math.min(10, n) / n;
+  }
+  let captionsRight = 0;
+  for (let i = 0; i < nCaptions; i++) if (captionClass[i] === classOf(captionImage[i])) captionsRight++;
+  let correct = 0;
+  for (let i = 0; i < nImages; i++) if (nearest[i] === classOf(i)) correct++;
+  const share = (r: Int32Array, k: number) => r.filter((x) => x < k).length / nCaptions;
+  return {
+    classes: classes.length,
+    zeroShotTop1: correct / nImages,
+    captionToImageR1: share(rank, 1),
+    captionToImageR10: share(rank, 10),
+    withinClassR10: share(rankInClass, 10),
+    classOracleR10: oracle / nCaptions,
+    captionClassTop1: captionsRight / nCaptions,
+  };
 }
 
 /**
  * Reed et al.'s zero-shot protocol and caption-to-image retrieval, on one split (the test classes,
- * never seen in training). Vectors are unit length, so dot products are cosines.
+ * never seen in training).
  */
 export async function measureQuality(models: EncoderModels, data: EmbeddingData, split: 'train' | 'test'): Promise<Quality> {
   const imageRows = data.images.splits.flatMap((s, i) => (s === split ? [i] : []));
   const captionRows = Array.from(data.captions.image.keys()).filter((r) => data.images.splits[data.captions.image[r]] === split);
-  const dim = models.dim;
-  const imageVecs = await encodeImages(models, data, imageRows);
-  const textVecs = await captionVectors(models, data, captionRows);
   const rowOfImage = new Map(imageRows.map((r, i) => [r, i]));
-
-  const classes = [...new Set(imageRows.map((r) => data.images.classIds[r]))].sort((a, b) => a - b);
-  const classVecs = new Float32Array(classes.length * dim);
-  captionRows.forEach((r, i) => {
-    const c = classes.indexOf(data.images.classIds[data.captions.image[r]]);
-    for (let d = 0; d < dim; d++) classVecs[c * dim + d] += textVecs[i * dim + d];
+  const retrieval = await scoreRetrieval({
+    dim: models.dim,
+    imageVecs: await encodeImages(models, data, imageRows),
+    imageClass: imageRows.map((r) => data.images.classIds[r]),
+    textVecs: await captionVectors(models, data, captionRows),
+    captionImage: captionRows.map((r) => rowOfImage.get(data.captions.image[r])!),
   });
-  const imgs = tf.tensor2d(imageVecs, [imageRows.length, dim]);
-  const nearestT = tf.tidy(() => imgs.matMul(tf.tensor2d(classVecs, [classes.length, dim]), false, true).argMax(1));
-  const nearest = (await nearestT.data()) as Int32Array;
-  nearestT.dispose();
-  // Ranks in chunks of captions: the whole caption x image score matrix of the training split
-  // (70k x 7k) would not fit in wasm's 4 GB.
-  const rank = new Int32Array(captionRows.length);
-  for (let start = 0; start < captionRows.length; start += RANK_CHUNK) {
-    const rows = captionRows.slice(start, start + RANK_CHUNK);
-    const part = tf.tidy(() => {
-      const scores = tf.tensor2d(textVecs.subarray(start * dim, (start + rows.length) * dim), [rows.length, dim]).matMul(imgs, false, true);
-      const own = tf.tensor1d(rows.map((r) => rowOfImage.get(data.captions.image[r])!), 'int32');
-      const ownScore = scores.mul(tf.oneHot(own, imageRows.length)).sum(1, true);
-      // Rank of the caption's own image = how many images score strictly higher.
-      return scores.greater(ownScore).sum(1);
-    });
-    rank.set((await part.data()) as Int32Array, start);
-    part.dispose();
-  }
-  imgs.dispose();
-  const correct = imageRows.filter((r, i) => classes[nearest[i]] === data.images.classIds[r]).length;
-  return {
-    split,
-    classes: classes.length,
-    images: imageRows.length,
-    captions: captionRows.length,
-    zeroShotTop1: correct / imageRows.length,
-    captionToImageR1: rank.filter((k) => k < 1).length / rank.length,
-    captionToImageR10: rank.filter((k) => k < 10).length / rank.length,
-  };
+  return { split, images: imageRows.length, captions: captionRows.length, ...retrieval };
 }

@@ -115,7 +115,7 @@ export async function runEmbeddings(config: EmbeddingsConfig, options: Embedding
   const quality: Quality[] = [];
   for (const split of ['test', 'train'] as const) {
     const q = await measureQuality(models, data, split);
-    log(`embeddings ${q.split} (${q.classes} classes, ${q.images} images): zero-shot top-1 ${(100 * q.zeroShotTop1).toFixed(1)}%, caption->image R@1 ${(100 * q.captionToImageR1).toFixed(1)}%, R@10 ${(100 * q.captionToImageR10).toFixed(1)}%`);
+    log(`embeddings ${q.split} (${q.classes} classes, ${q.images} images): zero-shot top-1 ${(100 * q.zeroShotTop1).toFixed(1)}%, caption->image R@1 ${(100 * q.captionToImageR1).toFixed(1)}%, R@10 ${(100 * q.captionToImageR10).toFixed(1)}% (class-only ceiling ${(100 * q.classOracleR10).toFixed(1)}%; within its class ${(100 * q.withinClassR10).toFixed(1)}%); a caption's class top-1 ${(100 * q.captionClassTop1).toFixed(1)}%`);
     quality.push(q);
   }
   models.store.dispose();
@@ -128,7 +128,7 @@ export async function runEmbeddings(config: EmbeddingsConfig, options: Embedding
     config: config.name,
     backend: options.backend,
     protocol:
-      'zeroShotTop1: each image of the split goes to the class whose mean caption vector is nearest (cosine); captionToImageR1/R10: share of captions whose own image ranks 1st / in the top 10 among all images of the split. Test classes are never seen in training.',
+      'zeroShotTop1: each image of the split goes to the class whose mean caption vector is nearest (cosine); captionToImageR1/R10: share of captions whose own image ranks 1st / in the top 10 among all images of the split; withinClassR10: the same among the images of the caption\'s class only; classOracleR10: the R@10 of an encoder that knows each caption\'s class and nothing else (the mean of min(10, n) / n over captions, n its class\'s images), the chance level of withinClassR10; captionClassTop1: share of captions whose nearest class (the normalised mean of its image vectors) is their own. Test classes are never seen in training.',
     quality,
   });
   await writeJsonAtomic(path.join(options.outDir, 'manifest.json'), { stage: 'embeddings', encoder: config.encoder, config, dim: models.dim, captions: ids.length, backend: options.backend, seconds: Number(seconds.toFixed(1)), bytes });
