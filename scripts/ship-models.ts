@@ -1,18 +1,19 @@
 /**
  * Writes models/ from a trained run: the sentence encoder (both sides) and the Stage I generator in float16,
  * the Stage II generator too when the run's scores show it beats Stage I upscaled, and models/manifest.json (configs, dataset, epochs, training time, the encoder id, each file's
- * sha256, and evaluate's scores where the run has them). The maintainers' step before committing
+ * sha256, and evaluate's scores where the run has them). It refuses a Stage I that scores worse than
+ * the one shipped now (stage1Verdict), unless forced. The maintainers' step before committing
  * a release model; users never need it.
- *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."]
+ *   pnpm tsx scripts/ship-models.ts [--from $T2I_ARTIFACTS] [--dataset "..."] [--force]
  */
 import { artifactsDir, log, newCommand, parseOptions, readJson, runCommand, trainingSpan, UsageError } from '@t2i/core';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../packages/backends/src/index.ts';
-import { shipModels, shippedDir, stage2Verdict } from '../packages/t2i/src/shipped.ts';
+import { shipModels, shippedDir, stage1Verdict, stage2Verdict, verifyShipped } from '../packages/t2i/src/shipped.ts';
 import { z } from 'zod';
 
-const Options = z.object({ from: z.string(), dataset: z.string() });
+const Options = z.object({ from: z.string(), dataset: z.string(), force: z.boolean().optional() });
 
 /** The metadata an exported model's tensors.json carries (its config, epoch, encoder id). */
 const tensorsMeta = <T>(dir: string) => readJson<{ meta: T }>(path.join(dir, 'tensors.json')).meta;
@@ -20,6 +21,7 @@ const tensorsMeta = <T>(dir: string) => readJson<{ meta: T }>(path.join(dir, 'te
 const command = newCommand('ship-models', 'Write models/ (float16 sentence encoder, Stage I generator and a Stage II that beats Stage I upscaled, with a manifest) from a trained run')
   .option('--from <dir>', 'the run folder that holds embeddings/, stage1/ and optionally stage2/ (default: $T2I_ARTIFACTS, else data/)', artifactsDir())
   .option('--dataset <text>', 'what the models were trained on, for the manifest', 'Oxford-102 flowers, the 7,034 images of the 82 training classes, with Reed et al. (2016) captions')
+  .option('--force', 'ship even a Stage I that scores worse than the shipped one, or has no scores')
   .action(async (raw) => {
     const o = parseOptions(Options, raw, 'ship-models');
     const from = path.resolve(o.from);
@@ -32,6 +34,12 @@ const command = newCommand('ship-models', 'Write models/ (float16 sentence encod
     const stage1Meta = tensorsMeta<{ config: { epochs: number }; epoch: number }>(stage1);
     const scoresFile = path.join(from, 'evaluate', 'scores.json');
     const scores = existsSync(scoresFile) ? readJson<unknown>(scoresFile) : null;
+    // A release replaces the shipped models only where its Stage I is no worse, read on evaluate's scores.
+    if (!o.force) {
+      const verdict = stage1Verdict(scores, verifyShipped()?.scores);
+      if (!verdict.ship) throw new UsageError(`${verdict.reason}; ${shippedDir()} is left as it is (--force ships it anyway)`);
+      log(verdict.reason);
+    }
     // Stage II ships only where it does better than resizing Stage I's image, which costs nothing.
     const stage2 = path.join(from, 'stage2', 'generator');
     let stage2About: { config: unknown; epoch: number; trainingSeconds: number } | undefined;

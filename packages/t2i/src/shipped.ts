@@ -119,6 +119,37 @@ export function stage2Verdict(scores: unknown): { ship: boolean; reason: string 
   return { ship, reason: `${reason} (image by image: FID ${d(vsUp.fid)} against the upscale, R-precision ${d(vs1.rPrecision)} against Stage I)` };
 }
 
+/** The part of evaluate's scores.json that says how good a Stage I is, read against its classifier's floor. */
+const Stage1Scores = z.object({
+  stages: z.object({ stage1: z.object({ fid: z.object({ value: z.number() }), classConsistency: z.object({ top1: z.number(), top5: z.number() }) }) }),
+  real: z.object({ fidTrainVsTest: z.object({ value: z.number() }) }),
+});
+
+/**
+ * Whether a newly trained Stage I may replace the shipped one: its FID no further from its floor
+ * (each evaluate trains its own classifier, so FIDs compare as multiples of their floor) and its
+ * class top-1 and top-5 no lower. Nothing shipped, or shipped without scores: it ships.
+ */
+export function stage1Verdict(candidate: unknown, shipped: unknown): { ship: boolean; reason: string } {
+  if (shipped === null || shipped === undefined) return { ship: true, reason: 'nothing scored ships now' };
+  const now = Stage1Scores.safeParse(shipped);
+  if (!now.success) return { ship: true, reason: "the shipped models' scores hold no Stage I row to compare with" };
+  const next = Stage1Scores.safeParse(candidate);
+  if (!next.success) return { ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' };
+  const read = (s: z.infer<typeof Stage1Scores>) => ({ ratio: s.stages.stage1.fid.value / s.real.fidTrainVsTest.value, ...s.stages.stage1.classConsistency });
+  const [a, b] = [read(next.data), read(now.data)];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const checks = [
+    { ok: a.ratio <= b.ratio, say: `FID ${a.ratio.toFixed(3)}x its floor against ${b.ratio.toFixed(3)}x` },
+    { ok: a.top1 >= b.top1, say: `class top-1 ${pct(a.top1)} against ${pct(b.top1)}` },
+    { ok: a.top5 >= b.top5, say: `class top-5 ${pct(a.top5)} against ${pct(b.top5)}` },
+  ];
+  const ship = checks.every((c) => c.ok);
+  return ship
+    ? { ship, reason: `Stage I is no worse than the shipped one: ${checks.map((c) => c.say).join(', ')}` }
+    : { ship, reason: `Stage I scores worse than the shipped one: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}` };
+}
+
 /**
  * Writes models/: the sentence encoder, the Stage I generator and, when given, the Stage II
  * generator in float16, and the manifest with every file's sha256. The encoder's image side goes
