@@ -1,6 +1,8 @@
-import { log, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
+import { log, readJson, repeatEachRow, Rng, stepDir, UsageError } from '@t2i/core';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { tf } from '@t2i/backends';
-import { buildGan, ganLosses, ganSetting, generatePixels, generatorDir, gridNoise, loadGenerator, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, trainedOutDir, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
+import { buildGan, ganLosses, ganSetting, generatePixels, generatorDir, gridNoise, loadGenerator, loadTensors, networkVariables, normalTensor, runFiles, runIdentity, saveGenerator, saveTensors, trainedOutDir, trainGan, upscale, writeEpochGrid, type GanBatch, type GanModels, type Mode, type TrainRun } from '@t2i/gan';
 import { requireOneSentenceSpace, type SentenceSpace } from 'embeddings';
 import type { Stage2Config } from './config.ts';
 import { streamedBatch, type Stage2Data, type StreamStep } from './data.ts';
@@ -101,6 +103,21 @@ export async function trainStage2(models: Stage2Models, stage1: LoadedStage1, da
     // Its config without the average: the one that trains these very weights.
     onCheckpointTrained: (epoch) => exportGenerator(trainedOutDir(options.outDir), models, { ...config, weightAverage: undefined }, { textDim: dim, encoder: encoderId }, epoch, stage1),
   });
+  // A finished run resumed with the draw-time switch changed trains nothing, so no checkpoint rewrote its exports.
+  for (const dir of [options.outDir, trainedOutDir(options.outDir)]) await setDrawingSwitch(generatorDir(dir), config.projectWhenDrawing);
+}
+
+/** Rewrites an exported generator whose config disagrees with `projectWhenDrawing`: its weights as they are, its config with the switch. */
+async function setDrawingSwitch(dir: string, projectWhenDrawing: boolean | undefined): Promise<void> {
+  const file = path.join(dir, 'tensors.json');
+  if (!existsSync(file) || Boolean(readJson<{ meta: { config: Stage2Config } }>(file).meta.config.projectWhenDrawing) === Boolean(projectWhenDrawing)) return;
+  const { groups, meta } = await loadTensors(dir);
+  try {
+    await saveTensors(dir, groups, { ...meta, config: { ...(meta.config as Stage2Config), projectWhenDrawing } });
+  } finally {
+    tf.dispose(Object.values(groups).flatMap((g) => Object.values(g)));
+  }
+  log(`stage2: ${dir} now ${projectWhenDrawing ? 'projects' : 'does not project'} its image onto Stage I's when drawing (weights unchanged)`);
 }
 
 /** a1, b1, a2, b2, ...: images of `stride` bytes from two sets, in pairs. */

@@ -117,6 +117,26 @@ describe('Stage II training', () => {
     expect(exported.meta.config.projectWhenDrawing).toBe(true);
   }, 180_000);
 
+  it('a finished run resumed with the projection switched trains nothing and rewrites its export with the switch, weights unchanged', async () => {
+    const done = tempDir();
+    cpSync(straight.outDir, done, { recursive: true });
+    const exportedConfig = () => (JSON.parse(readFileSync(path.join(done, 'generator', 'tensors.json'), 'utf8')) as { meta: { config: Stage2Config } }).meta.config;
+    const before = await loadStage2Generator(path.join(done, 'generator'));
+    const weightsBefore = values(before.store.variables);
+    before.store.dispose();
+    expect(exportedConfig().projectWhenDrawing).toBeUndefined();
+    stderr.mockClear();
+    await train({ ...config(2), projectWhenDrawing: true }, done, false);
+    expect(stderr.mock.calls.map(([m]) => String(m)).join('')).toMatch(/already trained for 2 epochs[\s\S]*now projects its image onto Stage I's when drawing/);
+    expect(exportedConfig().projectWhenDrawing).toBe(true);
+    const after = await loadStage2Generator(path.join(done, 'generator'));
+    expect(values(after.store.variables)).toEqual(weightsBefore);
+    after.store.dispose();
+    // And back: switched off again, the export says so.
+    await train(config(2), done, false);
+    expect(exportedConfig().projectWhenDrawing).toBeUndefined();
+  }, 180_000);
+
   // The input skip starts the last conv at zero, so no gradient reaches the layers before it at
   // the first step: two steps must move every generator weight all the same.
   it('with every departure on (input skip, consistency, upsampler), two steps move every generator weight and log both terms', async () => {
