@@ -9,7 +9,7 @@ export const Stage2Config = z.object({
   /** Residual blocks at 16x16 in the generator (the paper: 4). */
   residualBlocks: z.number().int().min(0),
   /**
-   * Departures from StackGAN for a CPU budget, each off unless a config sets it (README, "Departures").
+   * Departures from StackGAN for a CPU budget, each off unless a config sets it (docs/model.md, "Departures from the seed report and from the official StackGAN").
    * inputSkip: the generator's output is Stage I's image upscaled (bilinear) plus a learnt
    * correction, added before the tanh, the last conv starting at zero: at step 0 Stage II returns its input.
    */
