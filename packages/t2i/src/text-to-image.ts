@@ -116,10 +116,15 @@ export class TextToImagePipeline {
     return generateImages(this.generators(), vectors, noise);
   }
 
+  /** Sentence vectors [n, textDim], with each sentence's unknown words (read as <unk>) and words past the longest sentence read. */
+  async encode(sentences: string[]): Promise<{ vectors: Float32Array; unknownWords: string[][]; ignoredWords: string[][] }> {
+    if (!this.encoder) throw new Error('TextToImagePipeline: loaded without its sentence encoder');
+    return this.encoder.encode(sentences);
+  }
+
   /** n pictures of one sentence up to `stage`; the same seed gives the same pictures. */
   async generate(text: string, { n = 8, seed = 1, stage = this.stage2 ? 2 : 1 }: { n?: number; seed?: number; stage?: Stage } = {}): Promise<Pictures> {
-    if (!this.encoder) throw new Error('TextToImagePipeline: loaded without its sentence encoder');
-    const { vectors, unknownWords, ignoredWords } = await this.encoder.encode([text]);
+    const { vectors, unknownWords, ignoredWords } = await this.encode([text]);
     const generators = this.generators(stage);
     const { low, high } = await generatePixels(generators, repeatEachRow(vectors, this.textDim, n), seededNoise(seed, n, generators.dims));
     return { n, low, high, unknownWords: unknownWords[0], ignoredWords: ignoredWords[0] };
