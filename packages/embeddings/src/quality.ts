@@ -74,10 +74,12 @@ export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
   const nImages = imageClass.length;
   const nCaptions = captionImage.length;
   const classes = [...new Set(Array.from(imageClass))].sort((a, b) => a - b);
-  const classOf = (image: number) => classes.indexOf(imageClass[image]);
+  // Each image's class as an index into `classes`, and each class's number of images.
+  const classOf = Int32Array.from(imageClass, (k) => classes.indexOf(k));
+  const classSize = classes.map((_, c) => classOf.filter((k) => k === c).length);
   const classVecs = new Float32Array(classes.length * dim);
   for (let i = 0; i < nCaptions; i++) {
-    const c = classOf(captionImage[i]);
+    const c = classOf[captionImage[i]];
     for (let d = 0; d < dim; d++) classVecs[c * dim + d] += v.textVecs[i * dim + d];
   }
   const imgs = tf.tensor2d(v.imageVecs, [nImages, dim]);
@@ -86,7 +88,7 @@ export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
   nearestT.dispose();
   const classImageVecs = new Float32Array(classes.length * dim);
   for (let i = 0; i < nImages; i++) {
-    const c = classOf(i);
+    const c = classOf[i];
     for (let d = 0; d < dim; d++) classImageVecs[c * dim + d] += v.imageVecs[i * dim + d];
   }
   const captionClassT = tf.tidy(() => {
@@ -96,7 +98,7 @@ export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
   });
   const captionClass = (await captionClassT.data()) as Int32Array;
   captionClassT.dispose();
-  const imageClassT = tf.tensor1d(Int32Array.from(imageClass), 'int32');
+  const imageClassT = tf.tensor1d(classOf, 'int32');
   // Ranks in chunks of captions: the whole caption x image score matrix of the training split
   // (70k x 7k) would not fit in wasm's 4 GB.
   const rank = new Int32Array(nCaptions);
@@ -118,16 +120,15 @@ export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
     tf.dispose([all, inClass]);
   }
   tf.dispose([imgs, imageClassT]);
-  const classSize = classes.map((c) => Array.from(imageClass).filter((k) => k === c).length);
   let oracle = 0;
-  for (let i = 0; i < nCaptions; i++) {
-    const n = classSize[classOf(captionImage[i])];
-    oracle += Math.min(10, n) / n;
-  }
   let captionsRight = 0;
-  for (let i = 0; i < nCaptions; i++) if (captionClass[i] === classOf(captionImage[i])) captionsRight++;
+  for (let i = 0; i < nCaptions; i++) {
+    const c = classOf[captionImage[i]];
+    oracle += Math.min(10, classSize[c]) / classSize[c];
+    if (captionClass[i] === c) captionsRight++;
+  }
   let correct = 0;
-  for (let i = 0; i < nImages; i++) if (nearest[i] === classOf(i)) correct++;
+  for (let i = 0; i < nImages; i++) if (nearest[i] === classOf[i]) correct++;
   const share = (r: Int32Array, k: number) => r.filter((x) => x < k).length / nCaptions;
   return {
     classes: classes.length,
