@@ -36,7 +36,7 @@ const command = newCommand('ship-models', 'Write models/ (float16 sentence encod
     const scores = existsSync(scoresFile) ? readJson<unknown>(scoresFile) : null;
     // A release replaces the shipped models only where its Stage I is no worse, read on evaluate's scores.
     if (!o.force) {
-      const verdict = stage1Verdict(scores, verifyShipped()?.scores);
+      const verdict = stage1Verdict(scores, verifyShipped()?.scores, stage1Meta.epoch);
       if (!verdict.ship) throw new UsageError(`${verdict.reason}; ${shippedDir()} is left as it is (--force ships it anyway)`);
       log(verdict.reason);
     }

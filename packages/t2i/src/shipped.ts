@@ -121,21 +121,26 @@ export function stage2Verdict(scores: unknown): { ship: boolean; reason: string 
 
 /** The part of evaluate's scores.json that says how good a Stage I is, read against its classifier's floor. */
 const Stage1Scores = z.object({
-  stages: z.object({ stage1: z.object({ fid: z.object({ value: z.number() }), classConsistency: z.object({ top1: z.number(), top5: z.number() }) }) }),
+  stages: z.object({ stage1: z.object({ epoch: z.number().optional(), fid: z.object({ value: z.number() }), classConsistency: z.object({ top1: z.number(), top5: z.number() }) }) }),
   real: z.object({ fidTrainVsTest: z.object({ value: z.number() }) }),
 });
 
 /**
  * Whether a newly trained Stage I may replace the shipped one: its FID no further from its floor
  * (each evaluate trains its own classifier, so FIDs compare as multiples of their floor) and its
- * class top-1 and top-5 no lower. Nothing shipped, or shipped without scores: it ships.
+ * class top-1 and top-5 no lower. Nothing shipped, or shipped without scores: it ships. `epoch`,
+ * the generator's to ship: scores of another epoch of it say nothing about it.
  */
-export function stage1Verdict(candidate: unknown, shipped: unknown): { ship: boolean; reason: string } {
+export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: number): { ship: boolean; reason: string } {
   if (shipped === null || shipped === undefined) return { ship: true, reason: 'nothing scored ships now' };
   const now = Stage1Scores.safeParse(shipped);
   if (!now.success) return { ship: true, reason: "the shipped models' scores hold no Stage I row to compare with" };
   const next = Stage1Scores.safeParse(candidate);
   if (!next.success) return { ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' };
+  const scored = next.data.stages.stage1.epoch;
+  if (epoch !== undefined && scored !== undefined && scored !== epoch) {
+    return { ship: false, reason: `the run's scores are of Stage I at epoch ${scored}, its generator is at epoch ${epoch}; run evaluate on it again` };
+  }
   const read = (s: z.infer<typeof Stage1Scores>) => ({ ratio: s.stages.stage1.fid.value / s.real.fidTrainVsTest.value, ...s.stages.stage1.classConsistency });
   const [a, b] = [read(next.data), read(now.data)];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

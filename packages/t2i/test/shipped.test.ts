@@ -173,4 +173,10 @@ describe('stage1Verdict', () => {
     expect(stage1Verdict(scores(30, 15, 0, 0), {}).ship).toBe(true);
     expect(stage1Verdict(null, shipped)).toEqual({ ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' });
   });
+
+  it("refuses scores of another epoch than the generator's", () => {
+    const atEpoch = (epoch: number) => ({ ...scores(16, 15.22, 0.05, 0.23), stages: { stage1: { ...scores(16, 15.22, 0.05, 0.23).stages.stage1, epoch } } });
+    expect(stage1Verdict(atEpoch(60), shipped, 68)).toEqual({ ship: false, reason: "the run's scores are of Stage I at epoch 60, its generator is at epoch 68; run evaluate on it again" });
+    expect(stage1Verdict(atEpoch(68), shipped, 68).ship).toBe(true);
+  });
 });
