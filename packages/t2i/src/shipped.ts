@@ -93,25 +93,31 @@ const Difference = z.object({ difference: z.number(), standardError: z.number() 
 /** evaluate's image-by-image comparison, where the scores have one: said beside the verdict, which it does not change. */
 const Paired = z.object({ paired: z.object({ stage2VsStage1: z.object({ rPrecision: Difference }), stage2VsStage1Upscaled: z.object({ fid: Difference }) }) });
 
+type Verdict = { ship: boolean; reason: string };
+
+/** Ships when every check passes; the reason names them all when it does, the failed ones when not. */
+function judge(checks: { ok: boolean; say: string }[], passed: string, failed: string): Verdict {
+  const ship = checks.every((c) => c.ok);
+  return { ship, reason: ship ? `${passed}: ${checks.map((c) => c.say).join(', ')}` : `${failed}: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}` };
+}
+
 /**
  * Whether a Stage II earns its place beside Stage I: it must beat Stage I upscaled with lanczos3
  * (what generate writes at 256 without it) on FID and on the 256 px detail distance, with an
  * R-precision no lower than Stage I's. The reason names the figures either way.
  */
-export function stage2Verdict(scores: unknown): { ship: boolean; reason: string } {
+export function stage2Verdict(scores: unknown): Verdict {
   const parsed = Scores.safeParse(scores);
   const { stage1, stage1Upscaled: up, stage2 } = parsed.success ? parsed.data.stages : ({} as Partial<z.infer<typeof Scores>['stages']>);
   if (!stage1 || !up || !stage2 || stage2.detail.distance === undefined || up.detail.distance === undefined) {
     return { ship: false, reason: 'the scores hold no Stage II and Stage I upscaled rows to compare; run evaluate with both models' };
   }
   const f = (x: number) => x.toFixed(3);
-  const checks = [
+  const { ship, reason } = judge([
     { ok: stage2.fid.value < up.fid.value, say: `FID ${f(stage2.fid.value)} against the upscale's ${f(up.fid.value)}` },
     { ok: stage2.detail.distance < up.detail.distance, say: `detail distance ${f(stage2.detail.distance)} against ${f(up.detail.distance)}` },
     { ok: stage2.rPrecision.mean >= stage1.rPrecision.mean, say: `R-precision ${f(stage2.rPrecision.mean)} against Stage I's ${f(stage1.rPrecision.mean)}` },
-  ];
-  const ship = checks.every((c) => c.ok);
-  const reason = ship ? `Stage II beats Stage I upscaled: ${checks.map((c) => c.say).join(', ')}` : `Stage II does not beat Stage I upscaled: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}`;
+  ], 'Stage II beats Stage I upscaled', 'Stage II does not beat Stage I upscaled');
   const paired = Paired.safeParse(scores);
   if (!paired.success) return { ship, reason };
   const d = ({ difference, standardError }: z.infer<typeof Difference>) => `${difference >= 0 ? '+' : ''}${f(difference)} ± ${f(standardError)}`;
@@ -131,7 +137,7 @@ const Stage1Scores = z.object({
  * class top-1 and top-5 no lower. Nothing shipped, or shipped without scores: it ships. `epoch`,
  * the generator's to ship: scores of another epoch of it say nothing about it.
  */
-export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: number): { ship: boolean; reason: string } {
+export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: number): Verdict {
   if (shipped === null || shipped === undefined) return { ship: true, reason: 'nothing scored ships now' };
   const now = Stage1Scores.safeParse(shipped);
   if (!now.success) return { ship: true, reason: "the shipped models' scores hold no Stage I row to compare with" };
@@ -144,15 +150,11 @@ export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: numb
   const read = (s: z.infer<typeof Stage1Scores>) => ({ ratio: s.stages.stage1.fid.value / s.real.fidTrainVsTest.value, ...s.stages.stage1.classConsistency });
   const [a, b] = [read(next.data), read(now.data)];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const checks = [
+  return judge([
     { ok: a.ratio <= b.ratio, say: `FID ${a.ratio.toFixed(3)}x its floor against ${b.ratio.toFixed(3)}x` },
     { ok: a.top1 >= b.top1, say: `class top-1 ${pct(a.top1)} against ${pct(b.top1)}` },
     { ok: a.top5 >= b.top5, say: `class top-5 ${pct(a.top5)} against ${pct(b.top5)}` },
-  ];
-  const ship = checks.every((c) => c.ok);
-  return ship
-    ? { ship, reason: `Stage I is no worse than the shipped one: ${checks.map((c) => c.say).join(', ')}` }
-    : { ship, reason: `Stage I scores worse than the shipped one: ${checks.filter((c) => !c.ok).map((c) => c.say).join(', ')}` };
+  ], 'Stage I is no worse than the shipped one', 'Stage I scores worse than the shipped one');
 }
 
 /**

@@ -54,6 +54,12 @@ export async function shipTinyModels(root: string, { stage2 = false } = {}): Pro
   return models;
 }
 
+/** evaluate's scores.json, cut to what decides whether a Stage I ships: its FID, the FID floor, class top-1 / top-5, the epoch scored. */
+export const stage1Scores = (fid: number, floor: number, top1: number, top5: number, epoch?: number) => ({
+  stages: { stage1: { ...(epoch !== undefined && { epoch }), fid: { value: fid }, classConsistency: { top1, top5 } } },
+  real: { fidTrainVsTest: { value: floor } },
+});
+
 /** Where the models are looked for (T2I_ARTIFACTS, T2I_MODELS), as they are now; the function returned puts them back. */
 export function keepModelEnv(): () => void {
   const saved = { T2I_ARTIFACTS: process.env.T2I_ARTIFACTS, T2I_MODELS: process.env.T2I_MODELS };

@@ -4,14 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { shipTinyModels, writeTinyModels } from './fixtures.ts';
+import { shipTinyModels, stage1Scores as scores, writeTinyModels } from './fixtures.ts';
 import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
-
-/** evaluate's scores.json, cut to what decides a Stage I: FID, its floor, class top-1 / top-5. */
-const scores = (fid: number, floor: number, top1: number, top5: number) => ({
-  stages: { stage1: { fid: { value: fid }, classConsistency: { top1, top5 } } },
-  real: { fidTrainVsTest: { value: floor } },
-});
 
 const root = tempDir('t2i-ship-');
 const models = path.join(root, 'models');

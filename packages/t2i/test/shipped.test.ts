@@ -8,7 +8,7 @@ import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 import { runT2i } from '../../../test/helpers/run.ts';
 import { describeModels, loadPipeline, locateModels, modelArtifacts } from '../src/pipeline.ts';
 import { stage1Verdict, stage2Verdict, verifyShipped } from '../src/shipped.ts';
-import { keepModelEnv, shipTinyModels } from './fixtures.ts';
+import { keepModelEnv, shipTinyModels, stage1Scores } from './fixtures.ts';
 
 const root = tempDir('t2i-shipped-');
 const models = path.join(root, 'models');
@@ -150,33 +150,28 @@ describe('stage2Verdict', () => {
 });
 
 describe('stage1Verdict', () => {
-  const scores = (fid: number, floor: number, top1: number, top5: number) => ({
-    stages: { stage1: { fid: { value: fid }, classConsistency: { top1, top5 } } },
-    real: { fidTrainVsTest: { value: floor } },
-  });
-  const shipped = scores(17.18, 15.22, 0.048, 0.222);
+  const shipped = stage1Scores(17.18, 15.22, 0.048, 0.222);
 
   it('replaces the shipped Stage I only with one no further from its own FID floor and no lower in class top-1 and top-5', () => {
     // A higher FID against a higher floor is the better ratio: each evaluate has its own classifier.
-    expect(stage1Verdict(scores(18, 16.5, 0.05, 0.23), shipped)).toEqual({
+    expect(stage1Verdict(stage1Scores(18, 16.5, 0.05, 0.23), shipped)).toEqual({
       ship: true,
       reason: 'Stage I is no worse than the shipped one: FID 1.091x its floor against 1.129x, class top-1 5.0% against 4.8%, class top-5 23.0% against 22.2%',
     });
     expect(stage1Verdict(shipped, shipped).ship).toBe(true);
-    expect(stage1Verdict(scores(17.18, 15, 0.05, 0.23), shipped)).toEqual({ ship: false, reason: 'Stage I scores worse than the shipped one: FID 1.145x its floor against 1.129x' });
-    expect(stage1Verdict(scores(16, 15.22, 0.047, 0.221), shipped).reason).toBe('Stage I scores worse than the shipped one: class top-1 4.7% against 4.8%, class top-5 22.1% against 22.2%');
+    expect(stage1Verdict(stage1Scores(17.18, 15, 0.05, 0.23), shipped)).toEqual({ ship: false, reason: 'Stage I scores worse than the shipped one: FID 1.145x its floor against 1.129x' });
+    expect(stage1Verdict(stage1Scores(16, 15.22, 0.047, 0.221), shipped).reason).toBe('Stage I scores worse than the shipped one: class top-1 4.7% against 4.8%, class top-5 22.1% against 22.2%');
   });
 
   it('ships over unscored models, and refuses an unscored run where scored models ship', () => {
     expect(stage1Verdict(null, undefined).ship).toBe(true);
     expect(stage1Verdict(null, null).ship).toBe(true);
-    expect(stage1Verdict(scores(30, 15, 0, 0), {}).ship).toBe(true);
+    expect(stage1Verdict(stage1Scores(30, 15, 0, 0), {}).ship).toBe(true);
     expect(stage1Verdict(null, shipped)).toEqual({ ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' });
   });
 
   it("refuses scores of another epoch than the generator's", () => {
-    const atEpoch = (epoch: number) => ({ ...scores(16, 15.22, 0.05, 0.23), stages: { stage1: { ...scores(16, 15.22, 0.05, 0.23).stages.stage1, epoch } } });
-    expect(stage1Verdict(atEpoch(60), shipped, 68)).toEqual({ ship: false, reason: "the run's scores are of Stage I at epoch 60, its generator is at epoch 68; run evaluate on it again" });
-    expect(stage1Verdict(atEpoch(68), shipped, 68).ship).toBe(true);
+    expect(stage1Verdict(stage1Scores(16, 15.22, 0.05, 0.23, 60), shipped, 68)).toEqual({ ship: false, reason: "the run's scores are of Stage I at epoch 60, its generator is at epoch 68; run evaluate on it again" });
+    expect(stage1Verdict(stage1Scores(16, 15.22, 0.05, 0.23, 68), shipped, 68).ship).toBe(true);
   });
 });
