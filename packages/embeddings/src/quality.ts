@@ -68,6 +68,16 @@ export interface SplitVectors {
 
 export type Retrieval = Omit<Quality, 'split' | 'images' | 'captions'>;
 
+/** The sum of the rows of `vectors` [n, dim] in each of `classes` classes, row i in class classOfRow(i): [classes, dim]. */
+function sumByClass(vectors: Float32Array, dim: number, classes: number, classOfRow: (i: number) => number): Float32Array {
+  const sums = new Float32Array(classes * dim);
+  for (let i = 0; i < vectors.length / dim; i++) {
+    const c = classOfRow(i);
+    for (let d = 0; d < dim; d++) sums[c * dim + d] += vectors[i * dim + d];
+  }
+  return sums;
+}
+
 /** Zero-shot classification and caption-to-image ranks from the vectors alone (dot products are cosines). */
 export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
   const { dim, imageClass, captionImage } = v;
@@ -77,20 +87,12 @@ export async function scoreRetrieval(v: SplitVectors): Promise<Retrieval> {
   // Each image's class as an index into `classes`, and each class's number of images.
   const classOf = Int32Array.from(imageClass, (k) => classes.indexOf(k));
   const classSize = classes.map((_, c) => classOf.filter((k) => k === c).length);
-  const classVecs = new Float32Array(classes.length * dim);
-  for (let i = 0; i < nCaptions; i++) {
-    const c = classOf[captionImage[i]];
-    for (let d = 0; d < dim; d++) classVecs[c * dim + d] += v.textVecs[i * dim + d];
-  }
+  const classVecs = sumByClass(v.textVecs, dim, classes.length, (i) => classOf[captionImage[i]]);
   const imgs = tf.tensor2d(v.imageVecs, [nImages, dim]);
   const nearestT = tf.tidy(() => imgs.matMul(tf.tensor2d(classVecs, [classes.length, dim]), false, true).argMax(1));
   const nearest = (await nearestT.data()) as Int32Array;
   nearestT.dispose();
-  const classImageVecs = new Float32Array(classes.length * dim);
-  for (let i = 0; i < nImages; i++) {
-    const c = classOf[i];
-    for (let d = 0; d < dim; d++) classImageVecs[c * dim + d] += v.imageVecs[i * dim + d];
-  }
+  const classImageVecs = sumByClass(v.imageVecs, dim, classes.length, (i) => classOf[i]);
   const captionClassT = tf.tidy(() => {
     const centres = tf.tensor2d(classImageVecs, [classes.length, dim]);
     const unitCentres = centres.div(centres.norm('euclidean', 1, true));
