@@ -46,7 +46,7 @@ async function paperModels(): Promise<TextToImagePipeline> {
 
 const { name: backend, conv } = await initBackend(values);
 const located = values.paper ? undefined : locateModels(2);
-let started = performance.now();
+const started = performance.now();
 const pipeline = located ? await loadPipeline({ stage: located.stage, source: located.source }) : await paperModels();
 const loadMs = performance.now() - started;
 const { stage1: g1, stage2: g2 } = pipeline;
@@ -55,27 +55,26 @@ const describe2 = g2 ? `Stage II ngf ${g2.config.ngf}, ${g2.config.residualBlock
 console.log(`backend ${backend}${conv ? `, ${conv}` : ''}; ${os.cpus()[0]?.model}; ${located?.source.kind ?? 'untrained paper-size'} models: ${describe1}; ${describe2}`);
 console.log(`${values.paper ? 'build (encoder load + random init of the generators; not what a load costs)' : 'load (encoder + generators)'}: ${loadMs.toFixed(0)} ms`);
 
-/** The first call and the median of `repeats` more (calls count from 1: the seed of each). */
-async function timed(call: (r: number) => Promise<unknown>): Promise<{ first: number; median: number }> {
+/**
+ * Times `call` (given 1, 2, ...: the seed of each): its first call and the median of `repeats` more,
+ * printed after `what` against a goal.
+ */
+async function time(what: string, goalMs: number, call: (seed: number) => Promise<unknown>, digits = 0): Promise<void> {
   const runs: number[] = [];
-  for (let r = 0; r <= repeats; r++) {
-    started = performance.now();
-    await call(r + 1);
-    runs.push(performance.now() - started);
+  for (let seed = 1; seed <= repeats + 1; seed++) {
+    const t0 = performance.now();
+    await call(seed);
+    runs.push(performance.now() - t0);
   }
   const [first, ...rest] = runs;
-  return { first, median: rest.sort((a, b) => a - b)[Math.floor(rest.length / 2)] };
+  const median = rest.sort((a, b) => a - b)[Math.floor(rest.length / 2)];
+  console.log(`${what} ${median.toFixed(digits)} ms (median of ${repeats}; first call ${first.toFixed(0)} ms); goal under ${goalMs} ms: ${median < goalMs ? 'met' : 'missed'}`);
 }
-
-async function time(label: string, stage: Stage, goalMs: number): Promise<void> {
-  const { first, median } = await timed((seed) => pipeline.generate(sentence, { n, seed, stage }));
-  console.log(`${label}: ${n} images in ${median.toFixed(0)} ms (median of ${repeats}; first call ${first.toFixed(0)} ms); goal under ${goalMs} ms: ${median < goalMs ? 'met' : 'missed'}`);
-}
+const images = (stage: Stage) => (seed: number) => pipeline.generate(sentence, { n, seed, stage });
 
 // The sentence encoder alone: its budget is well under 100 ms a sentence.
-const encoding = await timed(() => pipeline.encode([sentence]));
-console.log(`encode one sentence: ${encoding.median.toFixed(1)} ms (median of ${repeats}; first call ${encoding.first.toFixed(0)} ms); goal under 100 ms: ${encoding.median < 100 ? 'met' : 'missed'}`);
-await time('64x64 (Stage I)', 1, 1000);
-if (g2) await time('256x256 (Stage I + Stage II)', 2, 5000);
+await time('encode one sentence:', 100, () => pipeline.encode([sentence]), 1);
+await time(`64x64 (Stage I): ${n} images in`, 1000, images(1));
+if (g2) await time(`256x256 (Stage I + Stage II): ${n} images in`, 5000, images(2));
 else console.log(`256x256: no Stage II model (${modelArtifacts().stage2.file}); run \`${modelArtifacts().stage2.makeWith}\`, or pass --paper`);
 pipeline.dispose();
