@@ -1,5 +1,5 @@
 import { tf } from '@t2i/backends';
-import { auxiliaryClassifier, BatchNorm, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, criticNormalisation, Deconv2d, Dense, leakyRelu, replicate, upsample2x, type Mode, type Scope } from '@t2i/gan';
+import { auxiliaryClassifier, BatchNorm, Bottleneck, ConditionedLogits, ConditioningAugmentation, Conv2d, ConvBn, criticNormalisation, Deconv2d, Dense, leakyRelu, upsample2x, type Mode, type Scope } from '@t2i/gan';
 import type { Stage1Config } from './config.ts';
 
 /** Side of Stage I's images. */
@@ -98,8 +98,7 @@ export class ComplexGenerator extends Generator {
 
 /**
  * Stage I discriminator: stride-2 4x4 convs from 64x64 down to 4x4 (complex: plus a residual
- * unit at 4x4); the text vector compressed to conditionDim with leaky ReLU and tiled over the
- * 4x4 map; concatenated; a 1x1 conv with BN and leaky ReLU; a 4x4 conv to one logit.
+ * unit at 4x4); then the text joins the 4x4 features (`ConditionedLogits`) for one logit.
  * Under wgan-gp it is WGAN-GP's critic: layer norm in place of batch norm, and its logit a score.
  * With auxClassLoss, an auxiliary classifier head (AC-GAN) reads the 4x4 image features, before
  * the text joins them (else the caption would give the class away): a dense layer to class logits.
@@ -108,9 +107,7 @@ export class Discriminator {
   private readonly first: Conv2d;
   private readonly downs: ConvBn[] = [];
   private readonly res?: Bottleneck;
-  private readonly text: Dense;
-  private readonly joint: ConvBn;
-  private readonly logit: Conv2d;
+  private readonly head: ConditionedLogits;
   /** Features -> [n, classes] class logits, with an auxiliary classifier. */
   readonly classify?: (h: tf.Tensor4D) => tf.Tensor2D;
   private readonly kind: Stage1Config['discriminator'];
@@ -123,9 +120,7 @@ export class Discriminator {
     this.first = new Conv2d(s, 'd/down1', 3, ndf, 4, 2);
     this.downs = [new ConvBn(s, 'd/down2', ndf, ndf * 2, 4, 2, norm), new ConvBn(s, 'd/down3', ndf * 2, ndf * 4, 4, 2, norm), new ConvBn(s, 'd/down4', ndf * 4, ndf * 8, 4, 2, norm)];
     if (this.kind === 'complex') this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu', norm);
-    this.text = new Dense(s, 'd/text', textDim, conditionDim);
-    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1, 1, norm);
-    this.logit = new Conv2d(s, 'd/logit', ndf * 8, 1, 4, 4, 'valid');
+    this.head = new ConditionedLogits(s, ndf * 8, textDim, conditionDim, norm, 'd/logit');
     this.classify = auxiliaryClassifier(s, config, 4 * 4 * ndf * 8, classes);
   }
 
@@ -144,10 +139,7 @@ export class Discriminator {
 
   /** Features and [n, textDim] text vectors -> [n] logits. */
   judge(h: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
-    const [n, hh, ww] = h.shape;
-    const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
-    const joint = this.joint.apply(tf.concat([h, code], 3), mode, 'leakyRelu');
-    return this.logit.apply(joint).reshape([n]);
+    return this.head.apply(h, text, mode);
   }
 
   /** [n, 64, 64, 3] images and [n, textDim] text vectors -> [n] logits. */

@@ -1,5 +1,5 @@
 import { tf } from '@t2i/backends';
-import { auxiliaryClassifier, Bottleneck, ConditioningAugmentation, Conv2d, ConvBn, criticNormalisation, Dense, leakyRelu, type Mode, replicate, type Scope, upsample2x } from '@t2i/gan';
+import { auxiliaryClassifier, Bottleneck, ConditionedLogits, ConditioningAugmentation, Conv2d, ConvBn, criticNormalisation, leakyRelu, type Mode, replicate, type Scope, upsample2x } from '@t2i/gan';
 import type { Stage2Config } from './config.ts';
 
 /** Side of Stage II's images. */
@@ -157,8 +157,7 @@ export class Generator {
 /**
  * Stage II discriminator (official StackGAN): six stride-2 4x4 convs from 256x256 to 4x4 (ndf up
  * to 32 ndf), two 1x1 convs back to 8 ndf, a bottleneck residual unit; then, as Stage I's, the
- * text compressed to conditionDim with leaky ReLU and tiled over the 4x4 map, concatenated, a 1x1
- * conv with BN and leaky ReLU, and a 4x4 conv to one logit. Under wgan-gp and with auxClassLoss,
+ * text joins the 4x4 features (`ConditionedLogits`) for one logit. Under wgan-gp and with auxClassLoss,
  * as Stage I's: a critic with layer norm, and an auxiliary classifier head on the 4x4 image features.
  */
 export class Discriminator {
@@ -166,9 +165,7 @@ export class Discriminator {
   private readonly downs: ConvBn[];
   private readonly reduce: ConvBn[];
   private readonly res: Bottleneck;
-  private readonly text: Dense;
-  private readonly joint: ConvBn;
-  private readonly logit: Conv2d;
+  private readonly head: ConditionedLogits;
   /** Features -> [n, classes] class logits, with an auxiliary classifier. */
   readonly classify?: (h: tf.Tensor4D) => tf.Tensor2D;
 
@@ -180,9 +177,7 @@ export class Discriminator {
     this.downs = [64, 32, 16, 8, 4].map((side, i) => new ConvBn(s, `d/down${side}`, ndf * 2 ** i, ndf * 2 ** (i + 1), 4, 2, norm));
     this.reduce = [new ConvBn(s, 'd/reduce16', ndf * 32, ndf * 16, 1, 1, norm), new ConvBn(s, 'd/reduce8', ndf * 16, ndf * 8, 1, 1, norm)];
     this.res = new Bottleneck(s, 'd/res4', ndf * 8, 'leakyRelu', norm);
-    this.text = new Dense(s, 'd/text', textDim, conditionDim);
-    this.joint = new ConvBn(s, 'd/joint', ndf * 8 + conditionDim, ndf * 8, 1, 1, norm);
-    this.logit = new Conv2d(s, 'd/logit/conv', ndf * 8, 1, 4, 4, 'valid');
+    this.head = new ConditionedLogits(s, ndf * 8, textDim, conditionDim, norm, 'd/logit/conv');
     this.classify = auxiliaryClassifier(s, config, 4 * 4 * ndf * 8, classes);
   }
 
@@ -197,10 +192,7 @@ export class Discriminator {
 
   /** Features and [n, textDim] text vectors -> [n] logits. */
   judge(h: tf.Tensor4D, text: tf.Tensor2D, mode: Mode): tf.Tensor1D {
-    const [n, hh, ww] = h.shape;
-    const code = replicate(leakyRelu(this.text.apply(text)), hh, ww);
-    const joint = this.joint.apply(tf.concat([h, code], 3), mode, 'leakyRelu');
-    return this.logit.apply(joint).reshape([n]);
+    return this.head.apply(h, text, mode);
   }
 
   /** [n, 256, 256, 3] images and [n, textDim] text vectors -> [n] logits. */
