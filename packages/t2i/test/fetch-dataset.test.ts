@@ -7,8 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { repoRoot, sampleDatasetDir } from '@t2i/core';
-import { fetchDataset, type FetchOptions, type SourceId } from '../scripts/fetch-dataset.ts';
-import { removeDir, tempDir } from './helpers/dataset.ts';
+import { fetchDataset, type FetchOptions, type SourceId } from '../src/fetch-dataset.ts';
+import { removeDir, tempDir } from '../../../test/helpers/dataset.ts';
 
 /**
  * fetch-dataset against a local server (no network): small archives shaped like the real ones,
