@@ -44,10 +44,11 @@ const command = newCommand('ship-models', 'Write models/ (float16 sentence encod
     const stage2 = path.join(from, 'stage2', 'generator');
     let stage2About: { config: unknown; epoch: number; trainingSeconds: number } | undefined;
     if (existsSync(path.join(stage2, 'tensors.json'))) {
-      const verdict = stage2Verdict(scores);
+      const meta = tensorsMeta<{ config: unknown; epoch: number; stage1: { epoch: number } }>(stage2);
+      const verdict = stage2Verdict(scores, { epoch: meta.epoch, stage1Epoch: meta.stage1.epoch });
+      if (verdict.stale && !o.force) throw new UsageError(`${verdict.reason}; ${shippedDir()} is left as it is`);
       log(`${verdict.reason}: ${verdict.ship ? 'shipping it' : 'not shipping it (generate writes Stage I upscaled at 256)'}`);
       if (verdict.ship) {
-        const meta = tensorsMeta<{ config: unknown; epoch: number }>(stage2);
         stage2About = { config: meta.config, epoch: meta.epoch, trainingSeconds: Math.round(trainingSpan(path.join(from, 'stage2', 'metrics.jsonl')).seconds) };
       }
     }

@@ -228,7 +228,8 @@ export async function measure(config: EvaluateConfig, options: EvaluateOptions):
     const models = describeModels(pipeline);
     const measured = GENERATED_SETS.flatMap((set) => {
       const o = outputs[set];
-      return o ? [{ set, ...scoreStage({ set, epoch: epochs[SET_SHAPE[set].stage], model: models[set], ...o }, ref) }] : [];
+      const trainedOn = set === 'stage2' ? pipeline.stage2?.stage1.epoch : undefined;
+      return o ? [{ set, ...scoreStage({ set, epoch: epochs[SET_SHAPE[set].stage], stage1Epoch: trainedOn, model: models[set], ...o }, ref) }] : [];
     });
     const scoresOf = (set: GeneratedSet): StageScores | { skipped: string } => measured.find((m) => m.set === set)?.scores ?? { skipped: stage2Skipped! };
 

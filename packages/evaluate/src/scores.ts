@@ -68,6 +68,8 @@ export interface StageScores {
   size: number;
   /** The generator's training epoch. */
   epoch: number;
+  /** Stage II's: the epoch of the frozen Stage I it was trained on. */
+  stage1Epoch?: number;
   /** The generator measured: its architecture, config and epoch, in a line. */
   model: string;
   images: number;
@@ -95,6 +97,7 @@ export interface PerImage {
 export interface StageInput {
   set: GeneratedSet;
   epoch: number;
+  stage1Epoch?: number;
   model: string;
   probs: Float32Array;
   features: Float32Array;
@@ -134,6 +137,7 @@ export function scoreStage(input: StageInput, ref: Reference): { scores: StageSc
     scores: {
       ...SET_SHAPE[input.set],
       epoch: input.epoch,
+      ...(input.stage1Epoch !== undefined && { stage1Epoch: input.stage1Epoch }),
       model: input.model,
       images: n,
       inceptionScore: { ...is, splits: ref.splits, protocol: PROTOCOL.inceptionScore(ref.splits) },

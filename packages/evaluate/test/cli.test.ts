@@ -96,6 +96,8 @@ describe('generate and evaluate end to end', () => {
       const out = path.join(artifacts, 'evaluate');
       const scores = JSON.parse(readFileSync(path.join(out, 'scores.json'), 'utf8'));
       expect(scores.stages.stage2.size).toBe(256);
+      // Which Stage I the Stage II was trained on, for ship-models to tell stale scores.
+      expect([scores.stages.stage2.epoch, scores.stages.stage2.stage1Epoch, scores.stages.stage1.stage1Epoch]).toEqual([1, 1, undefined]);
       // tiny's departures from StackGAN, named beside its scores.
       expect(scores.stages.stage2.model).toMatch(/^1 residual block, ngf 4, ndf 2, input skip, consistency 50; config tiny, epoch 1 of 1/);
       // The baseline: Stage I's images at 256, scored as Stage II's, detail included; Stage I's own detail is n/a.

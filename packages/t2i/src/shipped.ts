@@ -84,6 +84,8 @@ export interface ShipSources {
 
 /** The part of evaluate's scores.json that decides whether a Stage II is worth shipping. */
 const StageScores = z.object({
+  epoch: z.number().optional(),
+  stage1Epoch: z.number().optional(),
   fid: z.object({ value: z.number() }),
   rPrecision: z.object({ mean: z.number() }),
   detail: z.object({ distance: z.number() }).partial(),
@@ -93,7 +95,8 @@ const Difference = z.object({ difference: z.number(), standardError: z.number() 
 /** evaluate's image-by-image comparison, where the scores have one: said beside the verdict, which it does not change. */
 const Paired = z.object({ paired: z.object({ stage2VsStage1: z.object({ rPrecision: Difference }), stage2VsStage1Upscaled: z.object({ fid: Difference }) }) });
 
-type Verdict = { ship: boolean; reason: string };
+/** `stale`: the scores are of another model than the one to ship, so they decide nothing. */
+type Verdict = { ship: boolean; reason: string; stale?: true };
 
 /** Ships when every check passes; the reason names them all when it does, the failed ones when not. */
 function judge(checks: { ok: boolean; say: string }[], passed: string, failed: string): Verdict {
@@ -104,14 +107,20 @@ function judge(checks: { ok: boolean; say: string }[], passed: string, failed: s
 /**
  * Whether a Stage II earns its place beside Stage I: it must beat Stage I upscaled with lanczos3
  * (what generate writes at 256 without it) on FID and on the 256 px detail distance, with an
- * R-precision no lower than Stage I's. The reason names the figures either way.
+ * R-precision no lower than Stage I's. The reason names the figures either way. `generator`, the
+ * Stage II to ship (its epoch, and its frozen Stage I's): scores of another say nothing about it.
  */
-export function stage2Verdict(scores: unknown): Verdict {
+export function stage2Verdict(scores: unknown, generator?: { epoch: number; stage1Epoch: number }): Verdict {
   const parsed = Scores.safeParse(scores);
   const { stage1, stage1Upscaled: up, stage2 } = parsed.success ? parsed.data.stages : ({} as Partial<z.infer<typeof Scores>['stages']>);
   if (!stage1 || !up || !stage2 || stage2.detail.distance === undefined || up.detail.distance === undefined) {
     return { ship: false, reason: 'the scores hold no Stage II and Stage I upscaled rows to compare; run evaluate with both models' };
   }
+  const stale = generator && [
+    stage2.epoch !== undefined && stage2.epoch !== generator.epoch && `of Stage II at epoch ${stage2.epoch}, its generator is at epoch ${generator.epoch}`,
+    stage2.stage1Epoch !== undefined && stage2.stage1Epoch !== generator.stage1Epoch && `of a Stage II trained on Stage I epoch ${stage2.stage1Epoch}, its generator on epoch ${generator.stage1Epoch}`,
+  ].find(Boolean);
+  if (stale) return { ship: false, stale: true, reason: `the run's scores are ${stale}; run evaluate on it again` };
   const f = (x: number) => x.toFixed(3);
   const { ship, reason } = judge([
     { ok: stage2.fid.value < up.fid.value, say: `FID ${f(stage2.fid.value)} against the upscale's ${f(up.fid.value)}` },
@@ -145,7 +154,7 @@ export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: numb
   if (!next.success) return { ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' };
   const scored = next.data.stages.stage1.epoch;
   if (epoch !== undefined && scored !== undefined && scored !== epoch) {
-    return { ship: false, reason: `the run's scores are of Stage I at epoch ${scored}, its generator is at epoch ${epoch}; run evaluate on it again` };
+    return { ship: false, stale: true, reason: `the run's scores are of Stage I at epoch ${scored}, its generator is at epoch ${epoch}; run evaluate on it again` };
   }
   const read = (s: z.infer<typeof Stage1Scores>) => ({ ratio: s.stages.stage1.fid.value / s.real.fidTrainVsTest.value, ...s.stages.stage1.classConsistency });
   const [a, b] = [read(next.data), read(now.data)];

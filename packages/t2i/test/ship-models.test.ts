@@ -63,4 +63,25 @@ describe('ship-models', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(JSON.parse(readFileSync(manifestFile, 'utf8')).scores.stages.stage1.fid.value).toBe(30);
   });
+
+  it("refuses Stage II scores of a Stage II trained on another Stage I than the run's, and ships the Stage II once the scores are its own", async () => {
+    await writeTinyModels(run, { stage2: true });
+    writeFileSync(path.join(run, 'stage2', 'metrics.jsonl'), '{"step":4,"epoch":2,"seconds":3}\n');
+    const row = (fid: number, r: number, distance?: number) => ({ fid: { value: fid }, rPrecision: { mean: r }, classConsistency: { top1: 0.05, top5: 0.23 }, detail: distance === undefined ? { notApplicable: 'n/a' } : { distance } });
+    const withStage2 = (stage1Epoch: number) => {
+      const base = scores(16, 15.22, 0.05, 0.23, 3);
+      return { ...base, stages: { stage1: { ...base.stages.stage1, ...row(16, 0.2) }, stage1Upscaled: row(17, 0.19, 1.5), stage2: { ...row(15, 0.2, 0.3), epoch: 2, stage1Epoch } } };
+    };
+    const before = readFileSync(manifestFile, 'utf8');
+    writeJson(path.join(run, 'evaluate/scores.json'), withStage2(2));
+    const stale = shipModels();
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toContain("the run's scores are of a Stage II trained on Stage I epoch 2, its generator on epoch 3; run evaluate on it again");
+    expect(readFileSync(manifestFile, 'utf8')).toBe(before);
+    writeJson(path.join(run, 'evaluate/scores.json'), withStage2(3));
+    const fresh = shipModels();
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toContain('Stage II beats Stage I upscaled');
+    expect(JSON.parse(readFileSync(manifestFile, 'utf8')).stage2.epoch).toBe(2);
+  });
 });

@@ -130,7 +130,7 @@ describe('the shipped models', () => {
 
 describe('stage2Verdict', () => {
   const row = (fid: number, r: number, distance?: number) => ({ fid: { value: fid }, rPrecision: { mean: r }, detail: distance === undefined ? { notApplicable: 'n/a' } : { distance } });
-  const scores = (stage2: ReturnType<typeof row>) => ({ stages: { stage1: row(20, 0.5), stage1Upscaled: row(21, 0.5, 1.5), stage2 } });
+  const scores = (stage2: ReturnType<typeof row> & { epoch?: number; stage1Epoch?: number }) => ({ stages: { stage1: row(20, 0.5), stage1Upscaled: row(21, 0.5, 1.5), stage2 } });
 
   it('ships a Stage II only when it beats the upscale on FID and detail, with R-precision no lower than Stage I', () => {
     expect(stage2Verdict(scores(row(19, 0.5, 1.2)))).toEqual({ ship: true, reason: 'Stage II beats Stage I upscaled: FID 19.000 against the upscale\'s 21.000, detail distance 1.200 against 1.500, R-precision 0.500 against Stage I\'s 0.500' });
@@ -146,6 +146,15 @@ describe('stage2Verdict', () => {
 
   it('ships none where the scores lack a row to compare', () => {
     for (const s of [null, {}, { stages: { stage1: row(20, 0.5) } }, scores(row(19, 0.6))]) expect(stage2Verdict(s).ship).toBe(false);
+  });
+
+  it('refuses scores of another Stage II than the generator to ship: another epoch, or trained on another Stage I', () => {
+    const scored = scores({ ...row(19, 0.5, 1.2), epoch: 1, stage1Epoch: 78 });
+    expect(stage2Verdict(scored, { epoch: 1, stage1Epoch: 78 }).ship).toBe(true);
+    expect(stage2Verdict(scored, { epoch: 1, stage1Epoch: 90 })).toEqual({ ship: false, stale: true, reason: "the run's scores are of a Stage II trained on Stage I epoch 78, its generator on epoch 90; run evaluate on it again" });
+    expect(stage2Verdict(scored, { epoch: 2, stage1Epoch: 78 })).toEqual({ ship: false, stale: true, reason: "the run's scores are of Stage II at epoch 1, its generator is at epoch 2; run evaluate on it again" });
+    // Scores written before evaluate recorded the Stage I under a Stage II are judged as they are.
+    expect(stage2Verdict(scores({ ...row(19, 0.5, 1.2), epoch: 1 }), { epoch: 1, stage1Epoch: 90 }).ship).toBe(true);
   });
 });
 
@@ -171,7 +180,7 @@ describe('stage1Verdict', () => {
   });
 
   it("refuses scores of another epoch than the generator's", () => {
-    expect(stage1Verdict(stage1Scores(16, 15.22, 0.05, 0.23, 60), shipped, 68)).toEqual({ ship: false, reason: "the run's scores are of Stage I at epoch 60, its generator is at epoch 68; run evaluate on it again" });
+    expect(stage1Verdict(stage1Scores(16, 15.22, 0.05, 0.23, 60), shipped, 68)).toEqual({ ship: false, stale: true, reason: "the run's scores are of Stage I at epoch 60, its generator is at epoch 68; run evaluate on it again" });
     expect(stage1Verdict(stage1Scores(16, 15.22, 0.05, 0.23, 68), shipped, 68).ship).toBe(true);
   });
 });
