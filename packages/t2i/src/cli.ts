@@ -5,7 +5,6 @@ import { Command, Option } from 'commander';
 import { logReading } from 'embeddings';
 import path from 'node:path';
 import { z } from 'zod';
-// The dataset download lives with the repository's scripts (it runs before any package is built); t2i offers it as a subcommand.
 import { fetchDatasetCommand } from './fetch-dataset.ts';
 import { startPageServer } from './page/server.ts';
 import { upscaledStage1, writePictures, writeSample } from './pictures.ts';

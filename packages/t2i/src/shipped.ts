@@ -105,6 +105,15 @@ function judge(checks: { ok: boolean; say: string }[], passed: string, failed: s
 }
 
 /**
+ * Scores of another model than the one to ship decide nothing: the first check whose scored value
+ * differs from the generator's, as a stale verdict (a value the scores do not record is not held against them).
+ */
+function staleness(checks: { scored?: number; generator: number; say: string }[]): Verdict | undefined {
+  const differs = checks.find((c) => c.scored !== undefined && c.scored !== c.generator);
+  return differs && { ship: false, stale: true, reason: `the run's scores are ${differs.say}; run evaluate on it again` };
+}
+
+/**
  * Whether a Stage II earns its place beside Stage I: it must beat Stage I upscaled with lanczos3
  * (what generate writes at 256 without it) on FID and on the 256 px detail distance, with an
  * R-precision no lower than Stage I's. The reason names the figures either way. `generator`, the
@@ -116,11 +125,11 @@ export function stage2Verdict(scores: unknown, generator?: { epoch: number; stag
   if (!stage1 || !up || !stage2 || stage2.detail.distance === undefined || up.detail.distance === undefined) {
     return { ship: false, reason: 'the scores hold no Stage II and Stage I upscaled rows to compare; run evaluate with both models' };
   }
-  const stale = generator && [
-    stage2.epoch !== undefined && stage2.epoch !== generator.epoch && `of Stage II at epoch ${stage2.epoch}, its generator is at epoch ${generator.epoch}`,
-    stage2.stage1Epoch !== undefined && stage2.stage1Epoch !== generator.stage1Epoch && `of a Stage II trained on Stage I epoch ${stage2.stage1Epoch}, its generator on epoch ${generator.stage1Epoch}`,
-  ].find(Boolean);
-  if (stale) return { ship: false, stale: true, reason: `the run's scores are ${stale}; run evaluate on it again` };
+  const stale = generator && staleness([
+    { scored: stage2.epoch, generator: generator.epoch, say: `of Stage II at epoch ${stage2.epoch}, its generator is at epoch ${generator.epoch}` },
+    { scored: stage2.stage1Epoch, generator: generator.stage1Epoch, say: `of a Stage II trained on Stage I epoch ${stage2.stage1Epoch}, its generator on epoch ${generator.stage1Epoch}` },
+  ]);
+  if (stale) return stale;
   const f = (x: number) => x.toFixed(3);
   const { ship, reason } = judge([
     { ok: stage2.fid.value < up.fid.value, say: `FID ${f(stage2.fid.value)} against the upscale's ${f(up.fid.value)}` },
@@ -153,9 +162,8 @@ export function stage1Verdict(candidate: unknown, shipped: unknown, epoch?: numb
   const next = Stage1Scores.safeParse(candidate);
   if (!next.success) return { ship: false, reason: 'the run has no Stage I scores to compare with the shipped ones; run evaluate on it first' };
   const scored = next.data.stages.stage1.epoch;
-  if (epoch !== undefined && scored !== undefined && scored !== epoch) {
-    return { ship: false, stale: true, reason: `the run's scores are of Stage I at epoch ${scored}, its generator is at epoch ${epoch}; run evaluate on it again` };
-  }
+  const stale = epoch !== undefined && staleness([{ scored, generator: epoch, say: `of Stage I at epoch ${scored}, its generator is at epoch ${epoch}` }]);
+  if (stale) return stale;
   const read = (s: z.infer<typeof Stage1Scores>) => ({ ratio: s.stages.stage1.fid.value / s.real.fidTrainVsTest.value, ...s.stages.stage1.classConsistency });
   const [a, b] = [read(next.data), read(now.data)];
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
